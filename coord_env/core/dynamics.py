@@ -1,0 +1,380 @@
+"""One tick of the retail model (SPEC section 1.2), batched over B retailers.
+
+Notation follows docs/model.md: N products (index i), M segments (k), C slots (j), B batch (b).
+The kernel assumes valid input (the PettingZoo adapter validates actions) and stays fast: its cost
+grows with B * M * N per tick, not with the number of customers.
+
+How customers are sampled exactly without a loop over them
+-----------------------------------------------------------
+Arrivals are Poisson and choices independent, so the first-choice counts X_ki are independent
+Poisson(Lambda_k P_ki) (Poisson thinning). We draw the per-product totals D_i ~ Poisson(sum_k
+Lambda_k P_ki) and the no-purchase visits. Given D_i, the segment labels of those customers are i.i.d.
+with probabilities pi_ki = Lambda_k P_ki / sum_k Lambda_k P_ki; a uniformly random subset of size
+min(D_i, I_i) is served, so the served and the unserved customers' labels are two independent
+multinomials with the same pi_i. The unserved are further split into retrying (prob. sigma_k) and
+giving up, in the same multinomial. Retriers choose among products still in stock by a multinomial
+per (segment, first choice). Only when substitutes over-demand a product is a uniformly random subset
+of them served, by a multivariate hypergeometric draw per short product (a loop over short
+products, never over customers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from coord_env.core.state import State
+from coord_env.scenarios.scenario import Scenario
+
+__all__ = ["Outcome", "slate_boost", "step"]
+
+
+@dataclass
+class Outcome:
+    """What happened in one tick, per retailer (arrays lead with the batch dimension B).
+
+    Units are integers (int64); money is float64.
+    """
+
+    received: np.ndarray  # (B, N) units that arrived from the pipeline and were stored
+    disposed: np.ndarray  # (B, N) units that arrived beyond the warehouse capacity
+    ordered: np.ndarray  # (B, N) units ordered this tick (0 on ticks that do not start a period)
+    visits: np.ndarray  # (B, M) customers who arrived
+    purchases: np.ndarray  # (B, M) customers who bought (first choice or substitute)
+    demand: np.ndarray  # (B, N) first-choice demand D_i
+    sales: np.ndarray  # (B, N) units sold (first choice and substitute)
+    substitute_sales: np.ndarray  # (B, N) of which sold to substituting customers
+    lost: np.ndarray  # (B, N) lost sales, by first-choice product
+    impressions: np.ndarray  # (B, N) visits of segments whose slate shows product i
+    oos_impressions: np.ndarray  # (B,) impressions of products with no stock at the tick's start
+    revenue: np.ndarray  # (B,)
+    purchase_cost: np.ndarray  # (B,) variable plus fixed order cost
+    holding_cost: np.ndarray  # (B,)
+    lost_sale_penalty: np.ndarray  # (B,)
+    salvage: np.ndarray  # (B,) only on the episode's last tick
+
+    @property
+    def operations_result(self) -> np.ndarray:
+        """(B,) salvage - purchase - holding - lost-sale penalty: everything but revenue."""
+        return self.salvage - self.purchase_cost - self.holding_cost - self.lost_sale_penalty
+
+    @property
+    def profit(self) -> np.ndarray:
+        """(B,) revenue + operations_result (so the departmental rewards add up exactly)."""
+        return self.revenue + self.operations_result
+
+
+def slate_boost(scenario: Scenario, slates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Attraction multipliers exp(delta_k eta_pos) of the slates, and which products they show.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    slates : ndarray of int, shape (B, M, C)
+        Product shown in slot j of segment k's slate; -1 leaves the slot empty. A product repeated
+        in a slate counts once, at its first position.
+
+    Returns
+    -------
+    boost : ndarray of float64, shape (B, M, N)
+        1 for products not shown.
+    shown : ndarray of bool, shape (B, M, N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from coord_env import load_scenario
+    >>> boost, shown = slate_boost(load_scenario("tiny"), np.array([[[1], [-1]]]))
+    >>> shown.tolist()
+    [[[False, True], [False, False]]]
+    """
+    B, M, C = slates.shape
+    N = scenario.num_products
+    boost = np.ones((B * M, N + 1))  # column N absorbs empty slots
+    target = np.mod(slates, N + 1).reshape(B * M, C)  # -1 -> N
+    rows = np.arange(B * M)
+    slot_boost = np.tile(scenario.slot_boost, (B, 1))
+    for j in range(C - 1, -1, -1):  # the first position is written last, so it wins over repeats
+        boost[rows, target[:, j]] = slot_boost[:, j]
+    boost = boost[:, :N].reshape(B, M, N)
+    return boost, boost != 1.0
+
+
+def _multinomial(rng: np.random.Generator, n: np.ndarray, pvals: np.ndarray) -> np.ndarray:
+    """``rng.multinomial(n, pvals)`` for rows n (R,) and pvals (R, K), skipping rows with n = 0.
+
+    numpy's array-argument path costs tens of microseconds a call whatever its size, its
+    scalar-argument path a few a row, so up to ``_ROW_LOOP_MAX`` rows are drawn one by one (a loop
+    over products or segments, never over customers). Either path draws the same law.
+    """
+    out = np.zeros(pvals.shape, dtype=np.int64)
+    nonzero = np.flatnonzero(n)
+    if nonzero.size > _ROW_LOOP_MAX:
+        out[nonzero] = rng.multinomial(n[nonzero], pvals[nonzero])
+    else:
+        for row in nonzero.tolist():
+            out[row] = rng.multinomial(n[row], pvals[row])
+    return out
+
+
+_ROW_LOOP_MAX = 16
+
+
+def _poisson_counts(rng: np.random.Generator, rates: np.ndarray, cap: int) -> np.ndarray:
+    """Independent Poisson(rates) counts, each truncated at ``cap``, shape (B, K).
+
+    Drawn as a Poisson total per retailer split by a multinomial (the same law), which lets small
+    batches take numpy's fast scalar-argument path (see ``_multinomial``).
+    """
+    total_rate = rates.sum(axis=1)
+    if total_rate.size > _ROW_LOOP_MAX:
+        totals = rng.poisson(total_rate)
+    else:
+        totals = np.array([rng.poisson(rate) for rate in total_rate.tolist()], dtype=np.int64)
+    counts = _multinomial(rng, totals, rates / total_rate[:, None])
+    return np.minimum(counts, cap)
+
+
+def _admit(
+    arriving: np.ndarray, on_hand: np.ndarray, capacity: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split arriving units into stored and disposed under a shared capacity.
+
+    When the arrivals exceed the free space, space is shared in proportion to the arriving
+    quantities, rounded by largest remainder (ties to the lower product index).
+    """
+    if np.isinf(capacity):
+        return arriving, np.zeros_like(arriving)
+    free = np.maximum(capacity - on_hand.sum(axis=1), 0.0)
+    total = arriving.sum(axis=1)
+    over = total > free
+    if not np.any(over):
+        return arriving, np.zeros_like(arriving)
+    stored = arriving.copy()
+    share = arriving[over] * (free[over] / total[over])[:, None]
+    floor = np.floor(share)
+    leftover = np.floor(free[over]) - floor.sum(axis=1)
+    order = np.argsort(-(share - floor), axis=1, kind="stable")
+    rank = np.argsort(order, axis=1, kind="stable")
+    stored[over] = (floor + (rank < leftover[:, None])).astype(np.int64)
+    return stored, arriving - stored
+
+
+def step(
+    scenario: Scenario,
+    state: State,
+    orders: np.ndarray,
+    slates: np.ndarray,
+    rng: np.random.Generator,
+) -> Outcome:
+    """Advance every retailer by one tick, in place, and report what happened.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    state : State
+        Advanced in place; must not be past the horizon.
+    orders : ndarray of int64, shape (B, N)
+        Units to order; applied only when the tick starts a period.
+    slates : ndarray of int64, shape (B, M, C)
+        Products shown per segment and slot (-1: empty slot).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    Outcome
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from coord_env import load_scenario
+    >>> from coord_env.core import reset
+    >>> scenario, rng = load_scenario("tiny"), np.random.default_rng(0)
+    >>> state = reset(scenario, rng)
+    >>> out = step(scenario, state, np.array([[3, 3]]), np.array([[[0], [1]]]), rng)
+    >>> state.tick, out.ordered.tolist()
+    (1, [[3, 3]])
+    """
+    s = scenario
+    B, N, M = state.batch_size, s.num_products, s.num_segments
+    R = s.ticks_per_period
+    t, r = divmod(state.tick, R)
+    on_hand = state.on_hand
+
+    # 1. Period start: pipeline arrivals (capacity applies), then the orders.
+    if r == 0:
+        arriving = state.pipeline[:, :, 0].copy()
+        state.pipeline[:, :, :-1] = state.pipeline[:, :, 1:]
+        state.pipeline[:, :, -1] = 0
+        received, disposed = _admit(arriving, on_hand, s.warehouse_capacity)
+        on_hand += received
+        ordered = np.array(orders, dtype=np.int64)
+        if state.lead_time_path is None:
+            state.pipeline[:, np.arange(N), s.lead_time - 1] += ordered
+        else:
+            state.pipeline[np.arange(B)[:, None], np.arange(N), state.lead_time_path[:, t] - 1] += (
+                ordered
+            )
+        purchase_cost = ordered @ s.cost
+        if s.has_fixed_order_cost:
+            purchase_cost += (ordered > 0) @ s.fixed_order_cost
+        state.last_orders = ordered
+    else:
+        received = disposed = ordered = np.zeros((B, N), dtype=np.int64)
+        purchase_cost = np.zeros(B)
+
+    # 2. Slates.
+    boost, shown = slate_boost(s, slates)
+    state.last_slates = np.array(slates, dtype=np.int64)
+    out_of_stock = on_hand == 0
+
+    # 3-4. Arrivals and first choice: independent Poisson counts per (segment, product) and walk-aways.
+    attraction = (
+        s.base_attraction
+        * (np.exp(state.drift_path[:, t]) * s.product_shock[t])[:, None, :]
+        * boost
+    )
+    no_purchase = s.no_purchase_attraction
+    per_customer = s.tick_arrival_rate[t] / (no_purchase + attraction.sum(axis=2))  # (B, M)
+    rate = attraction * per_customer[:, :, None]  # (B, M, N)
+    counts = _poisson_counts(
+        rng,
+        np.concatenate([rate.reshape(B, M * N), per_customer * no_purchase], axis=1),
+        s.count_cap,
+    )
+    first = counts[:, : M * N].reshape(B, M, N)  # X_ki
+    visits = counts[:, M * N :] + first.sum(axis=2)  # (B, M)
+    demand = first.sum(axis=1)  # (B, N)
+
+    # 5. Service in random order. 6. One substitution attempt. Both only where a product is short.
+    short_b, short_i = np.nonzero(demand > on_hand)
+    if short_b.size:
+        served, lost, sold_substitute = _shortage(
+            s, rng, state, first, rate, attraction, demand, short_b, short_i
+        )
+        sales = np.minimum(demand, on_hand) + sold_substitute
+        on_hand -= sales
+        purchases = served.sum(axis=2)
+    else:
+        on_hand -= demand
+        sales, purchases = demand, visits - counts[:, M * N :]
+        lost = sold_substitute = np.zeros((B, N), dtype=np.int64)
+
+    # 7-8. Money and records.
+    impressions = np.matmul(visits[:, None, :], shown)[:, 0]  # (B, N)
+    holding = on_hand @ s.holding_cost / R
+    state.tick += 1
+    salvage = np.zeros(B)
+    if state.tick == s.num_ticks:
+        salvage = (on_hand + state.pipeline.sum(axis=2)) @ s.salvage_value
+    _record(state, R, visits, purchases, sales, lost, impressions)
+    return Outcome(
+        received=received,
+        disposed=disposed,
+        ordered=ordered,
+        visits=visits,
+        purchases=purchases,
+        demand=demand,
+        sales=sales,
+        substitute_sales=sold_substitute,
+        lost=lost,
+        impressions=impressions,
+        oos_impressions=np.matmul(impressions[:, None, :], out_of_stock[:, :, None])[:, 0, 0],
+        revenue=sales @ s.price,
+        purchase_cost=purchase_cost,
+        holding_cost=holding,
+        lost_sale_penalty=lost @ s.lost_sale_penalty,
+        salvage=salvage,
+    )
+
+
+def _shortage(
+    s: Scenario,
+    rng: np.random.Generator,
+    state: State,
+    first: np.ndarray,
+    rate: np.ndarray,
+    attraction: np.ndarray,
+    demand: np.ndarray,
+    short_b: np.ndarray,
+    short_i: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 5-6 when some product's first-choice demand exceeds its stock.
+
+    Given D_i, the labels of product i's customers are i.i.d. with pi_ki = rate_ki / sum_k rate_ki, and
+    the served customers are a uniformly random subset, so for a short product the served and the
+    unserved labels are independent multinomials (I_i and D_i - I_i draws); the unserved ones are
+    split into retrying (sigma_k) and giving up in the same draw. Retriers pick a substitute among the
+    products in stock; only where they over-demand one is a random subset served (hypergeometric).
+
+    Returns served (B, M, N) first-choice and substitute purchases by segment and product, lost
+    (B, N) by first-choice product, and substitute sales (B, N).
+    """
+    B, N, M = first.shape[0], s.num_products, s.num_segments
+    on_hand = state.on_hand
+    served = first.copy()
+    share = rate[short_b, :, short_i]  # (S, M)
+    share /= share.sum(axis=1, keepdims=True)
+    sigma = s.substitution
+    pvals = np.zeros((short_b.size, 2, 2 * M))
+    pvals[:, 0, :M] = share
+    pvals[:, 1, :M] = share * sigma
+    pvals[:, 1, M:] = share * (1.0 - sigma)
+    stock = on_hand[short_b, short_i]
+    counts = np.stack([stock, demand[short_b, short_i] - stock], axis=1).reshape(-1)
+    split = _multinomial(rng, counts, pvals.reshape(-1, 2 * M)).reshape(-1, 2, 2 * M)  # (S, 2, 2M)
+    served[short_b, :, short_i] = split[:, 0, :M]
+    retrying = split[:, 1, :M]  # (S, M)
+    lost_rows = split[:, 1, M:].sum(axis=1)  # gave up at once, per short product
+    remaining = on_hand - np.minimum(demand, on_hand)
+
+    sold_substitute = np.zeros((B, N), dtype=np.int64)
+    row, k_idx = np.nonzero(retrying)
+    if row.size:
+        b_idx = short_b[row]
+        available = attraction[b_idx, k_idx] * (remaining[b_idx] > 0)  # (rows, N)
+        choice = np.concatenate([s.no_purchase_attraction[k_idx, None], available], axis=1)
+        choice /= choice.sum(axis=1, keepdims=True)
+        picks = _multinomial(rng, retrying[row, k_idx], choice)[:, 1:]  # (rows, N)
+        np.add.at(sold_substitute, b_idx, picks)
+        over_b, over_j = np.nonzero(sold_substitute > remaining)
+        for b, j in zip(
+            over_b.tolist(), over_j.tolist(), strict=True
+        ):  # loop over short substitutes only
+            in_batch = b_idx == b
+            picks[in_batch, j] = rng.multivariate_hypergeometric(
+                picks[in_batch, j], int(remaining[b, j])
+            )
+            sold_substitute[b, j] = remaining[b, j]
+        np.add.at(served, (b_idx, k_idx), picks)
+        np.add.at(lost_rows, row, retrying[row, k_idx] - picks.sum(axis=1))
+    lost = np.zeros((B, N), dtype=np.int64)
+    lost[short_b, short_i] = lost_rows
+    return served, lost, sold_substitute
+
+
+def _record(
+    state: State,
+    ticks_per_period: int,
+    visits: np.ndarray,
+    purchases: np.ndarray,
+    sales: np.ndarray,
+    lost: np.ndarray,
+    impressions: np.ndarray,
+) -> None:
+    """Keep the last tick's figures and the last completed period's totals."""
+    state.last_visits, state.last_purchases, state.last_sales = visits, purchases, sales
+    if ticks_per_period == 1:
+        state.period_sales, state.period_lost, state.period_impressions = sales, lost, impressions
+        state.period_visits = visits.sum(axis=1)
+        return
+    state.current_sales += sales
+    state.current_lost += lost
+    state.current_impressions += impressions
+    state.current_visits += visits.sum(axis=1)
+    if state.tick % ticks_per_period == 0:
+        for name in ("sales", "lost", "impressions", "visits"):
+            current = getattr(state, f"current_{name}")
+            setattr(state, f"period_{name}", current.copy())
+            current[...] = 0

@@ -1,0 +1,154 @@
+"""The simulator's state over a batch of B independent retailers, and the episode reset.
+
+Notation follows docs/model.md. Every array has a leading batch dimension B. The exogenous paths
+(popularity drift, random lead times, initial stock) are drawn at reset, so for a given seed they are
+the same whatever the policies do: comparisons between policies use common random numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+from coord_env.scenarios.scenario import DRIFT_TRUNCATION_SD, Scenario
+
+__all__ = ["State", "reset"]
+
+
+@dataclass
+class State:
+    """Mutable simulator state; :func:`coord_env.core.step` advances it in place.
+
+    Attributes
+    ----------
+    tick : int
+        Ticks elapsed in the episode (shared by the batch); the episode ends at T * R.
+    on_hand : ndarray of int64, shape (B, N)
+        Units in the warehouse.
+    pipeline : ndarray of int64, shape (B, N, L_max)
+        ``pipeline[b, i, j]`` units of product i arrive at the start of period ``period + j + 1``.
+    drift_path : ndarray of float64, shape (B, T, N)
+        Popularity drift d_i(t) for every period (hidden from the agents but for the current value
+        in ``state()``).
+    lead_time_path : ndarray of int64, shape (B, T, N), or None
+        The lead time an order placed in period t will have, when lead times are random.
+    last_* / period_* : ndarray
+        What the agents observe: the last tick's visits, purchases and sales, and the last completed
+        period's sales, lost sales, impressions and visits. ``current_*`` accumulate the period under way.
+    last_orders : ndarray of int64, shape (B, N)
+        The order quantities applied at the start of the current period.
+    last_slates : ndarray of int64, shape (B, M, C)
+        The slates shown in the last tick (-1 marks an empty or duplicate slot).
+    """
+
+    tick: int
+    on_hand: np.ndarray
+    pipeline: np.ndarray
+    drift_path: np.ndarray
+    lead_time_path: np.ndarray | None
+    last_visits: np.ndarray
+    last_purchases: np.ndarray
+    last_sales: np.ndarray
+    period_sales: np.ndarray
+    period_lost: np.ndarray
+    period_impressions: np.ndarray
+    period_visits: np.ndarray
+    current_sales: np.ndarray
+    current_lost: np.ndarray
+    current_impressions: np.ndarray
+    current_visits: np.ndarray
+    last_orders: np.ndarray
+    last_slates: np.ndarray
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.on_hand.shape[0])
+
+    def period(self, ticks_per_period: int) -> int:
+        """The period the next tick belongs to."""
+        return self.tick // ticks_per_period
+
+    def copy(self) -> State:
+        """A deep copy (arrays copied), e.g. to branch a simulation."""
+        return State(
+            **{
+                name: (value.copy() if isinstance(value, np.ndarray) else value)
+                for name, value in vars(self).items()
+            }
+        )
+
+
+def reset(scenario: Scenario, rng: np.random.Generator, batch_size: int = 1) -> State:
+    """Start B episodes: draw initial stock, the drift path and random lead times.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    rng : numpy.random.Generator
+        The only source of randomness; the draws are made in a fixed order.
+    batch_size : int
+        B, the number of independent retailers simulated side by side.
+
+    Returns
+    -------
+    State
+        At tick 0, empty pipeline, on-hand uniform on {0, ..., floor(2 (L_i + 1) mu_i)} (scaled down
+        proportionally, then floored, if the total exceeds the warehouse capacity).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from coord_env import load_scenario
+    >>> state = reset(load_scenario("tiny"), np.random.default_rng(0), batch_size=3)
+    >>> state.on_hand.shape, state.pipeline.shape
+    ((3, 2), (3, 2, 1))
+    """
+    s = scenario
+    B, N, M, T = batch_size, s.num_products, s.num_segments, s.horizon
+    on_hand = rng.integers(0, s.initial_stock_high + 1, size=(B, N), dtype=np.int64)
+    total = on_hand.sum(axis=1)
+    over = total > s.warehouse_capacity
+    if np.any(over):
+        ratio = s.warehouse_capacity / total[over]
+        on_hand[over] = np.floor(on_hand[over] * ratio[:, None]).astype(np.int64)
+
+    drift_path = np.zeros((B, T, N))
+    if np.any(s.drift_std > 0):
+        stationary = s.drift_std / np.sqrt(1.0 - s.drift_rho**2)
+        shocks = np.clip(rng.standard_normal((B, T, N)), -DRIFT_TRUNCATION_SD, DRIFT_TRUNCATION_SD)
+        shocks[:, 0] *= stationary
+        shocks[:, 1:] *= s.drift_std
+        # d(0) = shocks[0]; d(t) = rho d(t-1) + shocks[t]
+        drift_path = lfilter([1.0], [1.0, -s.drift_rho], shocks, axis=1)
+
+    lead_time_path = None
+    if s.random_lead_times:
+        cdf = np.cumsum(s.lead_time_pmf, axis=1)[:, :-1]  # (N, L_max - 1)
+        uniform = rng.random((B, T, N))
+        lead_time_path = 1 + (uniform[..., None] >= cdf).sum(axis=-1).astype(np.int64)
+
+    def zeros(*shape: int, dtype: type = np.int64) -> np.ndarray:
+        return np.zeros(shape, dtype=dtype)
+
+    return State(
+        tick=0,
+        on_hand=on_hand,
+        pipeline=zeros(B, N, s.max_lead_time),
+        drift_path=drift_path,
+        lead_time_path=lead_time_path,
+        last_visits=zeros(B, M),
+        last_purchases=zeros(B, M),
+        last_sales=zeros(B, N),
+        period_sales=zeros(B, N),
+        period_lost=zeros(B, N),
+        period_impressions=zeros(B, N),
+        period_visits=zeros(B),
+        current_sales=zeros(B, N),
+        current_lost=zeros(B, N),
+        current_impressions=zeros(B, N),
+        current_visits=zeros(B),
+        last_orders=zeros(B, N),
+        last_slates=np.full((B, M, s.num_slots), -1, dtype=np.int64),
+    )

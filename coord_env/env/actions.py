@@ -1,0 +1,156 @@
+"""Action spaces, validation and decoding into order quantities and slates.
+
+Validation happens here, at the boundary, before anything in the simulation changes: a bad action
+raises :class:`InvalidActionError` naming the agent, the field and the allowed values, and leaves
+the environment exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from coord_env.core import State
+from coord_env.scenarios import Scenario
+
+__all__ = ["INVENTORY", "RECOMMENDER", "ActionCodec", "InvalidActionError"]
+
+INVENTORY = "inventory_0"
+RECOMMENDER = "recommender_0"
+INVENTORY_ACTIONS = ("order_quantity", "order_up_to")
+
+
+class InvalidActionError(ValueError):
+    """An action has the wrong keys, shape, dtype or values."""
+
+
+class ActionCodec:
+    """Builds the two action spaces once and turns valid actions into (orders, slates).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    continuous_actions : bool
+        False: ``MultiDiscrete`` levels and slot choices. True: ``Box`` order fractions and
+        recommendation scores.
+    inventory_action : {"order_quantity", "order_up_to"}
+        Whether an inventory level is an order quantity or a target inventory position.
+
+    Examples
+    --------
+    >>> from coord_env import load_scenario
+    >>> codec = ActionCodec(load_scenario("tiny"), continuous_actions=False, inventory_action="order_quantity")
+    >>> codec.spaces["recommender_0"]
+    MultiDiscrete([2 2])
+    """
+
+    def __init__(self, scenario: Scenario, continuous_actions: bool, inventory_action: str):
+        if inventory_action not in INVENTORY_ACTIONS:
+            raise ValueError(
+                f"inventory_action must be one of {INVENTORY_ACTIONS}, got {inventory_action!r}"
+            )
+        s = scenario
+        self.scenario = s
+        self.continuous = bool(continuous_actions)
+        self.order_up_to = inventory_action == "order_up_to"
+        self.level_step = s.target_step if self.order_up_to else s.order_step
+        self.max_level_units = (
+            s.order_levels - 1
+        ) * self.level_step  # largest order or target, units
+        N, M, C, G = s.num_products, s.num_segments, s.num_slots, s.order_levels
+        if self.continuous:
+            self.spaces: dict[str, spaces.Space] = {
+                INVENTORY: spaces.Box(0.0, 1.0, (N,), dtype=np.float32),
+                RECOMMENDER: spaces.Box(-1.0, 1.0, (M * N,), dtype=np.float32),
+            }
+        else:
+            self.spaces = {
+                INVENTORY: spaces.MultiDiscrete(np.full(N, G, dtype=np.int64)),
+                RECOMMENDER: spaces.MultiDiscrete(np.full(M * C, N, dtype=np.int64)),
+            }
+        self._field = {
+            INVENTORY: "target inventory position" if self.order_up_to else "order quantity",
+            RECOMMENDER: "recommendation scores"
+            if self.continuous
+            else "slate (product per segment and slot)",
+        }
+
+    @property
+    def max_order(self) -> np.ndarray:
+        """(N,) the largest quantity one period's order can be, in units."""
+        return self.max_level_units
+
+    def decode(
+        self, actions: Mapping[str, Any], state: State, agents: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Validate a parallel-API action dict and return orders (N,) and slates (M, C).
+
+        Raises
+        ------
+        InvalidActionError
+            Missing or unknown agent keys, or an action of the wrong shape, dtype or range.
+        """
+        if not isinstance(actions, Mapping):
+            raise InvalidActionError(
+                f"actions must be a dict keyed by agent, got {type(actions).__name__}"
+            )
+        missing = [a for a in agents if a not in actions]
+        unknown = [a for a in actions if a not in agents]
+        if missing or unknown:
+            raise InvalidActionError(
+                f"actions must have exactly the keys {agents}; missing {missing}, unknown {unknown}"
+            )
+        inventory = self._check(INVENTORY, actions[INVENTORY])
+        recommender = self._check(RECOMMENDER, actions[RECOMMENDER])
+        s = self.scenario
+        if self.continuous:
+            levels_in_units = np.rint(inventory * self.max_level_units).astype(np.int64)
+            scores = recommender.reshape(s.num_segments, s.num_products)
+            slates = np.argsort(-scores, axis=1, kind="stable")[:, : s.num_slots]
+        else:
+            levels_in_units = inventory * self.level_step
+            slates = recommender.reshape(s.num_segments, s.num_slots)
+        if self.order_up_to:
+            position = state.on_hand[0] + state.pipeline[0].sum(axis=1)
+            orders = np.maximum(levels_in_units - position, 0)
+        else:
+            orders = levels_in_units
+        return orders, slates
+
+    def _check(self, agent: str, action: Any) -> np.ndarray:
+        space = self.spaces[agent]
+        array = np.asarray(action)
+        field = self._field[agent]
+        if array.shape != space.shape:
+            raise InvalidActionError(
+                f"{agent}: {field} must have shape {space.shape}, got {array.shape}"
+            )
+        if isinstance(space, spaces.MultiDiscrete):
+            high = int(space.nvec[0]) - 1
+            if array.dtype.kind not in "iu":
+                raise InvalidActionError(
+                    f"{agent}: {field} must be integers in [0, {high}], got dtype {array.dtype}"
+                )
+            if array.size and (array.min() < 0 or array.max() > high):
+                bad = array[(array < 0) | (array > high)][0]
+                raise InvalidActionError(
+                    f"{agent}: {field} must be integers in [0, {high}], got {bad}"
+                )
+            return array.astype(np.int64)
+        if array.dtype.kind != "f":
+            raise InvalidActionError(
+                f"{agent}: {field} must be floats in [{space.low[0]:g}, {space.high[0]:g}], "
+                f"got dtype {array.dtype}"
+            )
+        if not np.all(np.isfinite(array)):
+            raise InvalidActionError(f"{agent}: {field} must be finite, got NaN or inf")
+        low, high = float(space.low[0]), float(space.high[0])
+        if array.min() < low or array.max() > high:
+            bad = array[(array < low) | (array > high)][0]
+            raise InvalidActionError(
+                f"{agent}: {field} must lie in [{low:g}, {high:g}], got {bad:g}"
+            )
+        return array.astype(np.float64)
