@@ -244,7 +244,7 @@ def step(
         s.count_cap,
     )
     first = counts[:, : M * N].reshape(B, M, N)  # X_ki
-    visits = counts[:, M * N :] + first.sum(axis=2)  # (B, M)
+    walked = counts[:, M * N :]  # (B, M)
     demand = first.sum(axis=1)  # (B, N)
 
     # 5. Service in random order. 6. One substitution attempt. Both only where a product is short.
@@ -256,9 +256,11 @@ def step(
         sales = np.minimum(demand, on_hand) + sold_substitute
         on_hand -= sales
         purchases = served.sum(axis=2)
+        visits = walked + first.sum(axis=2)  # after _shortage relabelled the short products
     else:
         on_hand -= demand
-        sales, purchases = demand, visits - counts[:, M * N :]
+        purchases = first.sum(axis=2)
+        sales, visits = demand, walked + purchases
         lost = sold_substitute = np.zeros((B, N), dtype=np.int64)
 
     # 7-8. Money and records.
@@ -308,8 +310,9 @@ def _shortage(
     split into retrying (sigma_k) and giving up in the same draw. Retriers pick a substitute among the
     products in stock; only where they over-demand one is a random subset served (hypergeometric).
 
-    Returns served (B, M, N) first-choice and substitute purchases by segment and product, lost
-    (B, N) by first-choice product, and substitute sales (B, N).
+    Relabels ``first`` in place for the short products. Returns served (B, M, N) first-choice and
+    substitute purchases by segment and product, lost (B, N) by first-choice product, and substitute
+    sales (B, N).
     """
     B, N, M = first.shape[0], s.num_products, s.num_segments
     on_hand = state.on_hand
@@ -326,6 +329,8 @@ def _shortage(
     split = _multinomial(rng, counts, pvals.reshape(-1, 2 * M)).reshape(-1, 2, 2 * M)  # (S, 2, 2M)
     served[short_b, :, short_i] = split[:, 0, :M]
     retrying = split[:, 1, :M]  # (S, M)
+    # The fresh labels replace the first draw's for short products (same law given D_i).
+    first[short_b, :, short_i] = split[:, 0, :M] + retrying + split[:, 1, M:]
     lost_rows = split[:, 1, M:].sum(axis=1)  # gave up at once, per short product
     remaining = on_hand - np.minimum(demand, on_hand)
 
