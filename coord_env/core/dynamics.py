@@ -6,16 +6,17 @@ grows with B * M * N per tick, not with the number of customers.
 
 How customers are sampled exactly without a loop over them
 -----------------------------------------------------------
-Arrivals are Poisson and choices independent, so the first-choice counts X_ki are independent
-Poisson(Lambda_k P_ki) (Poisson thinning). We draw the per-product totals D_i ~ Poisson(sum_k
-Lambda_k P_ki) and the no-purchase visits. Given D_i, the segment labels of those customers are i.i.d.
-with probabilities pi_ki = Lambda_k P_ki / sum_k Lambda_k P_ki; a uniformly random subset of size
-min(D_i, I_i) is served, so the served and the unserved customers' labels are two independent
-multinomials with the same pi_i. The unserved are further split into retrying (prob. sigma_k) and
-giving up, in the same multinomial. Retriers choose among products still in stock by a multinomial
-per (segment, first choice). Only when substitutes over-demand a product is a uniformly random subset
-of them served, by a multivariate hypergeometric draw per short product (a loop over short
-products, never over customers).
+Arrivals are Poisson and choices independent, so the first-choice counts X_ki and the walk-aways are
+independent Poisson(Lambda_k P_ki) (Poisson thinning). We draw them in one go: a Poisson total per
+retailer split by one multinomial. Where a product is short (D_i > I_i), the spec serves a uniformly
+random subset of its D_i customers. Given D_i, those customers' segment labels are i.i.d. with
+pi_ki = Lambda_k P_ki / sum_k Lambda_k P_ki, so the served and the unserved labels are two independent
+multinomials (I_i and D_i - I_i draws); we draw them afresh for the short products (the same law as
+keeping X and drawing a hypergeometric subset), and split the unserved into retrying (sigma_k) and
+giving up in the same draw. Retriers choose among products still in stock by one multinomial per
+(segment, first choice). Only where they over-demand a product is a uniformly random subset of them
+served, by a multivariate hypergeometric draw per such product (a loop over short products, never
+over customers).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Outcome:
     ordered: np.ndarray  # (B, N) units ordered this tick (0 on ticks that do not start a period)
     visits: np.ndarray  # (B, M) customers who arrived
     purchases: np.ndarray  # (B, M) customers who bought (first choice or substitute)
+    segment_sales: np.ndarray  # (B, M, N) units bought, by segment and product
     demand: np.ndarray  # (B, N) first-choice demand D_i
     sales: np.ndarray  # (B, N) units sold (first choice and substitute)
     substitute_sales: np.ndarray  # (B, N) of which sold to substituting customers
@@ -255,10 +257,12 @@ def step(
         )
         sales = np.minimum(demand, on_hand) + sold_substitute
         on_hand -= sales
+        segment_sales = served
         purchases = served.sum(axis=2)
         visits = walked + first.sum(axis=2)  # after _shortage relabelled the short products
     else:
         on_hand -= demand
+        segment_sales = first
         purchases = first.sum(axis=2)
         sales, visits = demand, walked + purchases
         lost = sold_substitute = np.zeros((B, N), dtype=np.int64)
@@ -277,6 +281,7 @@ def step(
         ordered=ordered,
         visits=visits,
         purchases=purchases,
+        segment_sales=segment_sales,
         demand=demand,
         sales=sales,
         substitute_sales=sold_substitute,
