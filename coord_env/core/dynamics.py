@@ -21,6 +21,7 @@ over customers).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,7 +147,7 @@ def _admit(
     When the arrivals exceed the free space, space is shared in proportion to the arriving
     quantities, rounded by largest remainder (ties to the lower product index).
     """
-    if np.isinf(capacity):
+    if math.isinf(capacity):
         return arriving, np.zeros_like(arriving)
     free = np.maximum(capacity - on_hand.sum(axis=1), 0.0)
     total = arriving.sum(axis=1)
@@ -212,12 +213,11 @@ def step(
         received, disposed = _admit(arriving, on_hand, s.warehouse_capacity)
         on_hand += received
         ordered = np.array(orders, dtype=np.int64)
-        if state.lead_time_path is None:
-            state.pipeline[:, np.arange(N), s.lead_time - 1] += ordered
+        if state.lead_time_path is None:  # one-hot rows: each order lands in its lead time's slot
+            state.pipeline += ordered[:, :, None] * s.lead_time_onehot
         else:
-            state.pipeline[np.arange(B)[:, None], np.arange(N), state.lead_time_path[:, t] - 1] += (
-                ordered
-            )
+            lead = state.lead_time_path[:, t] - 1
+            state.pipeline[np.arange(B)[:, None], np.arange(N), lead] += ordered
         purchase_cost = ordered @ s.cost
         if s.has_fixed_order_cost:
             purchase_cost += (ordered > 0) @ s.fixed_order_cost
@@ -269,7 +269,7 @@ def step(
 
     # 7-8. Money and records.
     impressions = np.matmul(visits[:, None, :], shown)[:, 0]  # (B, N)
-    holding = on_hand @ s.holding_cost / R
+    holding = on_hand @ s.holding_cost_per_tick
     state.tick += 1
     salvage = np.zeros(B)
     if state.tick == s.num_ticks:

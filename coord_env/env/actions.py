@@ -134,10 +134,10 @@ class ActionCodec:
                 raise InvalidActionError(
                     f"{agent}: {field} must be integers in [0, {high}], got dtype {array.dtype}"
                 )
-            if array.size and (array.min() < 0 or array.max() > high):
-                bad = array[(array < 0) | (array > high)][0]
+            outside = array.astype(np.uint64) > high  # negatives wrap to huge values
+            if np.count_nonzero(outside):
                 raise InvalidActionError(
-                    f"{agent}: {field} must be integers in [0, {high}], got {bad}"
+                    f"{agent}: {field} must be integers in [0, {high}], got {array[outside][0]}"
                 )
             return array.astype(np.int64)
         if array.dtype.kind != "f":
@@ -145,11 +145,12 @@ class ActionCodec:
                 f"{agent}: {field} must be floats in [{space.low[0]:g}, {space.high[0]:g}], "
                 f"got dtype {array.dtype}"
             )
-        if not np.all(np.isfinite(array)):
-            raise InvalidActionError(f"{agent}: {field} must be finite, got NaN or inf")
         low, high = float(space.low[0]), float(space.high[0])
-        if array.min() < low or array.max() > high:
-            bad = array[(array < low) | (array > high)][0]
+        inside = (array >= low) & (array <= high)  # False for NaN
+        if np.count_nonzero(inside) != array.size:
+            if not np.all(np.isfinite(array)):
+                raise InvalidActionError(f"{agent}: {field} must be finite, got NaN or inf")
+            bad = array[~inside][0]
             raise InvalidActionError(
                 f"{agent}: {field} must lie in [{low:g}, {high:g}], got {bad:g}"
             )

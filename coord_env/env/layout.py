@@ -7,6 +7,7 @@ object lets users slice and unscale observations without reverse-engineering ind
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -128,7 +129,9 @@ class ObservationLayout:
         """Observation (B, size) float32 from raw blocks (B, ...) keyed by field name."""
         batch = next(iter(raw_blocks.values())).shape[0]
         raw = np.concatenate([raw_blocks[name].reshape(batch, -1) for name in self.names], axis=1)
-        return (raw * self._inverse_scale).astype(np.float32)
+        return np.multiply(
+            raw, self._inverse_scale, out=np.empty(raw.shape, np.float32), casting="same_kind"
+        )
 
 
 def build_fields(scenario: Scenario, max_order: np.ndarray) -> dict[str, Field]:
@@ -228,15 +231,15 @@ def raw_blocks(scenario: Scenario, state: State) -> dict[str, Callable[[], np.nd
     period = min(tick // R, s.horizon - 1)
 
     def time_features() -> np.ndarray:
-        phase = 2 * np.pi * (tick // R + s.season_phase) / s.season_period
+        phase = 2 * math.pi * (tick // R + s.season_phase) / s.season_period
         features = [
-            np.sin(phase),
-            np.cos(phase),
+            math.sin(phase),
+            math.cos(phase),
             tick / s.num_ticks,
             (tick % R) / R,
             float(tick % R == 0),
         ]
-        return np.tile(np.array(features), (state.batch_size, 1))
+        return np.broadcast_to(np.array(features), (state.batch_size, len(features)))
 
     def share(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return numerator / np.maximum(denominator, 1)

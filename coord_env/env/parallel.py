@@ -261,10 +261,24 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
         return observations
 
     def _info(self, outcome: core.Outcome, profit: float) -> dict[str, float]:
-        demand = int(outcome.demand.sum())
-        first_choice_sold = int(outcome.sales.sum() - outcome.substitute_sales.sum())
-        state = self._state
-        tick = state.tick - 1
+        totals = (
+            np.stack(
+                [
+                    outcome.sales,
+                    outcome.substitute_sales,
+                    outcome.lost,
+                    outcome.ordered,
+                    outcome.received,
+                    outcome.disposed,
+                    outcome.demand,
+                    outcome.impressions,
+                ]
+            )
+            .sum(axis=2)[:, 0]
+            .tolist()
+        )
+        sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
+        tick = self._state.tick - 1
         return {
             "profit": profit,
             "revenue": float(outcome.revenue[0]),
@@ -272,14 +286,14 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
             "purchase_cost": float(outcome.purchase_cost[0]),
             "holding_cost": float(outcome.holding_cost[0]),
             "lost_sale_penalty": float(outcome.lost_sale_penalty[0]),
-            "units_sold": float(outcome.sales.sum()),
-            "units_lost": float(outcome.lost.sum()),
-            "units_ordered": float(outcome.ordered.sum()),
-            "units_received": float(outcome.received.sum()),
-            "units_disposed": float(outcome.disposed.sum()),
+            "units_sold": float(sold),
+            "units_lost": float(lost),
+            "units_ordered": float(ordered),
+            "units_received": float(received),
+            "units_disposed": float(disposed),
             "demand": float(demand),
-            "fill_rate": first_choice_sold / demand if demand else 1.0,
-            "impressions": float(outcome.impressions.sum()),
+            "fill_rate": (sold - substitute_sold) / demand if demand else 1.0,
+            "impressions": float(impressions),
             "oos_impressions": float(outcome.oos_impressions[0]),
             "period": float(tick // self.scenario.ticks_per_period),
             "tick": float(tick),

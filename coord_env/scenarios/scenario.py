@@ -185,6 +185,18 @@ class Scenario:
         return _readonly(np.argmax(self.lead_time_pmf, axis=1) + 1)
 
     @cached_property
+    def lead_time_onehot(self) -> np.ndarray:
+        """(N, L_max) int64 indicator of each product's (most likely) lead time."""
+        onehot = np.zeros(self.lead_time_pmf.shape, dtype=np.int64)
+        onehot[np.arange(self.num_products), self.lead_time - 1] = 1
+        return _readonly(onehot)
+
+    @cached_property
+    def holding_cost_per_tick(self) -> np.ndarray:
+        """(N,) h_i / R."""
+        return _readonly(self.holding_cost / self.ticks_per_period)
+
+    @cached_property
     def mean_lead_time(self) -> np.ndarray:
         periods = np.arange(1, self.max_lead_time + 1)
         return _readonly(self.lead_time_pmf @ periods)
