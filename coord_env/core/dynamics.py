@@ -94,13 +94,12 @@ def slate_boost(scenario: Scenario, slates: np.ndarray) -> tuple[np.ndarray, np.
     """
     B, M, C = slates.shape
     N = scenario.num_products
-    boost = np.ones((B * M, N + 1))  # column N absorbs empty slots
-    target = np.mod(slates, N + 1).reshape(B * M, C)  # -1 -> N
-    rows = np.arange(B * M)
-    slot_boost = np.tile(scenario.slot_boost, (B, 1))
+    boost = np.ones((B, M, N + 1))  # column N absorbs empty slots
+    target = np.mod(slates, N + 1)  # -1 -> N
+    batch, segment = np.arange(B)[:, None], np.arange(M)
     for j in range(C - 1, -1, -1):  # the first position is written last, so it wins over repeats
-        boost[rows, target[:, j]] = slot_boost[:, j]
-    boost = boost[:, :N].reshape(B, M, N)
+        boost[batch, segment, target[:, :, j]] = scenario.slot_boost[:, j]
+    boost = boost[:, :, :N]
     return boost, boost != 1.0
 
 
@@ -124,18 +123,18 @@ def _multinomial(rng: np.random.Generator, n: np.ndarray, pvals: np.ndarray) -> 
 _ROW_LOOP_MAX = 16
 
 
-def _poisson_counts(rng: np.random.Generator, rates: np.ndarray, cap: int) -> np.ndarray:
-    """Independent Poisson(rates) counts, each truncated at ``cap``, shape (B, K).
+def _customer_counts(
+    rng: np.random.Generator, pvals: np.ndarray, total_rate: float, cap: int
+) -> np.ndarray:
+    """Customers per category, shape (B, K): Poisson(total_rate) arrivals split by ``pvals``.
 
-    Drawn as a Poisson total per retailer split by a multinomial (the same law), which lets small
-    batches take numpy's fast scalar-argument path (see ``_multinomial``).
+    By Poisson thinning the K counts are independent Poisson(total_rate * pvals); each is truncated
+    at ``cap``. The scalar-rate calls keep numpy on its fast path (see ``_multinomial``).
     """
-    total_rate = rates.sum(axis=1)
-    if total_rate.size > _ROW_LOOP_MAX:
-        totals = rng.poisson(total_rate)
+    if pvals.shape[0] == 1:
+        counts = rng.multinomial(rng.poisson(total_rate), pvals[0])[None]
     else:
-        totals = np.array([rng.poisson(rate) for rate in total_rate.tolist()], dtype=np.int64)
-    counts = _multinomial(rng, totals, rates / total_rate[:, None])
+        counts = _multinomial(rng, rng.poisson(total_rate, size=pvals.shape[0]), pvals)
     return np.minimum(counts, cap)
 
 
@@ -232,19 +231,13 @@ def step(
     out_of_stock = on_hand == 0
 
     # 3-4. Arrivals and first choice: independent Poisson counts per (segment, product) and walk-aways.
-    attraction = (
-        s.base_attraction
-        * (np.exp(state.drift_path[:, t]) * s.product_shock[t])[:, None, :]
-        * boost
-    )
+    attraction = s.base_attraction * state.popularity_path[:, t, None, :] * boost  # (B, M, N)
     no_purchase = s.no_purchase_attraction
-    per_customer = s.tick_arrival_rate[t] / (no_purchase + attraction.sum(axis=2))  # (B, M)
-    rate = attraction * per_customer[:, :, None]  # (B, M, N)
-    counts = _poisson_counts(
-        rng,
-        np.concatenate([rate.reshape(B, M * N), per_customer * no_purchase], axis=1),
-        s.count_cap,
-    )
+    # P(an arriving customer is of segment k and picks i) = (Lambda_k / Lambda) * w_ki / sum_i' w_ki'
+    per_customer = s.segment_mix[t] / (no_purchase + attraction.sum(axis=2))  # (B, M)
+    rate = attraction * per_customer[:, :, None]  # (B, M, N), proportional to Lambda_k P_ki
+    pvals = np.concatenate([rate.reshape(B, M * N), per_customer * no_purchase], axis=1)
+    counts = _customer_counts(rng, pvals, s.tick_total_arrival_rate[t], s.count_cap)
     first = counts[:, : M * N].reshape(B, M, N)  # X_ki
     walked = counts[:, M * N :]  # (B, M)
     demand = first.sum(axis=1)  # (B, N)

@@ -32,6 +32,8 @@ class State:
     drift_path : ndarray of float64, shape (B, T, N)
         Popularity drift d_i(t) for every period (hidden from the agents but for the current value
         in ``state()``).
+    popularity_path : ndarray of float64, shape (B, T, N)
+        exp(d_i(t)) times the product shock multipliers: the attraction factor of every period.
     lead_time_path : ndarray of int64, shape (B, T, N), or None
         The lead time an order placed in period t will have, when lead times are random.
     last_* / period_* : ndarray
@@ -47,6 +49,7 @@ class State:
     on_hand: np.ndarray
     pipeline: np.ndarray
     drift_path: np.ndarray
+    popularity_path: np.ndarray
     lead_time_path: np.ndarray | None
     last_visits: np.ndarray
     last_purchases: np.ndarray
@@ -137,6 +140,7 @@ def reset(scenario: Scenario, rng: np.random.Generator, batch_size: int = 1) -> 
         on_hand=on_hand,
         pipeline=zeros(B, N, s.max_lead_time),
         drift_path=drift_path,
+        popularity_path=np.exp(drift_path) * s.product_shock,
         lead_time_path=lead_time_path,
         last_visits=zeros(B, M),
         last_purchases=zeros(B, M),

@@ -8,7 +8,7 @@ object lets users slice and unscale observations without reverse-engineering ind
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +79,7 @@ class ObservationLayout:
     (2,)
     """
 
-    def __init__(self, fields: Sequence[Field]):
+    def __init__(self, fields: Sequence[Field], state_slices: dict[str, slice] | None = None):
         self.fields = tuple(fields)
         self.names = tuple(f.name for f in self.fields)
         self.slices: dict[str, slice] = {}
@@ -92,6 +92,15 @@ class ObservationLayout:
         self.low = np.concatenate([f.low for f in self.fields]).astype(np.float32)
         self.high = np.concatenate([f.high for f in self.fields]).astype(np.float32)
         self._inverse_scale = 1.0 / self.scale
+        # Where each element comes from in the raw state vector (see raw_state); None: identity.
+        self._take = None
+        if state_slices is not None:
+            self._take = np.concatenate(
+                [
+                    np.arange(state_slices[f.name].start, state_slices[f.name].stop)
+                    for f in self.fields
+                ]
+            )
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{n}[{s.start}:{s.stop}]" for n, s in self.slices.items())
@@ -125,10 +134,9 @@ class ObservationLayout:
             lines.append(f"{f.name:<14}{f'{s.start}:{s.stop}':<12}{f.shape!s:<12}{f.doc}")
         return "\n".join(lines)
 
-    def build(self, raw_blocks: dict[str, np.ndarray]) -> np.ndarray:
-        """Observation (B, size) float32 from raw blocks (B, ...) keyed by field name."""
-        batch = next(iter(raw_blocks.values())).shape[0]
-        raw = np.concatenate([raw_blocks[name].reshape(batch, -1) for name in self.names], axis=1)
+    def build(self, raw_state: np.ndarray) -> np.ndarray:
+        """Observation (B, size) float32 from the raw state vectors (B, S) of :func:`raw_state`."""
+        raw = raw_state if self._take is None else raw_state[:, self._take]
         return np.multiply(
             raw, self._inverse_scale, out=np.empty(raw.shape, np.float32), casting="same_kind"
         )
@@ -217,42 +225,39 @@ def layouts_for(
     if observation_mode == "full":
         return {"inventory_0": state_layout, "recommender_0": state_layout}, state_layout
     per_agent = {
-        agent: ObservationLayout([fields[name] for name in names])
+        agent: ObservationLayout([fields[name] for name in names], state_layout.slices)
         for agent, names in _AGENT_FIELDS[observation_mode].items()
     }
     return per_agent, state_layout
 
 
-def raw_blocks(scenario: Scenario, state: State) -> dict[str, Callable[[], np.ndarray]]:
-    """Lazy raw values (B, ...) of every field for the state's current tick."""
+def raw_state(scenario: Scenario, state: State) -> np.ndarray:
+    """Raw (unscaled) values of every state field, (B, S) float64, in ``STATE_FIELDS`` order.
+
+    Every observation is a selection of these elements divided by their scales.
+    """
     s = scenario
     R = s.ticks_per_period
     tick = state.tick
-    period = min(tick // R, s.horizon - 1)
-
-    def time_features() -> np.ndarray:
-        phase = 2 * math.pi * (tick // R + s.season_phase) / s.season_period
-        features = [
-            math.sin(phase),
-            math.cos(phase),
-            tick / s.num_ticks,
-            (tick % R) / R,
-            float(tick % R == 0),
-        ]
-        return np.broadcast_to(np.array(features), (state.batch_size, len(features)))
-
-    def share(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-        return numerator / np.maximum(denominator, 1)
-
-    return {
-        "on_hand": lambda: state.on_hand,
-        "pipeline": lambda: state.pipeline,
-        "period_sales": lambda: state.period_sales,
-        "period_lost": lambda: state.period_lost,
-        "exposure": lambda: share(state.period_impressions, state.period_visits[:, None]),
-        "tick_sales": lambda: state.last_sales,
-        "visits": lambda: state.last_visits,
-        "conversion": lambda: share(state.last_purchases, state.last_visits),
-        "drift": lambda: state.drift_path[:, period],
-        "time": time_features,
-    }
+    B = state.batch_size
+    phase = 2 * math.pi * (tick // R + s.season_phase) / s.season_period
+    time = [
+        math.sin(phase),
+        math.cos(phase),
+        tick / s.num_ticks,
+        (tick % R) / R,
+        float(tick % R == 0),
+    ]
+    blocks = (
+        state.on_hand,
+        state.pipeline.reshape(B, -1),
+        state.drift_path[:, min(tick // R, s.horizon - 1)],
+        state.period_sales,
+        state.period_lost,
+        state.period_impressions / np.maximum(state.period_visits, 1)[:, None],  # exposure share
+        state.last_sales,
+        state.last_visits,
+        state.last_purchases / np.maximum(state.last_visits, 1),  # conversion
+        np.array([time] * B),
+    )
+    return np.concatenate(blocks, axis=1, dtype=np.float64)

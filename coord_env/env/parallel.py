@@ -11,7 +11,7 @@ from pettingzoo import ParallelEnv
 
 from coord_env import core
 from coord_env.env.actions import INVENTORY, RECOMMENDER, ActionCodec
-from coord_env.env.layout import build_fields, layouts_for, raw_blocks
+from coord_env.env.layout import build_fields, layouts_for, raw_state
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = ["INFO_KEYS", "OBSERVATION_MODES", "REWARD_MODES", "RetailParallelEnv"]
@@ -194,10 +194,7 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
         """The full state as a float32 vector (layout: ``env.state_layout``), for centralized critics."""
         if self._state is None:
             raise RuntimeError("state() called before reset()")
-        blocks = raw_blocks(self.scenario, self._state)
-        return self.state_layout.build({name: blocks[name]() for name in self.state_layout.names})[
-            0
-        ]
+        return self.state_layout.build(raw_state(self.scenario, self._state))[0]
 
     def render(self) -> str | np.ndarray | None:
         """ANSI text table or a small RGB dashboard, per ``render_mode``."""
@@ -250,15 +247,8 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
 
     # ------------------------------------------------------------------ internals
     def _observations(self) -> dict[str, np.ndarray]:
-        blocks = raw_blocks(self.scenario, self._state)
-        cache: dict[str, np.ndarray] = {}
-        observations = {}
-        for agent, layout in self.observation_layouts.items():
-            for name in layout.names:
-                if name not in cache:
-                    cache[name] = blocks[name]()
-            observations[agent] = layout.build(cache)[0]
-        return observations
+        raw = raw_state(self.scenario, self._state)
+        return {agent: layout.build(raw)[0] for agent, layout in self.observation_layouts.items()}
 
     def _info(self, outcome: core.Outcome, profit: float) -> dict[str, float]:
         totals = (

@@ -301,6 +301,16 @@ class Scenario:
         return _readonly(rate / self.ticks_per_period)
 
     @cached_property
+    def tick_total_arrival_rate(self) -> np.ndarray:
+        """(T,) expected customers per tick over all segments, Lambda(t) = sum_k Lambda_k(t)."""
+        return _readonly(self.tick_arrival_rate.sum(axis=1))
+
+    @cached_property
+    def segment_mix(self) -> np.ndarray:
+        """(T, M) share of each period's arrivals from segment k, Lambda_k(t) / Lambda(t)."""
+        return _readonly(self.tick_arrival_rate / self.tick_total_arrival_rate[:, None])
+
+    @cached_property
     def count_cap(self) -> int:
         """Largest customer count one Poisson draw may take in a tick (a 1e-12 tail truncation).
 
