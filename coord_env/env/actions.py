@@ -122,8 +122,13 @@ class ActionCodec:
 
     def _check(self, agent: str, action: Any) -> np.ndarray:
         space = self.spaces[agent]
-        array = np.asarray(action)
         field = self._field[agent]
+        try:
+            array = np.asarray(action)
+        except ValueError as error:  # ragged nested sequences
+            raise InvalidActionError(
+                f"{agent}: {field} must be an array of shape {space.shape}, got a ragged sequence"
+            ) from error
         if array.shape != space.shape:
             raise InvalidActionError(
                 f"{agent}: {field} must have shape {space.shape}, got {array.shape}"
@@ -149,7 +154,9 @@ class ActionCodec:
         inside = (array >= low) & (array <= high)  # False for NaN
         if np.count_nonzero(inside) != array.size:
             if not np.all(np.isfinite(array)):
-                raise InvalidActionError(f"{agent}: {field} must be finite, got NaN or inf")
+                raise InvalidActionError(
+                    f"{agent}: {field} must be finite floats in [{low:g}, {high:g}], got NaN or inf"
+                )
             bad = array[~inside][0]
             raise InvalidActionError(
                 f"{agent}: {field} must lie in [{low:g}, {high:g}], got {bad:g}"

@@ -171,7 +171,8 @@ def build_fields(scenario: Scenario, max_order: np.ndarray) -> dict[str, Field]:
 
     tick_scale = mu / R
     arrival_scale = s.arrival_rate / R
-    drift_bound = np.maximum(s.drift_bound, 0.0)
+    # A scenario without drift still gets a non-degenerate [-1, 1] box (normalizers divide by the width).
+    drift_bound = np.where(s.drift_bound > 0, s.drift_bound, 1.0)
     return {
         "on_hand": field("on_hand", mu, on_hand_max / mu),
         "pipeline": field(

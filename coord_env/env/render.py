@@ -34,9 +34,7 @@ def ansi(env: RetailParallelEnv) -> str:
 
 def rgb_array(env: RetailParallelEnv, width_inches: float = 6.4, dpi: int = 80) -> np.ndarray:
     """Bars of on-hand and pipeline per product, and how many slates show each product."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     snap = env.snapshot()
@@ -65,5 +63,6 @@ def rgb_array(env: RetailParallelEnv, width_inches: float = 6.4, dpi: int = 80) 
     slate_axes.set_ylabel("slates showing")
     slate_axes.set_xlabel("product")
     figure.tight_layout()
-    figure.canvas.draw()
-    return np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
