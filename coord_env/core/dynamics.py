@@ -21,6 +21,7 @@ over customers).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ from coord_env.scenarios.scenario import Scenario
 __all__ = ["Outcome", "slate_boost", "step"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What happened in one tick, per retailer (arrays lead with the batch dimension B).
 
@@ -96,11 +97,19 @@ def slate_boost(scenario: Scenario, slates: np.ndarray) -> tuple[np.ndarray, np.
     N = scenario.num_products
     boost = np.ones((B, M, N + 1))  # column N absorbs empty slots
     target = np.mod(slates, N + 1)  # -1 -> N
-    batch, segment = np.arange(B)[:, None], np.arange(M)
+    batch, segment = _index(B)[:, None], _index(M)
     for j in range(C - 1, -1, -1):  # the first position is written last, so it wins over repeats
         boost[batch, segment, target[:, :, j]] = scenario.slot_boost[:, j]
     boost = boost[:, :, :N]
     return boost, boost != 1.0
+
+
+@functools.cache
+def _index(size: int) -> np.ndarray:
+    """A read-only ``np.arange(size)``, cached (index arrays are rebuilt every tick otherwise)."""
+    index = np.arange(size)
+    index.flags.writeable = False
+    return index
 
 
 def _multinomial(rng: np.random.Generator, n: np.ndarray, pvals: np.ndarray) -> np.ndarray:

@@ -134,6 +134,10 @@ class ObservationLayout:
             lines.append(f"{f.name:<14}{f'{s.start}:{s.stop}':<12}{f.shape!s:<12}{f.doc}")
         return "\n".join(lines)
 
+    def select(self, scaled_state: np.ndarray) -> np.ndarray:
+        """This layout's elements (B, size), as a new array, from scaled state vectors (B, S)."""
+        return scaled_state.copy() if self._take is None else scaled_state[:, self._take]
+
     def build(self, raw_state: np.ndarray) -> np.ndarray:
         """Observation (B, size) float32 from the raw state vectors (B, S) of :func:`raw_state`."""
         raw = raw_state if self._take is None else raw_state[:, self._take]

@@ -171,9 +171,9 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
         inventory_acts = state.tick % s.ticks_per_period == 0
         outcome = core.step(s, state, orders[None], slates[None], self._rng)
         self.last_outcome = outcome
-        profit = float(outcome.profit[0])
+        info = self._info(outcome)
+        profit = info["profit"]
         self.episode_profit += profit
-        info = self._info(outcome, profit)
         infos = {
             INVENTORY: {**info, "acts": float(inventory_acts)},
             RECOMMENDER: {**info, "acts": 1.0},
@@ -181,7 +181,13 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
         if self.reward_mode == "team":
             rewards = {INVENTORY: profit, RECOMMENDER: profit}
         else:
-            rewards = {INVENTORY: float(outcome.operations_result[0]), RECOMMENDER: info["revenue"]}
+            operations = (
+                info["salvage"]
+                - info["purchase_cost"]
+                - info["holding_cost"]
+                - info["lost_sale_penalty"]
+            )
+            rewards = {INVENTORY: operations, RECOMMENDER: info["revenue"]}  # sum exactly to profit
         done = state.tick >= s.num_ticks
         observations = self._observations()
         terminations = {agent: False for agent in self.agents}
@@ -247,35 +253,36 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
 
     # ------------------------------------------------------------------ internals
     def _observations(self) -> dict[str, np.ndarray]:
-        raw = raw_state(self.scenario, self._state)
-        return {agent: layout.build(raw)[0] for agent, layout in self.observation_layouts.items()}
+        scaled = self.state_layout.build(raw_state(self.scenario, self._state))
+        return {
+            agent: layout.select(scaled)[0] for agent, layout in self.observation_layouts.items()
+        }
 
-    def _info(self, outcome: core.Outcome, profit: float) -> dict[str, float]:
-        totals = (
-            np.stack(
-                [
-                    outcome.sales,
-                    outcome.substitute_sales,
-                    outcome.lost,
-                    outcome.ordered,
-                    outcome.received,
-                    outcome.disposed,
-                    outcome.demand,
-                    outcome.impressions,
-                ]
-            )
-            .sum(axis=2)[:, 0]
-            .tolist()
-        )
+    def _info(self, outcome: core.Outcome) -> dict[str, float]:
+        per_product = (
+            outcome.sales,
+            outcome.substitute_sales,
+            outcome.lost,
+            outcome.ordered,
+            outcome.received,
+            outcome.disposed,
+            outcome.demand,
+            outcome.impressions,
+        )  # each (1, N): one concatenation and one sum beat eight reductions
+        totals = np.concatenate(per_product).sum(axis=1).tolist()
         sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
         tick = self._state.tick - 1
+        revenue, salvage = float(outcome.revenue[0]), float(outcome.salvage[0])
+        purchase, holding = float(outcome.purchase_cost[0]), float(outcome.holding_cost[0])
+        penalty = float(outcome.lost_sale_penalty[0])
+        operations = salvage - purchase - holding - penalty  # the float64 steps of Outcome.profit
         return {
-            "profit": profit,
-            "revenue": float(outcome.revenue[0]),
-            "salvage": float(outcome.salvage[0]),
-            "purchase_cost": float(outcome.purchase_cost[0]),
-            "holding_cost": float(outcome.holding_cost[0]),
-            "lost_sale_penalty": float(outcome.lost_sale_penalty[0]),
+            "profit": revenue + operations,
+            "revenue": revenue,
+            "salvage": salvage,
+            "purchase_cost": purchase,
+            "holding_cost": holding,
+            "lost_sale_penalty": penalty,
             "units_sold": float(sold),
             "units_lost": float(lost),
             "units_ordered": float(ordered),
