@@ -22,7 +22,6 @@ over customers).
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,11 +139,14 @@ def _customer_counts(
     By Poisson thinning the K counts are independent Poisson(total_rate * pvals); each is truncated
     at ``cap``. The scalar-rate calls keep numpy on its fast path (see ``_multinomial``).
     """
+    # No count exceeds its total, so the truncation only acts when a total exceeds the cap.
     if pvals.shape[0] == 1:
-        counts = rng.multinomial(rng.poisson(total_rate), pvals[0])[None]
-    else:
-        counts = _multinomial(rng, rng.poisson(total_rate, size=pvals.shape[0]), pvals)
-    return np.minimum(counts, cap)
+        total = rng.poisson(total_rate)
+        counts = rng.multinomial(total, pvals[0])[None]
+        return np.minimum(counts, cap) if total > cap else counts
+    totals = rng.poisson(total_rate, size=pvals.shape[0])
+    counts = _multinomial(rng, totals, pvals)
+    return np.minimum(counts, cap) if totals.max() > cap else counts
 
 
 def _admit(
@@ -155,8 +157,6 @@ def _admit(
     When the arrivals exceed the free space, space is shared in proportion to the arriving
     quantities, rounded by largest remainder (ties to the lower product index).
     """
-    if math.isinf(capacity):
-        return arriving, np.zeros_like(arriving)
     free = np.maximum(capacity - on_hand.sum(axis=1), 0.0)
     total = arriving.sum(axis=1)
     over = total > free
@@ -208,7 +208,7 @@ def step(
     (1, [[3, 3]])
     """
     s = scenario
-    B, N, M = state.batch_size, s.num_products, s.num_segments
+    B, N, M = state.on_hand.shape[0], s.num_products, s.num_segments
     R = s.ticks_per_period
     t, r = divmod(state.tick, R)
     on_hand = state.on_hand
@@ -218,7 +218,10 @@ def step(
         arriving = state.pipeline[:, :, 0].copy()
         state.pipeline[:, :, :-1] = state.pipeline[:, :, 1:]
         state.pipeline[:, :, -1] = 0
-        received, disposed = _admit(arriving, on_hand, s.warehouse_capacity)
+        if s.unlimited_capacity:
+            received, disposed = arriving, np.zeros_like(arriving)
+        else:
+            received, disposed = _admit(arriving, on_hand, s.warehouse_capacity)
         on_hand += received
         ordered = np.array(orders, dtype=np.int64)
         if state.lead_time_path is None:  # one-hot rows: each order lands in its lead time's slot
@@ -262,12 +265,14 @@ def step(
         segment_sales = served
         purchases = served.sum(axis=2)
         visits = walked + first.sum(axis=2)  # after _shortage relabelled the short products
+        penalty = lost @ s.lost_sale_penalty
     else:
         on_hand -= demand
         segment_sales = first
         purchases = first.sum(axis=2)
         sales, visits = demand, walked + purchases
         lost = sold_substitute = np.zeros((B, N), dtype=np.int64)
+        penalty = np.zeros(B)
 
     # 7-8. Money and records.
     impressions = np.matmul(visits[:, None, :], shown)[:, 0]  # (B, N)
@@ -289,11 +294,13 @@ def step(
         substitute_sales=sold_substitute,
         lost=lost,
         impressions=impressions,
-        oos_impressions=np.matmul(impressions[:, None, :], out_of_stock[:, :, None])[:, 0, 0],
+        oos_impressions=(impressions * out_of_stock).sum(axis=1)
+        if np.count_nonzero(out_of_stock)
+        else np.zeros(B, dtype=np.int64),
         revenue=sales @ s.price,
         purchase_cost=purchase_cost,
         holding_cost=holding,
-        lost_sale_penalty=lost @ s.lost_sale_penalty,
+        lost_sale_penalty=penalty,
         salvage=salvage,
     )
 

@@ -139,12 +139,13 @@ class ActionCodec:
                 raise InvalidActionError(
                     f"{agent}: {field} must be integers in [0, {high}], got dtype {array.dtype}"
                 )
-            outside = array.astype(np.uint64) > high  # negatives wrap to huge values
+            levels = array.astype(np.int64, copy=False)
+            outside = levels.view(np.uint64) > high  # negatives wrap to huge values
             if np.count_nonzero(outside):
                 raise InvalidActionError(
                     f"{agent}: {field} must be integers in [0, {high}], got {array[outside][0]}"
                 )
-            return array.astype(np.int64)
+            return levels
         if array.dtype.kind != "f":
             raise InvalidActionError(
                 f"{agent}: {field} must be floats in [{space.low[0]:g}, {space.high[0]:g}], "

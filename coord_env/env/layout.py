@@ -135,8 +135,8 @@ class ObservationLayout:
         return "\n".join(lines)
 
     def select(self, scaled_state: np.ndarray) -> np.ndarray:
-        """This layout's elements (B, size), as a new array, from scaled state vectors (B, S)."""
-        return scaled_state.copy() if self._take is None else scaled_state[:, self._take]
+        """This layout's elements (..., size), as a new array, from scaled state vectors (..., S)."""
+        return scaled_state.copy() if self._take is None else scaled_state.take(self._take, axis=-1)
 
     def build(self, raw_state: np.ndarray) -> np.ndarray:
         """Observation (B, size) float32 from the raw state vectors (B, S) of :func:`raw_state`."""

@@ -158,19 +158,19 @@ class Scenario:
         return f"coord/{self.name}-v{self.version}"
 
     # ------------------------------------------------------------------ sizes
-    @property
+    @cached_property
     def num_products(self) -> int:
         return int(self.price.shape[0])
 
-    @property
+    @cached_property
     def num_segments(self) -> int:
         return int(self.arrival_rate.shape[0])
 
-    @property
+    @cached_property
     def max_lead_time(self) -> int:
         return int(self.lead_time_pmf.shape[1])
 
-    @property
+    @cached_property
     def num_ticks(self) -> int:
         """Ticks per episode, T * R."""
         return self.horizon * self.ticks_per_period
@@ -202,6 +202,10 @@ class Scenario:
         return _readonly(self.lead_time_pmf @ periods)
 
     # ------------------------------------------------------------------ derived demand figures
+    @cached_property
+    def unlimited_capacity(self) -> bool:
+        return math.isinf(self.warehouse_capacity)
+
     @cached_property
     def has_fixed_order_cost(self) -> bool:
         return bool(np.any(self.fixed_order_cost > 0))
