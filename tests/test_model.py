@@ -359,3 +359,17 @@ def test_exogenous_paths_do_not_depend_on_actions():
             step(s, state, np.full((1, s.num_products), order_size), np.zeros((1, 4, 2), int), rng)
         paths.append(drift)
     assert np.array_equal(paths[0], paths[1])
+
+
+def test_order_up_to_targets_the_position_after_arrivals_and_disposal():
+    s = load_scenario("tiny", warehouse_capacity=10)
+    rng = np.random.default_rng(0)
+    state = reset(s, rng)
+    state.on_hand[:] = [8, 0]
+    state.pipeline[0, :, 0] = [30, 1]  # due now: only 2 units of space are free
+    slates = np.zeros((1, 2, 1), dtype=np.int64)
+    out = step(s, state, np.array([[40, 5]]), slates, rng, order_up_to=True)
+    assert out.received.tolist() == [[2, 0]] and out.disposed.tolist() == [[28, 1]]
+    # positions after arrivals are 10 and 0: disposed units do not count toward the targets
+    assert out.ordered.tolist() == [[30, 5]]
+    assert state.pipeline[0, :, 0].tolist() == [30, 5]

@@ -95,12 +95,14 @@ def slate_boost(scenario: Scenario, slates: np.ndarray) -> tuple[np.ndarray, np.
     B, M, C = slates.shape
     N = scenario.num_products
     boost = np.ones((B, M, N + 1))  # column N absorbs empty slots
+    shown = np.zeros((B, M, N + 1), dtype=bool)
     target = np.mod(slates, N + 1)  # -1 -> N
     batch, segment = _index(B)[:, None], _index(M)
     for j in range(C - 1, -1, -1):  # the first position is written last, so it wins over repeats
         boost[batch, segment, target[:, :, j]] = scenario.slot_boost[:, j]
-    boost = boost[:, :, :N]
-    return boost, boost != 1.0
+    # From the slates, not from the boost: a segment with delta_k = 0 still sees its slate.
+    shown[batch[:, :, None], segment[None, :, None], target] = True
+    return boost[:, :, :N], shown[:, :, :N]
 
 
 @functools.cache
@@ -178,6 +180,8 @@ def step(
     orders: np.ndarray,
     slates: np.ndarray,
     rng: np.random.Generator,
+    *,
+    order_up_to: bool = False,
 ) -> Outcome:
     """Advance every retailer by one tick, in place, and report what happened.
 
@@ -187,10 +191,14 @@ def step(
     state : State
         Advanced in place; must not be past the horizon.
     orders : ndarray of int64, shape (B, N)
-        Units to order; applied only when the tick starts a period.
+        Units to order, or with ``order_up_to`` the target inventory positions (on-hand plus
+        pipeline after the period's arrivals, so units disposed of for lack of space do not count);
+        applied only when the tick starts a period.
     slates : ndarray of int64, shape (B, M, C)
         Products shown per segment and slot (-1: empty slot).
     rng : numpy.random.Generator
+    order_up_to : bool
+        Whether ``orders`` are target positions rather than quantities.
 
     Returns
     -------
@@ -223,7 +231,11 @@ def step(
         else:
             received, disposed = _admit(arriving, on_hand, s.warehouse_capacity)
         on_hand += received
-        ordered = np.array(orders, dtype=np.int64)
+        if order_up_to:  # orders holds target inventory positions, reached after the arrivals
+            position = on_hand + state.pipeline.sum(axis=2)
+            ordered = np.maximum(np.asarray(orders, dtype=np.int64) - position, 0)
+        else:
+            ordered = np.array(orders, dtype=np.int64)
         if state.lead_time_path is None:  # one-hot rows: each order lands in its lead time's slot
             state.pipeline += ordered[:, :, None] * s.lead_time_onehot
         else:

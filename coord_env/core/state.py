@@ -42,7 +42,8 @@ class State:
     last_orders : ndarray of int64, shape (B, N)
         The order quantities applied at the start of the current period.
     last_slates : ndarray of int64, shape (B, M, C)
-        The slates shown in the last tick (-1 marks an empty or duplicate slot).
+        The slates shown in the last tick, as given (-1 marks an empty slot; a repeated product
+        counts once, at its first position).
     """
 
     tick: int
@@ -97,7 +98,8 @@ def reset(scenario: Scenario, rng: np.random.Generator, batch_size: int = 1) -> 
     Returns
     -------
     State
-        At tick 0, empty pipeline, on-hand uniform on {0, ..., floor(2 (L_i + 1) mu_i)} (scaled down
+        At tick 0, empty pipeline, on-hand uniform on {0, ..., ``scenario.initial_stock_high``},
+        that is floor(f (mean L_i + 1) mu_i) with f = ``initial_stock_factor`` (scaled down
         proportionally, then floored, if the total exceeds the warehouse capacity).
 
     Examples

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from coord_env.core import State
 from coord_env.scenarios import Scenario
 
 __all__ = ["INVENTORY", "RECOMMENDER", "ActionCodec", "InvalidActionError"]
@@ -84,9 +83,11 @@ class ActionCodec:
         return self.max_level_units
 
     def decode(
-        self, actions: Mapping[str, Any], state: State, agents: list[str]
+        self, actions: Mapping[str, Any], agents: list[str]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Validate a parallel-API action dict and return orders (N,) and slates (M, C).
+        """Validate a parallel-API action dict and return units (N,) and slates (M, C).
+
+        The units are order quantities, or target inventory positions when ``order_up_to``.
 
         Raises
         ------
@@ -113,12 +114,7 @@ class ActionCodec:
         else:
             levels_in_units = inventory * self.level_step
             slates = recommender.reshape(s.num_segments, s.num_slots)
-        if self.order_up_to:
-            position = state.on_hand[0] + state.pipeline[0].sum(axis=1)
-            orders = np.maximum(levels_in_units - position, 0)
-        else:
-            orders = levels_in_units
-        return orders, slates
+        return levels_in_units, slates
 
     def _check(self, agent: str, action: Any) -> np.ndarray:
         space = self.spaces[agent]

@@ -186,7 +186,8 @@ def build_fields(scenario: Scenario, max_order: np.ndarray) -> dict[str, Field]:
         "period_lost": field("period_lost", mu, customers_max / mu),
         "exposure": field("exposure", np.ones(N), 1.0),
         "tick_sales": field("tick_sales", tick_scale, on_hand_max / tick_scale),
-        "visits": field("visits", arrival_scale, (N + 1) * s.count_cap / arrival_scale),
+        # walk-aways plus, per product, at most its first-choice demand (<= M * count_cap)
+        "visits": field("visits", arrival_scale, (1 + N * M) * s.count_cap / arrival_scale),
         "conversion": field("conversion", np.ones(M), 1.0),
         "drift": field("drift", np.ones(N), drift_bound, low=-drift_bound),
         "time": field(

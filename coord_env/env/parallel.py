@@ -167,9 +167,11 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
                 "step() called after the episode ended; call env.reset() to start a new one"
             )
         state, s = self._state, self.scenario
-        orders, slates = self.codec.decode(actions, state, self.agents)
+        units, slates = self.codec.decode(actions, self.agents)
         inventory_acts = state.tick % s.ticks_per_period == 0
-        outcome = core.step(s, state, orders[None], slates[None], self._rng)
+        outcome = core.step(
+            s, state, units[None], slates[None], self._rng, order_up_to=self.codec.order_up_to
+        )
         self.last_outcome = outcome
         info = self._info(outcome)
         profit = info["profit"]

@@ -146,7 +146,7 @@ class Scenario:
     # ------------------------------------------------------------------ identity
     @cached_property
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON of every parameter except name and description."""
+        """SHA-256 of the canonical JSON of every parameter, the name included; not the description."""
         data = self.to_dict()
         data.pop("description")
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -335,7 +335,7 @@ class Scenario:
         return _readonly(DRIFT_TRUNCATION_SD * np.maximum(stationary, walk) * (1 + 1e-9))
 
     def describe(self) -> str:
-        """One line: name, sizes, and the first sentence of the description."""
+        """One line: the registered id and the sizes (N, M, C, lead times, T, R, W)."""
         capacity = "inf" if math.isinf(self.warehouse_capacity) else f"{self.warehouse_capacity:g}"
         return (
             f"{self.env_id}: N={self.num_products} M={self.num_segments} C={self.num_slots} "
