@@ -175,7 +175,8 @@ def test_vec_env_steps_through_an_episode():
 
 
 def test_ppo_learns_a_few_steps():
-    stable_baselines3 = pytest.importorskip("stable_baselines3")
+    import stable_baselines3
+
     venv = vec_env()
     model = stable_baselines3.PPO(
         "MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, device="cpu", verbose=0
