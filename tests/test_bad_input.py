@@ -5,40 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pettingzoo
 import pytest
-from gymnasium import spaces
+from helpers import canonical, random_actions
 
 import coord_env
 from coord_env import InvalidActionError, ScenarioError
 
 SEED = 17
-
-
-def canonical(value):
-    """A bit-exact, comparable rendering of nested env outputs (arrays by dtype, shape and bytes)."""
-    if isinstance(value, dict):
-        return tuple(sorted((str(key), canonical(item)) for key, item in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(canonical(item) for item in value)
-    if isinstance(value, np.ndarray):
-        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
-    if isinstance(value, (bool, np.bool_)):
-        return ("bool", bool(value))
-    if isinstance(value, float):
-        return ("float", value.hex())
-    if isinstance(value, (int, np.integer)):
-        return ("int", int(value))
-    raise TypeError(f"unexpected {type(value).__name__} in env output: {value!r}")
-
-
-def random_actions(env, rng):
-    actions = {}
-    for agent in env.agents:
-        space = env.action_space(agent)
-        if isinstance(space, spaces.MultiDiscrete):
-            actions[agent] = rng.integers(0, space.nvec)
-        else:
-            actions[agent] = rng.uniform(space.low, space.high).astype(np.float32)
-    return actions
 
 
 def twins(name="tiny", warmup=3, **options):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gymnasium import spaces
+from helpers import canonical, random_actions
 
 import coord_env
 
@@ -44,36 +44,6 @@ def options_id(options):
     return "-".join(
         [options["observation_mode"], kind, options["inventory_action"], options["reward_mode"]]
     )
-
-
-def canonical(value):
-    """A bit-exact, comparable rendering of nested env outputs (arrays by dtype, shape and bytes)."""
-    if isinstance(value, dict):
-        return tuple(sorted((str(key), canonical(item)) for key, item in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(canonical(item) for item in value)
-    if isinstance(value, np.ndarray):
-        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
-    if isinstance(value, (bool, np.bool_)):
-        return ("bool", bool(value))
-    if isinstance(value, float):
-        return ("float", value.hex())
-    if isinstance(value, (int, np.integer)):
-        return ("int", int(value))
-    if isinstance(value, np.generic):
-        return ("scalar", value.dtype.str, value.tobytes())
-    raise TypeError(f"unexpected {type(value).__name__} in env output: {value!r}")
-
-
-def random_actions(env, rng):
-    actions = {}
-    for agent in env.agents:
-        space = env.action_space(agent)
-        if isinstance(space, spaces.MultiDiscrete):
-            actions[agent] = rng.integers(0, space.nvec)
-        else:
-            actions[agent] = rng.uniform(space.low, space.high).astype(np.float32)
-    return actions
 
 
 def episode_records(env, seed, action_seed, max_steps=None):
@@ -149,7 +119,8 @@ CROSS_PROCESS_RUNS = [
 ]
 
 _CHILD = """
-import importlib.util, json, sys
+import importlib.util, json, pathlib, sys
+sys.path.insert(0, str(pathlib.Path(sys.argv[1]).parent))  # for tests/helpers.py
 spec = importlib.util.spec_from_file_location("determinism_child", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)

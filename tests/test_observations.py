@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from gymnasium import spaces
+from helpers import random_actions
 
 import coord_env
 
@@ -34,17 +35,6 @@ def options_id(options):
     return f"{mode}-{kind}-{inventory_action}-{reward_mode}"
 
 
-def random_policy(env, rng):
-    actions = {}
-    for agent in env.agents:
-        space = env.action_space(agent)
-        if isinstance(space, spaces.MultiDiscrete):
-            actions[agent] = rng.integers(0, space.nvec)
-        else:
-            actions[agent] = rng.uniform(space.low, space.high).astype(np.float32)
-    return actions
-
-
 def extreme_policy(env, rng):
     """Order the most every period and push the same products: drives stock to its upper range."""
     actions = {}
@@ -62,7 +52,7 @@ def extreme_policy(env, rng):
     return actions
 
 
-POLICIES = {"random": random_policy, "extreme": extreme_policy}
+POLICIES = {"random": random_actions, "extreme": extreme_policy}
 
 
 def fields_out_of_bounds(layout, observation, space):
