@@ -1,5 +1,31 @@
-"""Baseline policies for coord_env. Issue #3 adds the heuristics of SPEC section 4 and the harness."""
+"""Baseline policies for coord_env, all behind the one interface of ``baselines.policy``.
 
+``BUILTIN_POLICIES`` maps each name that ``coord-bench evaluate --policy NAME`` accepts to a
+factory ``env -> policy``.
+"""
+
+from baselines.heuristics.coordinated import CoordinatedPolicy
+from baselines.heuristics.random_policy import RandomPolicy
+from baselines.heuristics.siloed import SiloedPolicy
+from baselines.policy import AgentPolicies, FunctionPolicy, Policy, PredictPolicy, as_policy
 from baselines.simple import MeanDemandPolicy
 
-__all__ = ["MeanDemandPolicy"]
+BUILTIN_POLICIES = {
+    "random": RandomPolicy,
+    "mean_demand": MeanDemandPolicy,
+    "siloed": SiloedPolicy,
+    "coordinated": CoordinatedPolicy,
+}
+
+__all__ = [
+    "BUILTIN_POLICIES",
+    "AgentPolicies",
+    "CoordinatedPolicy",
+    "FunctionPolicy",
+    "MeanDemandPolicy",
+    "Policy",
+    "PredictPolicy",
+    "RandomPolicy",
+    "SiloedPolicy",
+    "as_policy",
+]

@@ -30,7 +30,7 @@ class MeanDemandPolicy:
     >>> env = coord_env.parallel_env("tiny")
     >>> policy = MeanDemandPolicy(env)
     >>> observations, infos = env.reset(seed=0)
-    >>> sorted(policy.act(observations))
+    >>> sorted(policy.act(observations, infos))
     ['inventory_0', 'recommender_0']
     """
 
@@ -48,7 +48,14 @@ class MeanDemandPolicy:
         best = np.argsort(-margin_attraction, axis=1, kind="stable")[:, : s.num_slots]
         self.slates = best.reshape(-1).astype(np.int64)
 
-    def act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    name = "mean_demand"
+
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to forget: the policy is stateless."""
+
+    def act(
+        self, observations: dict[str, np.ndarray], infos: dict | None = None
+    ) -> dict[str, np.ndarray]:
         """Actions for both agents from their observations."""
         blocks = self.layout.unscale(observations["inventory_0"])
         position = blocks["on_hand"] + blocks["pipeline"].sum(axis=-1)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from coord_env.env import INFO_KEYS, InvalidActionError, ObservationLayout, RetailParallelEnv
+from coord_env.harness import EVALUATION_SEEDS, evaluate
 from coord_env.registration import register_scenarios
 from coord_env.retail_v0 import env, parallel_env, raw_env
 from coord_env.scenarios import Scenario, ScenarioError, list_scenarios, load_scenario
@@ -16,6 +17,7 @@ from coord_env.scenarios import Scenario, ScenarioError, list_scenarios, load_sc
 __version__ = "0.1.0"
 
 __all__ = [
+    "EVALUATION_SEEDS",
     "INFO_KEYS",
     "InvalidActionError",
     "ObservationLayout",
@@ -24,6 +26,7 @@ __all__ = [
     "ScenarioError",
     "__version__",
     "env",
+    "evaluate",
     "list_scenarios",
     "load_scenario",
     "parallel_env",

@@ -20,6 +20,8 @@ class Trajectory:
     ----------
     orders : (T, N) units ordered at the start of each period
     received : (T, N) units that arrived and were stored at the start of each period
+    on_hand_start : (T, N) on-hand at the start of each period, after its arrivals: the stock the
+        period's first customers face
     on_hand_end : (T, N) on-hand at the end of each period
     demand : (T, N) first-choice demand
     sales : (T, N) units sold (first choice and substitute)
@@ -35,6 +37,7 @@ class Trajectory:
 
     orders: np.ndarray
     received: np.ndarray
+    on_hand_start: np.ndarray
     on_hand_end: np.ndarray
     demand: np.ndarray
     sales: np.ndarray

@@ -1,0 +1,153 @@
+"""The coordinated heuristic (SPEC section 4): the two departments plan together.
+
+Recommender: inventory balancing (Golrezaei, Nazerzadeh & Rusmevichientong 2014). Product i's
+revenue is discounted by Psi(min(1, x_i / ref_i)), Psi(u) = (e / (e - 1)) (1 - e^-u), where x_i is
+on-hand and ref_i the on-hand the inventory side's order-up-to level implies after a period's
+arrivals (the level minus the demand still in the pipeline), and each segment gets the exact best
+cardinality-C MNL slate under the discounted revenues. Inventory: base-stock on the demand the
+planned slates will create over the lead time (the fitted demand model with seasonality and a
+popularity factor estimated from observed sales), so orders anticipate what will be pushed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from baselines.heuristics.base_stock import critical_ratio, order_levels, poisson_base_stock
+from baselines.heuristics.demand_model import expected_demand
+from baselines.heuristics.mnl import best_slates
+from baselines.heuristics.siloed import check_supported
+from coord_env.env import RetailParallelEnv
+
+__all__ = ["CoordinatedPolicy", "balancing_discount"]
+
+
+def balancing_discount(on_hand: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Psi(min(1, x / ref)) with Psi(u) = (e / (e - 1)) (1 - exp(-u)); 1 where ref is 0.
+
+    Examples
+    --------
+    >>> balancing_discount(np.array([0.0, 5.0, 20.0]), np.array([10.0, 10.0, 10.0])).round(4).tolist()
+    [0.0, 0.6225, 1.0]
+    """
+    fraction = np.minimum(
+        1.0,
+        np.divide(on_hand, reference, out=np.ones_like(on_hand, dtype=float), where=reference > 0),
+    )
+    return (math.e / (math.e - 1.0)) * (1.0 - np.exp(-fraction))
+
+
+class CoordinatedPolicy:
+    """Inventory-balancing slates and base-stock levels that anticipate the planned exposure.
+
+    Parameters
+    ----------
+    env : RetailParallelEnv
+        Discrete actions with ``inventory_action="order_quantity"``.
+    smoothing : float
+        Weight of the latest period in the popularity estimate (observed / predicted demand).
+
+    Examples
+    --------
+    >>> import coord_env
+    >>> env = coord_env.parallel_env("tiny")
+    >>> policy = CoordinatedPolicy(env)
+    >>> policy.reset(seed=0)
+    >>> sorted(policy.act(*env.reset(seed=0)))
+    ['inventory_0', 'recommender_0']
+    """
+
+    name = "coordinated"
+
+    def __init__(self, env: RetailParallelEnv, smoothing: float = 0.3):
+        check_supported(env)
+        s = env.scenario
+        self.scenario = s
+        self.inventory_layout = env.observation_layouts["inventory_0"]
+        self.recommender_layout = env.observation_layouts["recommender_0"]
+        if "on_hand" not in self.recommender_layout.names:
+            raise ValueError(
+                "the coordinated heuristic needs the recommender to observe stock "
+                "(observation_mode 'partial' or 'full')"
+            )
+        self.smoothing = smoothing
+        self.ratio = critical_ratio(s)
+        self.lead_time = np.rint(s.mean_lead_time).astype(np.int64)
+        self.revenue = np.broadcast_to(s.price, s.utility.shape)
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        s = self.scenario
+        self.popularity = np.ones(s.num_products)
+        self.tick = 0
+        self.last_prediction: np.ndarray | None = None
+        static_slates, _ = best_slates(
+            self.revenue, s.base_attraction, s.no_purchase_attraction, s.slot_boost
+        )
+        self.reference = self._on_hand_reference(self._target(static_slates, 0), static_slates, 0)
+
+    def _target(self, slates: np.ndarray, period: int) -> np.ndarray:
+        """Base-stock levels for the demand ``slates`` create over each product's lead time."""
+        s = self.scenario
+        levels = np.empty(s.num_products)
+        for lead in np.unique(self.lead_time).tolist():  # a few distinct lead times
+            products = self.lead_time == lead
+            demand = expected_demand(
+                s, slates, self.popularity, np.arange(period, period + lead + 1)
+            )
+            levels[products] = poisson_base_stock(demand[products], self.ratio[products])
+        return levels
+
+    def _on_hand_reference(self, target: np.ndarray, slates: np.ndarray, period: int) -> np.ndarray:
+        """ref_i: the on-hand the inventory side aims for right after a period's arrivals.
+
+        Under base-stock, on-hand then is the order-up-to level minus what is still in the pipeline,
+        about L_i periods of demand; comparing on-hand with the whole position level would discount
+        every long-lead-time product.
+        """
+        per_period = expected_demand(
+            self.scenario, slates, self.popularity, np.arange(period, period + 1)
+        )
+        return np.maximum(target - self.lead_time * per_period, 1.0)
+
+    def act(self, observations: dict[str, np.ndarray], infos: dict) -> dict[str, np.ndarray]:
+        s = self.scenario
+        seen = self.recommender_layout.unscale(observations["recommender_0"])
+        discount = balancing_discount(seen["on_hand"], self.reference)
+        slates, _ = best_slates(
+            self.revenue * discount,
+            s.base_attraction * self.popularity,
+            s.no_purchase_attraction,
+            s.slot_boost,
+        )
+        levels = np.zeros(s.num_products, dtype=np.int64)
+        if seen["time"][4] == 1.0:  # period start: the inventory agent acts
+            period = self.tick // s.ticks_per_period
+            blocks = self.inventory_layout.unscale(observations["inventory_0"])
+            self._update_popularity(blocks, slates, period)
+            target = self._target(slates, period)
+            position = blocks["on_hand"] + blocks["pipeline"].sum(axis=-1)
+            levels = order_levels(target, position, s.order_step, s.order_levels - 1)
+            self.reference = self._on_hand_reference(target, slates, period)
+        self.tick += 1
+        return {"inventory_0": levels, "recommender_0": slates.reshape(-1)}
+
+    def _update_popularity(
+        self, blocks: dict[str, np.ndarray], slates: np.ndarray, period: int
+    ) -> None:
+        """Smooth observed / predicted first-choice demand of the last period into ``popularity``."""
+        if self.last_prediction is not None:
+            observed = blocks["period_sales"] + blocks["period_lost"]  # censored demand, roughly
+            ratio = np.divide(
+                observed,
+                self.last_prediction,
+                out=np.ones_like(observed),
+                where=self.last_prediction > 0.5,
+            )
+            ratio = np.clip(ratio, 0.25, 4.0)  # one noisy period moves the estimate only so far
+            self.popularity = self.popularity * ratio**self.smoothing  # geometric smoothing
+        self.last_prediction = expected_demand(
+            self.scenario, slates, self.popularity, np.arange(period, period + 1)
+        )

@@ -1,0 +1,10 @@
+"""The official evaluation seeds: a fixed, published list, disjoint from training seeds.
+
+Training code in this project uses seeds below 1,000,000 by default; evaluation uses these 30.
+Changing them changes every published number, so they change only with a new benchmark version.
+"""
+
+EVALUATION_SEEDS: tuple[int, ...] = tuple(range(1_000_000, 1_000_030))
+TRAINING_SEED_LIMIT = 1_000_000  # training seeds are drawn from [0, TRAINING_SEED_LIMIT)
+
+__all__ = ["EVALUATION_SEEDS", "TRAINING_SEED_LIMIT"]
