@@ -47,7 +47,8 @@ class CoordinatedPolicy:
     env : RetailParallelEnv
         Discrete actions with ``inventory_action="order_quantity"``.
     smoothing : float
-        Weight of the latest period in the popularity estimate (observed / predicted demand).
+        Weight of the latest period in the smoothed observed and model demand whose ratio is the
+        popularity estimate (0 keeps popularity at 1: no drift estimation).
 
     Examples
     --------
@@ -61,7 +62,7 @@ class CoordinatedPolicy:
 
     name = "coordinated"
 
-    def __init__(self, env: RetailParallelEnv, smoothing: float = 0.3):
+    def __init__(self, env: RetailParallelEnv, smoothing: float = 0.1):
         check_supported(env)
         s = env.scenario
         self.scenario = s
@@ -82,10 +83,12 @@ class CoordinatedPolicy:
         s = self.scenario
         self.popularity = np.ones(s.num_products)
         self.tick = 0
-        self.last_prediction: np.ndarray | None = None
+        self.shown: np.ndarray | None = None
         static_slates, _ = best_slates(
             self.revenue, s.base_attraction, s.no_purchase_attraction, s.slot_boost
         )
+        self.model_demand = expected_demand(s, static_slates, self.popularity, np.arange(1))
+        self.observed_demand = self.model_demand.copy()
         self.reference = self._on_hand_reference(self._target(static_slates, 0), static_slates, 0)
 
     def _target(self, slates: np.ndarray, period: int) -> np.ndarray:
@@ -101,16 +104,16 @@ class CoordinatedPolicy:
         return levels
 
     def _on_hand_reference(self, target: np.ndarray, slates: np.ndarray, period: int) -> np.ndarray:
-        """ref_i: the on-hand the inventory side aims for right after a period's arrivals.
+        """ref_i: the stock that covers one period of planned demand, at most the order-up-to level.
 
-        Under base-stock, on-hand then is the order-up-to level minus what is still in the pipeline,
-        about L_i periods of demand; comparing on-hand with the whole position level would discount
-        every long-lead-time product.
+        With replenishment, stock is scarce only when it cannot cover the demand until the next
+        order arrives; discounting every product below its full order-up-to level (which includes
+        the pipeline's share) would steer customers away from products that are merely mid-cycle.
         """
         per_period = expected_demand(
             self.scenario, slates, self.popularity, np.arange(period, period + 1)
         )
-        return np.maximum(target - self.lead_time * per_period, 1.0)
+        return np.maximum(np.minimum(per_period, target), 1.0)
 
     def act(self, observations: dict[str, np.ndarray], infos: dict) -> dict[str, np.ndarray]:
         s = self.scenario
@@ -127,27 +130,44 @@ class CoordinatedPolicy:
             period = self.tick // s.ticks_per_period
             blocks = self.inventory_layout.unscale(observations["inventory_0"])
             self._update_popularity(blocks, slates, period)
-            target = self._target(slates, period)
+            # Orders arrive after the lead time, when the product is back at its reference stock and
+            # so undiscounted: plan on the slates the recommender shows at full availability.
+            planned, _ = best_slates(
+                self.revenue,
+                s.base_attraction * self.popularity,
+                s.no_purchase_attraction,
+                s.slot_boost,
+            )
+            target = self._target(planned, period)
             position = blocks["on_hand"] + blocks["pipeline"].sum(axis=-1)
             levels = order_levels(target, position, s.order_step, s.order_levels - 1)
-            self.reference = self._on_hand_reference(target, slates, period)
+            self.reference = self._on_hand_reference(target, planned, period)
         self.tick += 1
         return {"inventory_0": levels, "recommender_0": slates.reshape(-1)}
 
     def _update_popularity(
         self, blocks: dict[str, np.ndarray], slates: np.ndarray, period: int
     ) -> None:
-        """Smooth observed / predicted first-choice demand of the last period into ``popularity``."""
-        if self.last_prediction is not None:
-            observed = blocks["period_sales"] + blocks["period_lost"]  # censored demand, roughly
-            ratio = np.divide(
-                observed,
-                self.last_prediction,
-                out=np.ones_like(observed),
-                where=self.last_prediction > 0.5,
+        """popularity = smoothed observed demand / smoothed model demand of the slates shown.
+
+        Observed demand is last period's sales plus lost sales (censored, and it includes substitute
+        sales); the model's is the fitted demand at popularity 1 under the slates shown then. A
+        ratio of smoothed quantities is far less noisy than a smoothed ratio.
+        """
+        s = self.scenario
+        if self.shown is not None:
+            observed = blocks["period_sales"] + blocks["period_lost"]
+            predicted = expected_demand(
+                s, self.shown, np.ones(s.num_products), np.arange(period - 1, period)
             )
-            ratio = np.clip(ratio, 0.25, 4.0)  # one noisy period moves the estimate only so far
-            self.popularity = self.popularity * ratio**self.smoothing  # geometric smoothing
-        self.last_prediction = expected_demand(
-            self.scenario, slates, self.popularity, np.arange(period, period + 1)
-        )
+            a = self.smoothing
+            self.observed_demand = a * observed + (1 - a) * self.observed_demand
+            self.model_demand = a * predicted + (1 - a) * self.model_demand
+            ratio = np.divide(
+                self.observed_demand,
+                self.model_demand,
+                out=np.ones(s.num_products),
+                where=self.model_demand > 0.5,
+            )
+            self.popularity = np.clip(ratio, 0.25, 4.0)
+        self.shown = slates

@@ -1,0 +1,123 @@
+"""Pictures of results: profit with confidence intervals, and trajectories of stock, orders and exposure.
+
+Plots read results documents and trajectories only, never the env's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coord_env.harness.trajectory import Trajectory
+
+__all__ = ["plot_profit", "plot_trajectories"]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def plot_profit(results: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Mean episode profit with its 95% bootstrap CI, one bar per policy, and every seed as a dot.
+
+    Parameters
+    ----------
+    results : sequence of results documents (same scenario)
+    path : where to write the PNG
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    figure = _figure(6.4, 3.8)
+    axes = figure.add_subplot()
+    names = [r["policy"] for r in results]
+    means = np.array([r["profit"]["mean"] for r in results])
+    low = means - np.array([r["profit"]["ci_low"] for r in results])
+    high = np.array([r["profit"]["ci_high"] for r in results]) - means
+    positions = np.arange(len(results))
+    axes.bar(positions, means, color="tab:blue", alpha=0.35)
+    axes.errorbar(
+        positions,
+        means,
+        yerr=[low, high],
+        fmt="o",
+        color="tab:blue",
+        capsize=6,
+        label="mean, 95% CI",
+    )
+    rng = np.random.default_rng(0)  # jitter only
+    for position, result in zip(positions, results, strict=True):
+        profits = [row["profit"] for row in result["per_seed"]]
+        axes.scatter(
+            position + rng.uniform(-0.15, 0.15, len(profits)),
+            profits,
+            s=8,
+            color="black",
+            alpha=0.5,
+        )
+    axes.axhline(0.0, color="grey", linewidth=0.8)
+    axes.set_xticks(positions, names)
+    axes.set_ylabel("episode profit")
+    axes.set_title(
+        f"{results[0]['scenario']}: profit over {len(results[0]['seeds'])} seeds", fontsize="medium"
+    )
+    axes.legend(loc="best", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    return Path(path)
+
+
+def plot_trajectories(
+    trajectories: Mapping[str, Trajectory], path: str | Path, products: Sequence[int] | None = None
+) -> Path:
+    """Per-product on-hand, orders and exposure over time, one column per policy.
+
+    Parameters
+    ----------
+    trajectories : mapping policy name -> Trajectory of the same scenario and seed
+    path : where to write the PNG
+    products : which products to draw (default: the first four)
+    """
+    names = list(trajectories)
+    first = trajectories[names[0]]
+    products = list(products if products is not None else range(min(4, first.num_products)))
+    figure = _figure(4.2 * len(names), 7.0)
+    grid = figure.subplots(3, len(names), sharex=True, squeeze=False)
+    colors = [f"C{i}" for i in range(len(products))]
+    rows = (
+        ("on_hand_start", "on-hand (period start)"),
+        ("orders", "orders"),
+        ("impressions", "exposure (impressions)"),
+    )
+    for column, name in enumerate(names):
+        trajectory = trajectories[name]
+        periods = np.arange(trajectory.num_periods)
+        for row, (field, label) in enumerate(rows):
+            axes = grid[row][column]
+            values = getattr(trajectory, field)
+            for color, product in zip(colors, products, strict=True):
+                axes.plot(
+                    periods,
+                    values[:, product],
+                    color=color,
+                    linewidth=1.0,
+                    label=f"product {product}",
+                )
+            if column == 0:
+                axes.set_ylabel(label)
+            if row == 0:
+                axes.set_title(name)
+        grid[-1][column].set_xlabel("period")
+    grid[0][0].legend(loc="upper right", fontsize="x-small")
+    figure.tight_layout()
+    figure.savefig(path)
+    return Path(path)
