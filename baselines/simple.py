@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from baselines.heuristics.base_stock import inventory_position
 from coord_env.env import RetailParallelEnv
 
 __all__ = ["MeanDemandPolicy"]
@@ -58,7 +59,7 @@ class MeanDemandPolicy:
     ) -> dict[str, np.ndarray]:
         """Actions for both agents from their observations."""
         blocks = self.layout.unscale(observations["inventory_0"])
-        position = blocks["on_hand"] + blocks["pipeline"].sum(axis=-1)
+        position = inventory_position(blocks)
         order = np.maximum(self.target - position, 0.0)
         levels = np.minimum(np.ceil(order / self.order_step), self.max_level).astype(np.int64)
         return {"inventory_0": levels, "recommender_0": self.slates.copy()}

@@ -7,7 +7,7 @@ from scipy import stats
 
 from coord_env.scenarios import Scenario
 
-__all__ = ["critical_ratio", "order_levels", "poisson_base_stock"]
+__all__ = ["critical_ratio", "inventory_position", "order_levels", "poisson_base_stock"]
 
 
 def critical_ratio(scenario: Scenario) -> np.ndarray:
@@ -50,3 +50,17 @@ def order_levels(
     """
     levels = np.ceil((target - position) / step)
     return np.clip(levels, 0, max_level).astype(np.int64)
+
+
+def inventory_position(blocks: dict[str, np.ndarray]) -> np.ndarray:
+    """(N,) on-hand plus pipeline in whole units, from an unscaled inventory observation.
+
+    Observations are float32, so unscaled counts carry rounding error (9 units may read
+    8.99999996); rounding restores the integers before they meet a ceiling.
+
+    Examples
+    --------
+    >>> inventory_position({"on_hand": np.array([8.99999996]), "pipeline": np.array([[1.0000001, 2.0]])}).tolist()
+    [12.0]
+    """
+    return np.rint(blocks["on_hand"] + blocks["pipeline"].sum(axis=-1))

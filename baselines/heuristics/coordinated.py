@@ -15,10 +15,16 @@ import math
 
 import numpy as np
 
-from baselines.heuristics.base_stock import critical_ratio, order_levels, poisson_base_stock
-from baselines.heuristics.demand_model import expected_demand
+from baselines.heuristics.base_stock import (
+    critical_ratio,
+    inventory_position,
+    order_levels,
+    poisson_base_stock,
+)
+from baselines.heuristics.demand_model import PopularityEstimator, expected_demand
 from baselines.heuristics.mnl import best_slates
 from baselines.heuristics.siloed import check_supported
+from coord_env.core import slate_boost
 from coord_env.env import RetailParallelEnv
 
 __all__ = ["CoordinatedPolicy", "balancing_discount"]
@@ -87,8 +93,7 @@ class CoordinatedPolicy:
         static_slates, _ = best_slates(
             self.revenue, s.base_attraction, s.no_purchase_attraction, s.slot_boost
         )
-        self.model_demand = expected_demand(s, static_slates, self.popularity, np.arange(1))
-        self.observed_demand = self.model_demand.copy()
+        self.estimator = PopularityEstimator(s, self.smoothing, static_slates)
         self.reference = self._on_hand_reference(self._target(static_slates, 0), static_slates, 0)
 
     def _target(self, slates: np.ndarray, period: int) -> np.ndarray:
@@ -104,16 +109,20 @@ class CoordinatedPolicy:
         return levels
 
     def _on_hand_reference(self, target: np.ndarray, slates: np.ndarray, period: int) -> np.ndarray:
-        """ref_i: the stock that covers one period of planned demand, at most the order-up-to level.
+        """ref_i: the stock product i needs to absorb one period of being pushed in every slate.
 
-        With replenishment, stock is scarce only when it cannot cover the demand until the next
-        order arrives; discounting every product below its full order-up-to level (which includes
-        the pipeline's share) would steer customers away from products that are merely mid-cycle.
+        A product that cannot cover the demand a push would create is discounted, however its stock
+        compares with the small demand it sees when not shown; that keeps the recommender from
+        moving demand onto products whose stock was sized for no push.
         """
-        per_period = expected_demand(
-            self.scenario, slates, self.popularity, np.arange(period, period + 1)
-        )
-        return np.maximum(np.minimum(per_period, target), 1.0)
+        s = self.scenario
+        boost, _ = slate_boost(s, slates[None])
+        attraction = s.base_attraction * self.popularity  # (M, N)
+        denominator = s.no_purchase_attraction + (attraction * boost[0]).sum(axis=1)  # (M,)
+        pushed = attraction * s.slot_boost[:, :1]  # each product alone in slot 1
+        share = pushed / (denominator[:, None] + pushed - attraction * boost[0])
+        arrivals = s.tick_arrival_rate[min(period, s.horizon - 1)] * s.ticks_per_period
+        return np.maximum(arrivals @ share, 1.0)
 
     def act(self, observations: dict[str, np.ndarray], infos: dict) -> dict[str, np.ndarray]:
         s = self.scenario
@@ -139,7 +148,7 @@ class CoordinatedPolicy:
                 s.slot_boost,
             )
             target = self._target(planned, period)
-            position = blocks["on_hand"] + blocks["pipeline"].sum(axis=-1)
+            position = inventory_position(blocks)
             levels = order_levels(target, position, s.order_step, s.order_levels - 1)
             self.reference = self._on_hand_reference(target, planned, period)
         self.tick += 1
@@ -148,26 +157,8 @@ class CoordinatedPolicy:
     def _update_popularity(
         self, blocks: dict[str, np.ndarray], slates: np.ndarray, period: int
     ) -> None:
-        """popularity = smoothed observed demand / smoothed model demand of the slates shown.
-
-        Observed demand is last period's sales plus lost sales (censored, and it includes substitute
-        sales); the model's is the fitted demand at popularity 1 under the slates shown then. A
-        ratio of smoothed quantities is far less noisy than a smoothed ratio.
-        """
-        s = self.scenario
+        """Fold last period's sales plus lost sales (uncensored demand, roughly) into the estimate."""
         if self.shown is not None:
             observed = blocks["period_sales"] + blocks["period_lost"]
-            predicted = expected_demand(
-                s, self.shown, np.ones(s.num_products), np.arange(period - 1, period)
-            )
-            a = self.smoothing
-            self.observed_demand = a * observed + (1 - a) * self.observed_demand
-            self.model_demand = a * predicted + (1 - a) * self.model_demand
-            ratio = np.divide(
-                self.observed_demand,
-                self.model_demand,
-                out=np.ones(s.num_products),
-                where=self.model_demand > 0.5,
-            )
-            self.popularity = np.clip(ratio, 0.25, 4.0)
+            self.popularity = self.estimator.update(observed, self.shown, period - 1)
         self.shown = slates

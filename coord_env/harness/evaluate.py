@@ -38,8 +38,13 @@ def resolve_policy(spec: str | PolicyFactory) -> tuple[str, PolicyFactory]:
     ImportError, AttributeError
         A ``module:factory`` path that does not import.
     """
-    if callable(spec):
+    if isinstance(spec, type) or (callable(spec) and not hasattr(spec, "act")):
         return getattr(spec, "name", getattr(spec, "__name__", type(spec).__name__)), spec
+    if not isinstance(spec, str):
+        raise TypeError(
+            f"policy must be a built-in name, 'module:factory', or a factory env -> policy; got a "
+            f"{type(spec).__name__} instance (to evaluate an existing object, pass lambda env: obj)"
+        )
     if ":" in spec:
         module_name, _, attribute = spec.partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
@@ -144,6 +149,7 @@ def evaluate(
     workers: int = 0,
     env_options: dict | None = None,
     progress: bool = False,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """Run full episodes on every seed and return the results document (SPEC section 6).
 
@@ -163,6 +169,8 @@ def evaluate(
         Environment options (observation_mode, ...); the official protocol uses the defaults.
     progress : bool
         Show a progress bar over seeds.
+    name : str, optional
+        The policy's name in the document (default: the built-in name, path or factory name).
 
     Returns
     -------
@@ -176,9 +184,12 @@ def evaluate(
     >>> results["policy"], [row["seed"] for row in results["per_seed"]]
     ('random', [1, 2])
     """
-    name, _ = resolve_policy(policy)
+    resolved_name, _ = resolve_policy(policy)
+    name = name or resolved_name
     s = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(EVALUATION_SEEDS if seeds is None else seeds)
+    if not seeds:
+        raise ValueError("seeds must list at least one seed (None: the official evaluation seeds)")
     jobs = [(policy, s, seed, env_options) for seed in seeds]
     bar = tqdm(total=len(jobs), desc=f"{name} on {s.env_id}", unit="seed", disable=not progress)
     with bar:
