@@ -1,0 +1,306 @@
+"""The fluid upper bound (SPEC section 5): a linear program, solved by HiGHS, per evaluation seed.
+
+For one seed, the exogenous paths drawn at reset (popularity drift, random lead times, initial
+stock) are fixed and given to the LP (an information relaxation: knowing them can only help), and
+customer arrivals are replaced by their expectations. Every constraint of the LP holds, in
+expectation, for every policy, so the LP's optimum bounds the expected profit of every policy on
+that seed's paths. docs/upper_bound.md gives the derivation. Notation follows docs/model.md.
+
+Variables, per period t (arrivals Lambda_kt = lambda_k a(t) e_k(t) customers per period):
+
+- ``v[t,k] >= 0`` and ``e[t,k,i] >= 0``: the choice polytope. First-choice demand of i is
+  ``Lambda_kt w_kit (v + e_i)``, with ``w_k0 v + sum_i w_kit (v + e_i) = 1``,
+  ``e_i <= (beta_k1 - 1) v`` and ``sum_i e_i <= sum_j (beta_kj - 1) v``, beta_kj = exp(delta_k eta_j).
+  A slate S gives v = 1 / D(S), e_i = (b_i(S) - 1) / D(S); mixtures over slates and ticks stay inside.
+- ``f[t,k,i] >= 0``: first-choice customers served, at most their demand.
+- ``g[t,k,i] >= 0``: substitute purchases; a retrier buys at most once (sum over products at most
+  sigma_k times the unserved), and picks product i with probability at most
+  w_kit beta_k1 / (w_k0 + w_kit beta_k1).
+- ``penalty[t,k] >= 0``: at least the lost-sale penalty, sum_i b_i unserved_i - max_i b_i * substitutes.
+- ``q[t,i] >= 0`` orders, ``end[t,i] >= 0`` on-hand at period end, ``disposed[t,i] >= 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+
+from coord_env.core import reset
+from coord_env.scenarios import Scenario
+
+__all__ = ["MAX_SUBSTITUTION_TERMS", "FluidBound", "fluid_upper_bound"]
+
+MAX_SUBSTITUTION_TERMS = 5_000_000
+
+
+@dataclass(frozen=True)
+class FluidBound:
+    """The bound of one seed: its value and the LP's planned expected quantities."""
+
+    seed: int
+    value: float
+    revenue: float
+    purchase_cost: float
+    holding_cost: float
+    lost_sale_penalty: float
+    salvage: float
+
+
+class _Indexer:
+    """Allocates contiguous blocks of LP variables."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def block(self, *shape: int) -> np.ndarray:
+        count = int(np.prod(shape))
+        index = np.arange(self.size, self.size + count).reshape(shape)
+        self.size += count
+        return index
+
+
+class _Rows:
+    """Accumulates sparse constraint rows ``sum coef * x (<= or ==) rhs``."""
+
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+        self.rhs: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, columns: list, coefficients: list, rhs: object) -> None:
+        """Add ``len(rhs)`` rows. Each column block reshapes to (rows, terms); its coefficient is a
+        scalar or an array with as many elements."""
+        rhs = np.atleast_1d(np.asarray(rhs, dtype=float)).ravel()
+        n = rhs.size
+        row_index = np.arange(self.count, self.count + n)
+        for column, coefficient in zip(columns, coefficients, strict=True):
+            column = np.asarray(column).reshape(n, -1)
+            coefficient = np.asarray(coefficient, dtype=float)
+            coefficient = (
+                np.full(column.shape, float(coefficient))
+                if coefficient.ndim == 0
+                else coefficient.reshape(column.shape)
+            )
+            self.rows.append(np.repeat(row_index, column.shape[1]))
+            self.cols.append(column.ravel())
+            self.vals.append(coefficient.ravel())
+        self.rhs.append(rhs)
+        self.count += n
+
+    def matrix(
+        self, num_variables: int
+    ) -> tuple[sparse.csr_matrix, np.ndarray] | tuple[None, None]:
+        if not self.count:
+            return None, None
+        shape = (self.count, num_variables)
+        matrix = sparse.coo_matrix(
+            (np.concatenate(self.vals), (np.concatenate(self.rows), np.concatenate(self.cols))),
+            shape=shape,
+        )
+        return matrix.tocsr(), np.concatenate(self.rhs)
+
+
+def fluid_upper_bound(scenario: Scenario, seed: int) -> FluidBound:
+    """Solve the fluid LP for one seed and return its value (an upper bound on expected profit).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    seed : int
+        The evaluation seed; its reset draws (drift path, lead times, initial stock) enter the LP.
+
+    Returns
+    -------
+    FluidBound
+
+    Raises
+    ------
+    RuntimeError
+        If HiGHS does not find the optimum.
+
+    Examples
+    --------
+    >>> from coord_env import load_scenario
+    >>> bound = fluid_upper_bound(load_scenario("tiny"), seed=1)
+    >>> bound.value > 0
+    True
+    """
+    s = scenario
+    T, N, M = s.horizon, s.num_products, s.num_segments
+    if T * M * N * N > MAX_SUBSTITUTION_TERMS:
+        raise ValueError(
+            f"{s.env_id} is too large for the per-period fluid LP (T*M*N^2 = {T * M * N * N:,} > "
+            f"{MAX_SUBSTITUTION_TERMS:,}); the aggregated bound for large scenarios is not built yet"
+        )
+    state = reset(s, np.random.default_rng(seed), batch_size=1)
+    initial = state.on_hand[0].astype(float)
+    lead = (
+        state.lead_time_path[0]
+        if state.lead_time_path is not None
+        else np.broadcast_to(s.lead_time, (T, N))
+    )
+
+    arrivals = s.tick_arrival_rate * s.ticks_per_period  # (T, M) customers per period
+    attraction = s.base_attraction[None] * state.popularity_path[0][:, None, :]  # (T, M, N) w_kit
+    w0 = s.no_purchase_attraction  # (M,)
+    top_boost = s.slot_boost[:, 0] - 1.0  # (M,)
+    total_boost = (s.slot_boost - 1.0).sum(axis=1)  # (M,)
+    pick_cap = (
+        attraction
+        * s.slot_boost[None, :, :1]
+        / (w0[None, :, None] + attraction * s.slot_boost[None, :, :1])
+    )
+
+    x = _Indexer()
+    v, e = x.block(T, M), x.block(T, M, N)
+    f, g = x.block(T, M, N), x.block(T, M, N)
+    penalty = x.block(T, M)
+    q, end, disposed = x.block(T, N), x.block(T, N), x.block(T, N)
+    n = x.size
+    equal, upper = _Rows(), _Rows()
+
+    # Choice polytope: w0 v + sum_i w (v + e_i) = 1; e_i <= (beta_1 - 1) v; sum_i e_i <= sum_j (beta_j - 1) v.
+    w_sum = attraction.sum(axis=2)  # (T, M)
+    equal.add([v[..., None], e], [(w0[None] + w_sum)[..., None], attraction], np.ones(T * M))
+    upper.add(
+        [e[..., None], np.repeat(v[..., None], N, axis=2)[..., None]],
+        [1.0, -np.broadcast_to(top_boost[None, :, None], (T, M, N))[..., None]],
+        np.zeros(T * M * N),
+    )
+    upper.add(
+        [e, v[..., None]],
+        [1.0, -np.broadcast_to(total_boost[None], (T, M))[..., None]],
+        np.zeros(T * M),
+    )
+
+    # Served first choices: f <= Lambda w (v + e).
+    demand_coefficient = arrivals[:, :, None] * attraction  # (T, M, N)
+    upper.add(
+        [f[..., None], np.repeat(v[..., None], N, axis=2)[..., None], e[..., None]],
+        [1.0, -demand_coefficient[..., None], -demand_coefficient[..., None]],
+        np.zeros(T * M * N),
+    )
+    # Unserved U_k = sum_i (Lambda w (v + e_i) - f_i), linear in (v, e, f).
+    unserved_v = demand_coefficient.sum(axis=2)  # coefficient of v in U_k (T, M)
+
+    # Substitutes: sum_j g_j <= sigma U;  g_j <= sigma U pick_cap_j.
+    sigma = s.substitution[None, :]  # (1, M)
+    upper.add(
+        [g, v[..., None], e, f],
+        [
+            1.0,
+            -(sigma * unserved_v)[..., None],
+            -(sigma[..., None] * demand_coefficient),
+            sigma[..., None] * np.ones((T, M, N)),
+        ],
+        np.zeros(T * M),
+    )
+    # per product: g_j - sigma cap_j U <= 0, U needs all products' terms: build rows (T, M, N) x terms (2N + 2)
+    cap = sigma[..., None] * pick_cap  # (T, M, N)
+    rows_v = np.repeat(v[..., None], N, axis=2)
+    rows_e = np.repeat(e[:, :, None, :], N, axis=2)  # (T, M, N_row, N_term)
+    rows_f = np.repeat(f[:, :, None, :], N, axis=2)
+    upper.add(
+        [g[..., None], rows_v[..., None], rows_e, rows_f],
+        [
+            1.0,
+            -(cap * unserved_v[..., None])[..., None],
+            -cap[..., None] * demand_coefficient[:, :, None, :],
+            cap[..., None] * np.ones((T, M, N, N)),
+        ],
+        np.zeros(T * M * N),
+    )
+
+    # Penalty: penalty >= sum_i b_i U_i - b_max sum_j g_j  <=>  sum_i b_i (Lambda w (v+e_i) - f_i) - b_max sum g - penalty <= 0.
+    b = s.lost_sale_penalty
+    upper.add(
+        [v[..., None], e, f, g, penalty[..., None]],
+        [
+            (demand_coefficient @ b)[..., None],
+            demand_coefficient * b,
+            -np.broadcast_to(b, (T, M, N)),
+            -b.max() * np.ones((T, M, N)),
+            -1.0,
+        ],
+        np.zeros(T * M),
+    )
+
+    # Inventory: end_t = end_{t-1} + arrivals_t - disposed_t - sales_t, sales = sum_k (f + g).
+    inflow_rows: list[list[list[int]]] = [[[] for _ in range(N)] for _ in range(T)]
+    for t in range(T):
+        for i in range(N):
+            due = t + int(lead[t, i])
+            if due < T:
+                inflow_rows[due][i].append(int(q[t, i]))
+    for t in range(T):
+        for i in range(N):
+            columns = [end[t, i], disposed[t, i], *f[t, :, i], *g[t, :, i], *inflow_rows[t][i]]
+            coefficients = [
+                1.0,
+                1.0,
+                *([1.0] * M),
+                *([1.0] * M),
+                *([-1.0] * len(inflow_rows[t][i])),
+            ]
+            if t > 0:
+                columns.append(end[t - 1, i])
+                coefficients.append(-1.0)
+            equal.add(
+                [np.array(columns)[None]],
+                [np.array(coefficients)[None]],
+                [initial[i] if t == 0 else 0.0],
+            )
+            # only arriving units can be disposed of (none at all without a capacity limit)
+            inflow = [] if s.unlimited_capacity else inflow_rows[t][i]
+            upper.add(
+                [np.array([disposed[t, i], *inflow])[None]],
+                [np.array([1.0] + [-1.0] * len(inflow))[None]],
+                [0.0],
+            )
+    if not s.unlimited_capacity:  # stock after arrivals: end + sales <= W summed over products
+        for t in range(T):
+            columns = np.concatenate([end[t], f[t].ravel(), g[t].ravel()])
+            upper.add([columns[None]], [np.ones((1, columns.size))], [s.warehouse_capacity])
+
+    # Objective (maximize): revenue - purchase - holding - penalty + salvage of end stock and late orders.
+    objective = np.zeros(n)
+    objective[f] += s.price[None, None, :]
+    objective[g] += s.price[None, None, :]
+    objective[q] -= s.cost[None, :]
+    objective[end] -= s.holding_cost[None, :]
+    objective[penalty] -= 1.0
+    objective[end[T - 1]] += s.salvage_value
+    late = (np.arange(T)[:, None] + lead) >= T
+    objective[q[late]] += np.broadcast_to(s.salvage_value, (T, N))[late]
+
+    a_eq, b_eq = equal.matrix(n)
+    a_ub, b_ub = upper.matrix(n)
+    result = linprog(
+        -objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs"
+    )
+    if result.status != 0:
+        raise RuntimeError(
+            f"the fluid LP of {s.env_id} seed {seed} was not solved: {result.message}"
+        )
+    z = result.x
+    revenue = float(s.price @ (z[f].sum(axis=(0, 1)) + z[g].sum(axis=(0, 1))))
+    purchase = float(s.cost @ z[q].sum(axis=0))
+    holding = float(s.holding_cost @ z[end].sum(axis=0))
+    salvage = float(
+        s.salvage_value @ z[end[T - 1]]
+        + (np.broadcast_to(s.salvage_value, (T, N))[late] * z[q[late]]).sum()
+    )
+    return FluidBound(
+        seed=int(seed),
+        value=float(-result.fun),
+        revenue=revenue,
+        purchase_cost=purchase,
+        holding_cost=holding,
+        lost_sale_penalty=float(z[penalty].sum()),
+        salvage=salvage,
+    )

@@ -1,0 +1,58 @@
+"""The fluid upper bound: closed forms, and no policy beats it beyond sampling noise."""
+
+import numpy as np
+import pytest
+
+import coord_env
+from coord_env.analysis import fluid_upper_bound
+from coord_env.core import reset
+
+
+def test_without_customers_the_bound_is_the_salvage_of_the_initial_stock():
+    s = coord_env.load_scenario("tiny", arrival_rate=[1e-9, 1e-9])
+    seed = 3
+    initial = reset(s, np.random.default_rng(seed)).on_hand[0]
+    bound = fluid_upper_bound(s, seed)
+    # nothing to sell: keep the stock (holding costs it), order nothing; salvage what is left
+    expected = initial @ s.salvage_value - s.horizon * (initial @ s.holding_cost)
+    assert bound.value == pytest.approx(expected, abs=1e-6)
+    assert bound.purchase_cost == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_bound_rises_with_prices_and_falls_with_costs():
+    base = coord_env.load_scenario("tiny")
+    value = fluid_upper_bound(base, 1).value
+    richer = base.replace(price=(base.price * 1.2).tolist())
+    costlier = base.replace(cost=(base.cost * 1.1).tolist(), salvage_value=None)
+    assert fluid_upper_bound(richer, 1).value > value > fluid_upper_bound(costlier, 1).value
+
+
+def test_the_parts_add_up():
+    bound = fluid_upper_bound(coord_env.load_scenario("small"), 2)
+    parts = (
+        bound.revenue
+        + bound.salvage
+        - bound.purchase_cost
+        - bound.holding_cost
+        - bound.lost_sale_penalty
+    )
+    assert bound.value == pytest.approx(parts, rel=1e-7)
+
+
+@pytest.mark.parametrize(("name", "num_seeds"), [("tiny", 24), ("small", 4), ("capacity", 2)])
+def test_no_baseline_beats_the_bound_beyond_noise(name, num_seeds):
+    s = coord_env.load_scenario(name)
+    seeds = list(range(500, 500 + num_seeds))
+    bounds = np.array([fluid_upper_bound(s, seed).value for seed in seeds])
+    for policy in ("random", "mean_demand", "siloed", "coordinated"):
+        profits = np.array(
+            [row["profit"] for row in coord_env.evaluate(policy, s, seeds)["per_seed"]]
+        )
+        gap = profits - bounds  # paired: the same seed's exogenous paths
+        noise = 3 * gap.std(ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else 0.0
+        assert gap.mean() <= noise, (policy, gap.mean(), noise)
+
+
+def test_large_scenarios_are_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="too large"):
+        fluid_upper_bound(coord_env.load_scenario("large"), 0)
