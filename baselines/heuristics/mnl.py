@@ -48,6 +48,8 @@ import math
 
 import numpy as np
 
+from coord_env.core import boosts_of_slates
+
 __all__ = ["best_slates", "slate_value"]
 
 _MAX_BISECTIONS = 200
@@ -228,13 +230,8 @@ def _value(
     slates: np.ndarray,
 ) -> np.ndarray:
     """``slate_value`` without the input checks."""
-    M, N = revenue.shape
-    boost = np.ones((M, N + 1))  # column N absorbs empty slots
-    target = np.where(slates < 0, N, slates)
-    rows = _rows(M)[:, 0]
-    for j in range(slates.shape[1] - 1, -1, -1):  # slot 0 is written last: first position wins
-        boost[rows, target[:, j]] = slot_boost[:, j]
-    weight = attraction * boost[:, :N]
+    boost, _ = boosts_of_slates(slot_boost, revenue.shape[1], np.asarray(slates)[None])
+    weight = attraction * boost[0]
     return (revenue * weight).sum(axis=1) / (no_purchase + weight.sum(axis=1))
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from coord_env.core.state import State
 from coord_env.scenarios.scenario import Scenario
 
-__all__ = ["Outcome", "slate_boost", "step"]
+__all__ = ["Outcome", "boosts_of_slates", "slate_boost", "step"]
 
 
 @dataclass(slots=True)
@@ -92,14 +92,24 @@ def slate_boost(scenario: Scenario, slates: np.ndarray) -> tuple[np.ndarray, np.
     >>> shown.tolist()
     [[[False, True], [False, False]]]
     """
+    return boosts_of_slates(scenario.slot_boost, scenario.num_products, slates)
+
+
+def boosts_of_slates(
+    slot_boost: np.ndarray, num_products: int, slates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slate_boost` for a bare (M, C) table of slot boosts exp(delta_k eta_j).
+
+    Also used by the MNL slate optimizer, which works on boost tables rather than scenarios.
+    """
     B, M, C = slates.shape
-    N = scenario.num_products
+    N = num_products
     boost = np.ones((B, M, N + 1))  # column N absorbs empty slots
     shown = np.zeros((B, M, N + 1), dtype=bool)
     target = np.mod(slates, N + 1)  # -1 -> N
     batch, segment = _index(B)[:, None], _index(M)
     for j in range(C - 1, -1, -1):  # the first position is written last, so it wins over repeats
-        boost[batch, segment, target[:, :, j]] = scenario.slot_boost[:, j]
+        boost[batch, segment, target[:, :, j]] = slot_boost[:, j]
     # From the slates, not from the boost: a segment with delta_k = 0 still sees its slate.
     shown[batch[:, :, None], segment[None, :, None], target] = True
     return boost[:, :, :N], shown[:, :, :N]
