@@ -11,6 +11,7 @@ import pytest
 import coord_env
 from baselines import BUILTIN_POLICIES, SiloedPolicy
 from baselines.policy import AgentPolicies, FunctionPolicy, Policy, PredictPolicy, as_policy
+from coord_env.harness.evaluate import policy_seed
 
 AGENTS = ("inventory_0", "recommender_0")
 FAKE_OBSERVATIONS = {"inventory_0": np.array([1.0, 2.0]), "recommender_0": np.array([3.0])}
@@ -296,7 +297,7 @@ def test_evaluate_a_plain_function_through_a_lambda_factory():
     assert results["profit"]["mean"] == results["per_seed"][0]["profit"]
 
 
-def test_evaluate_builds_one_policy_per_seed_and_resets_it_with_the_seed():
+def test_evaluate_builds_one_policy_per_seed_and_resets_it_with_a_derived_seed():
     made = []
 
     def factory(env):
@@ -305,7 +306,9 @@ def test_evaluate_builds_one_policy_per_seed_and_resets_it_with_the_seed():
 
     results = coord_env.evaluate(factory, "tiny", seeds=[5, 6])
     assert results["policy"] == "factory"
-    assert [policy.seeds for policy in made] == [[5], [6]]
+    # each policy is reset once, with a seed derived from (not equal to) the env's seed
+    assert [policy.seeds for policy in made] == [[policy_seed(5)], [policy_seed(6)]]
+    assert policy_seed(5) not in (5, 6) and policy_seed(5) != policy_seed(6)
 
 
 def test_a_policy_class_is_a_factory():

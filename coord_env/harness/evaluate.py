@@ -23,7 +23,7 @@ from coord_env.harness.seeds import EVALUATION_SEEDS
 from coord_env.harness.trajectory import Trajectory
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["MONEY", "evaluate", "resolve_policy", "run_episode"]
+__all__ = ["MONEY", "evaluate", "policy_seed", "resolve_policy", "run_episode"]
 
 MONEY = ("revenue", "salvage", "purchase_cost", "holding_cost", "lost_sale_penalty")
 PolicyFactory = Callable[[RetailParallelEnv], Any]
@@ -60,6 +60,22 @@ def resolve_policy(spec: str | PolicyFactory) -> tuple[str, PolicyFactory]:
     return spec, BUILTIN_POLICIES[spec]
 
 
+def policy_seed(seed: int) -> int:
+    """The seed a policy gets for an episode: derived from, but independent of, the env's seed.
+
+    Passing the env's own seed would give a policy's generator the same bit stream as the env's.
+
+    Examples
+    --------
+    >>> policy_seed(7) == policy_seed(7) != 7
+    True
+    """
+    return int(np.random.SeedSequence((int(seed), _POLICY_STREAM)).generate_state(1)[0])
+
+
+_POLICY_STREAM = 1  # spawn key of the policy's stream
+
+
 def run_episode(
     factory: PolicyFactory,
     scenario: Scenario,
@@ -78,7 +94,7 @@ def run_episode(
 
     env = RetailParallelEnv(scenario, **(env_options or {}))
     policy = as_policy(factory(env))
-    policy.reset(seed)
+    policy.reset(policy_seed(seed))
     s = env.scenario
     T, N, R = s.horizon, s.num_products, s.ticks_per_period
     per_product = {
