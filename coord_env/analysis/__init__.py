@@ -1,5 +1,5 @@
 """Analytical benchmarks: the fluid upper bound (and, later, exact DP for tiny and insight metrics)."""
 
-from coord_env.analysis.upper_bound import FluidBound, fluid_upper_bound
+from coord_env.analysis.upper_bound import FluidBound, FluidPlan, fluid_upper_bound, solve_fluid_lp
 
-__all__ = ["FluidBound", "fluid_upper_bound"]
+__all__ = ["FluidBound", "FluidPlan", "fluid_upper_bound", "solve_fluid_lp"]

@@ -31,7 +31,13 @@ from scipy.optimize import linprog
 from coord_env.core import reset
 from coord_env.scenarios import Scenario
 
-__all__ = ["MAX_SUBSTITUTION_TERMS", "FluidBound", "fluid_upper_bound"]
+__all__ = [
+    "MAX_SUBSTITUTION_TERMS",
+    "FluidBound",
+    "FluidPlan",
+    "fluid_upper_bound",
+    "solve_fluid_lp",
+]
 
 MAX_SUBSTITUTION_TERMS = 5_000_000
 
@@ -47,6 +53,29 @@ class FluidBound:
     holding_cost: float
     lost_sale_penalty: float
     salvage: float
+
+
+@dataclass(frozen=True)
+class FluidPlan:
+    """The LP's optimum and its planned expected quantities (per period t, segment k, product i).
+
+    ``choice_scale`` (T, M) is v and ``boost_mass`` (T, M, N) is e of the choice polytope: product
+    i's first-choice share is ``w_kit (v + e_i)``; ``served``/``substitutes`` (T, M, N) are
+    first-choice and substitute purchases, ``orders`` and ``end_stock`` (T, N).
+    """
+
+    value: float
+    revenue: float
+    purchase_cost: float
+    holding_cost: float
+    lost_sale_penalty: float
+    salvage: float
+    choice_scale: np.ndarray
+    boost_mass: np.ndarray
+    served: np.ndarray
+    substitutes: np.ndarray
+    orders: np.ndarray
+    end_stock: np.ndarray
 
 
 class _Indexer:
@@ -120,6 +149,8 @@ def fluid_upper_bound(scenario: Scenario, seed: int) -> FluidBound:
 
     Raises
     ------
+    ValueError
+        If the scenario is too large for the per-period LP.
     RuntimeError
         If HiGHS does not find the optimum.
 
@@ -131,22 +162,44 @@ def fluid_upper_bound(scenario: Scenario, seed: int) -> FluidBound:
     True
     """
     s = scenario
+    state = reset(s, np.random.default_rng(seed), batch_size=1)
+    lead = (
+        state.lead_time_path[0]
+        if state.lead_time_path is not None
+        else np.broadcast_to(s.lead_time, (s.horizon, s.num_products))
+    )
+    plan = solve_fluid_lp(s, state.on_hand[0].astype(float), state.popularity_path[0], lead)
+    return FluidBound(
+        seed=int(seed),
+        value=plan.value,
+        revenue=plan.revenue,
+        purchase_cost=plan.purchase_cost,
+        holding_cost=plan.holding_cost,
+        lost_sale_penalty=plan.lost_sale_penalty,
+        salvage=plan.salvage,
+    )
+
+
+def solve_fluid_lp(
+    scenario: Scenario, initial_stock: np.ndarray, popularity: np.ndarray, lead_time: np.ndarray
+) -> FluidPlan:
+    """The fluid LP for given initial stock (N,), popularity factors (T, N) and lead times (T, N).
+
+    With a seed's true paths this is the upper bound; with a firm's estimates (popularity 1,
+    nominal lead times, observed stock) it is the plan the ``lp`` policy follows.
+    """
+    s = scenario
     T, N, M = s.horizon, s.num_products, s.num_segments
     if T * M * N * N > MAX_SUBSTITUTION_TERMS:
         raise ValueError(
             f"{s.env_id} is too large for the per-period fluid LP (T*M*N^2 = {T * M * N * N:,} > "
             f"{MAX_SUBSTITUTION_TERMS:,}); the aggregated bound for large scenarios is not built yet"
         )
-    state = reset(s, np.random.default_rng(seed), batch_size=1)
-    initial = state.on_hand[0].astype(float)
-    lead = (
-        state.lead_time_path[0]
-        if state.lead_time_path is not None
-        else np.broadcast_to(s.lead_time, (T, N))
-    )
+    initial = np.asarray(initial_stock, dtype=float)
+    lead = np.asarray(lead_time, dtype=np.int64)
 
     arrivals = s.tick_arrival_rate * s.ticks_per_period  # (T, M) customers per period
-    attraction = s.base_attraction[None] * state.popularity_path[0][:, None, :]  # (T, M, N) w_kit
+    attraction = s.base_attraction[None] * np.asarray(popularity)[:, None, :]  # (T, M, N) w_kit
     w0 = s.no_purchase_attraction  # (M,)
     top_boost = s.slot_boost[:, 0] - 1.0  # (M,)
     total_boost = (s.slot_boost - 1.0).sum(axis=1)  # (M,)
@@ -285,7 +338,7 @@ def fluid_upper_bound(scenario: Scenario, seed: int) -> FluidBound:
     )
     if result.status != 0:
         raise RuntimeError(
-            f"the fluid LP of {s.env_id} seed {seed} was not solved: {result.message}"
+            f"the fluid LP of {s.env_id} was not solved: {result.message}"
         )
     z = result.x
     revenue = float(s.price @ (z[f].sum(axis=(0, 1)) + z[g].sum(axis=(0, 1))))
@@ -295,12 +348,17 @@ def fluid_upper_bound(scenario: Scenario, seed: int) -> FluidBound:
         s.salvage_value @ z[end[T - 1]]
         + (np.broadcast_to(s.salvage_value, (T, N))[late] * z[q[late]]).sum()
     )
-    return FluidBound(
-        seed=int(seed),
+    return FluidPlan(
         value=float(-result.fun),
         revenue=revenue,
         purchase_cost=purchase,
         holding_cost=holding,
         lost_sale_penalty=float(z[penalty].sum()),
         salvage=salvage,
+        choice_scale=z[v],
+        boost_mass=z[e],
+        served=z[f],
+        substitutes=z[g],
+        orders=z[q],
+        end_stock=z[end],
     )
