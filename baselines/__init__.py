@@ -5,6 +5,7 @@ factory ``env -> policy``.
 """
 
 from baselines.heuristics.coordinated import CoordinatedPolicy
+from baselines.heuristics.lp_policy import LPPolicy
 from baselines.heuristics.random_policy import RandomPolicy
 from baselines.heuristics.siloed import SiloedPolicy
 from baselines.policy import AgentPolicies, FunctionPolicy, Policy, PredictPolicy, as_policy
@@ -15,6 +16,7 @@ BUILTIN_POLICIES = {
     "mean_demand": MeanDemandPolicy,
     "siloed": SiloedPolicy,
     "coordinated": CoordinatedPolicy,
+    "lp": LPPolicy,
 }
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "AgentPolicies",
     "CoordinatedPolicy",
     "FunctionPolicy",
+    "LPPolicy",
     "MeanDemandPolicy",
     "Policy",
     "PredictPolicy",

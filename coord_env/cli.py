@@ -13,7 +13,7 @@ from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_ep
 
 __all__ = ["main"]
 
-HEURISTICS = ("random", "mean_demand", "siloed", "coordinated")
+HEURISTICS = ("random", "mean_demand", "siloed", "coordinated", "lp")
 TABLE_METRICS = (
     "fill_rate",
     "oos_impression_share",

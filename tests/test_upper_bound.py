@@ -16,7 +16,7 @@ def test_without_customers_the_bound_is_the_salvage_of_the_initial_stock():
     # nothing to sell: keep the stock (holding costs it), order nothing; salvage what is left
     expected = initial @ s.salvage_value - s.horizon * (initial @ s.holding_cost)
     assert bound.value == pytest.approx(expected, abs=1e-6)
-    assert bound.purchase_cost == pytest.approx(0.0, abs=1e-9)
+    assert bound.purchase_cost == pytest.approx(0.0, abs=1e-5)  # HiGHS feasibility tolerance
 
 
 def test_the_bound_rises_with_prices_and_falls_with_costs():
@@ -44,7 +44,7 @@ def test_no_baseline_beats_the_bound_beyond_noise(name, num_seeds):
     s = coord_env.load_scenario(name)
     seeds = list(range(500, 500 + num_seeds))
     bounds = np.array([fluid_upper_bound(s, seed).value for seed in seeds])
-    for policy in ("random", "mean_demand", "siloed", "coordinated"):
+    for policy in ("random", "mean_demand", "siloed", "coordinated", "lp"):
         profits = np.array(
             [row["profit"] for row in coord_env.evaluate(policy, s, seeds)["per_seed"]]
         )

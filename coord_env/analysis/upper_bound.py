@@ -16,6 +16,7 @@ Variables, per period t (arrivals Lambda_kt = lambda_k a(t) e_k(t) customers per
 - ``g[t,k,i] >= 0``: substitute purchases; a retrier buys at most once (sum over products at most
   sigma_k times the unserved), and picks product i with probability at most
   w_kit beta_k1 / (w_k0 + w_kit beta_k1).
+- ``unserved[t,k]``: first choices not served, sum_i (Lambda_kt w_kit (v + e_i) - f_i).
 - ``penalty[t,k] >= 0``: at least the lost-sale penalty, sum_i b_i unserved_i - max_i b_i * substitutes.
 - ``q[t,i] >= 0`` orders, ``end[t,i] >= 0`` on-hand at period end, ``disposed[t,i] >= 0``.
 """
@@ -32,14 +33,14 @@ from coord_env.core import reset
 from coord_env.scenarios import Scenario
 
 __all__ = [
-    "MAX_SUBSTITUTION_TERMS",
+    "MAX_CHOICE_TERMS",
     "FluidBound",
     "FluidPlan",
     "fluid_upper_bound",
     "solve_fluid_lp",
 ]
 
-MAX_SUBSTITUTION_TERMS = 5_000_000
+MAX_CHOICE_TERMS = 200_000
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,10 @@ def solve_fluid_lp(
     """
     s = scenario
     T, N, M = s.horizon, s.num_products, s.num_segments
-    if T * M * N * N > MAX_SUBSTITUTION_TERMS:
+    if T * M * N > MAX_CHOICE_TERMS:
         raise ValueError(
-            f"{s.env_id} is too large for the per-period fluid LP (T*M*N^2 = {T * M * N * N:,} > "
-            f"{MAX_SUBSTITUTION_TERMS:,}); the aggregated bound for large scenarios is not built yet"
+            f"{s.env_id} is too large for the per-period fluid LP (T*M*N = {T * M * N:,} > "
+            f"{MAX_CHOICE_TERMS:,}); the aggregated bound for large scenarios is not built yet"
         )
     initial = np.asarray(initial_stock, dtype=float)
     lead = np.asarray(lead_time, dtype=np.int64)
@@ -212,7 +213,7 @@ def solve_fluid_lp(
     x = _Indexer()
     v, e = x.block(T, M), x.block(T, M, N)
     f, g = x.block(T, M, N), x.block(T, M, N)
-    penalty = x.block(T, M)
+    penalty, unserved = x.block(T, M), x.block(T, M)
     q, end, disposed = x.block(T, N), x.block(T, N), x.block(T, N)
     n = x.size
     equal, upper = _Rows(), _Rows()
@@ -241,31 +242,21 @@ def solve_fluid_lp(
     # Unserved U_k = sum_i (Lambda w (v + e_i) - f_i), linear in (v, e, f).
     unserved_v = demand_coefficient.sum(axis=2)  # coefficient of v in U_k (T, M)
 
+    # Unserved first choices of segment k: unserved[t,k] = sum_i (Lambda w (v + e_i) - f_i).
+    equal.add(
+        [unserved[..., None], v[..., None], e, f],
+        [1.0, -unserved_v[..., None], -demand_coefficient, np.ones((T, M, N))],
+        np.zeros(T * M),
+    )
     # Substitutes: sum_j g_j <= sigma U;  g_j <= sigma U pick_cap_j.
     sigma = s.substitution[None, :]  # (1, M)
     upper.add(
-        [g, v[..., None], e, f],
-        [
-            1.0,
-            -(sigma * unserved_v)[..., None],
-            -(sigma[..., None] * demand_coefficient),
-            sigma[..., None] * np.ones((T, M, N)),
-        ],
-        np.zeros(T * M),
+        [g, unserved[..., None]], [1.0, -np.broadcast_to(sigma, (T, M))[..., None]], np.zeros(T * M)
     )
-    # per product: g_j - sigma cap_j U <= 0, U needs all products' terms: build rows (T, M, N) x terms (2N + 2)
     cap = sigma[..., None] * pick_cap  # (T, M, N)
-    rows_v = np.repeat(v[..., None], N, axis=2)
-    rows_e = np.repeat(e[:, :, None, :], N, axis=2)  # (T, M, N_row, N_term)
-    rows_f = np.repeat(f[:, :, None, :], N, axis=2)
     upper.add(
-        [g[..., None], rows_v[..., None], rows_e, rows_f],
-        [
-            1.0,
-            -(cap * unserved_v[..., None])[..., None],
-            -cap[..., None] * demand_coefficient[:, :, None, :],
-            cap[..., None] * np.ones((T, M, N, N)),
-        ],
+        [g[..., None], np.repeat(unserved[..., None], N, axis=2)[..., None]],
+        [1.0, -cap[..., None]],
         np.zeros(T * M * N),
     )
 
@@ -337,9 +328,7 @@ def solve_fluid_lp(
         -objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs"
     )
     if result.status != 0:
-        raise RuntimeError(
-            f"the fluid LP of {s.env_id} was not solved: {result.message}"
-        )
+        raise RuntimeError(f"the fluid LP of {s.env_id} was not solved: {result.message}")
     z = result.x
     revenue = float(s.price @ (z[f].sum(axis=(0, 1)) + z[g].sum(axis=(0, 1))))
     purchase = float(s.cost @ z[q].sum(axis=0))
