@@ -44,19 +44,6 @@ MAX_CHOICE_TERMS = 200_000
 
 
 @dataclass(frozen=True)
-class FluidBound:
-    """The bound of one seed: its value and the LP's planned expected quantities."""
-
-    seed: int
-    value: float
-    revenue: float
-    purchase_cost: float
-    holding_cost: float
-    lost_sale_penalty: float
-    salvage: float
-
-
-@dataclass(frozen=True)
 class FluidPlan:
     """The LP's optimum and its planned expected quantities (per period t, segment k, product i).
 
@@ -77,6 +64,24 @@ class FluidPlan:
     substitutes: np.ndarray
     orders: np.ndarray
     end_stock: np.ndarray
+
+
+@dataclass(frozen=True)
+class FluidBound:
+    """The bound of one seed: the LP's plan on that seed's exogenous paths."""
+
+    seed: int
+    plan: FluidPlan
+
+    @property
+    def value(self) -> float:
+        """The LP optimum: an upper bound on every policy's expected profit on this seed."""
+        return self.plan.value
+
+    def __getattr__(self, name: str) -> object:  # revenue, purchase_cost, ... of the plan
+        if name == "plan":
+            raise AttributeError(name)
+        return getattr(self.plan, name)
 
 
 class _Indexer:
@@ -170,15 +175,7 @@ def fluid_upper_bound(scenario: Scenario, seed: int) -> FluidBound:
         else np.broadcast_to(s.lead_time, (s.horizon, s.num_products))
     )
     plan = solve_fluid_lp(s, state.on_hand[0].astype(float), state.popularity_path[0], lead)
-    return FluidBound(
-        seed=int(seed),
-        value=plan.value,
-        revenue=plan.revenue,
-        purchase_cost=plan.purchase_cost,
-        holding_cost=plan.holding_cost,
-        lost_sale_penalty=plan.lost_sale_penalty,
-        salvage=plan.salvage,
-    )
+    return FluidBound(seed=int(seed), plan=plan)
 
 
 def solve_fluid_lp(
