@@ -26,6 +26,7 @@ from baselines.heuristics.mnl import best_slates
 from baselines.heuristics.siloed import check_supported
 from coord_env.core import slate_boost
 from coord_env.env import RetailParallelEnv
+from coord_env.env.layout import INVENTORY_ACTS
 
 __all__ = ["CoordinatedPolicy", "balancing_discount"]
 
@@ -94,7 +95,7 @@ class CoordinatedPolicy:
             self.revenue, s.base_attraction, s.no_purchase_attraction, s.slot_boost
         )
         self.estimator = PopularityEstimator(s, self.smoothing, static_slates)
-        self.reference = self._on_hand_reference(self._target(static_slates, 0), static_slates, 0)
+        self.reference = self._push_reference(static_slates, 0)
 
     def _target(self, slates: np.ndarray, period: int) -> np.ndarray:
         """Base-stock levels for the demand ``slates`` create over each product's lead time."""
@@ -108,7 +109,7 @@ class CoordinatedPolicy:
             levels[products] = poisson_base_stock(demand[products], self.ratio[products])
         return levels
 
-    def _on_hand_reference(self, target: np.ndarray, slates: np.ndarray, period: int) -> np.ndarray:
+    def _push_reference(self, slates: np.ndarray, period: int) -> np.ndarray:
         """ref_i: the stock product i needs to absorb one period of being pushed in every slate.
 
         A product that cannot cover the demand a push would create is discounted, however its stock
@@ -135,7 +136,7 @@ class CoordinatedPolicy:
             s.slot_boost,
         )
         levels = np.zeros(s.num_products, dtype=np.int64)
-        if seen["time"][4] == 1.0:  # period start: the inventory agent acts
+        if seen["time"][INVENTORY_ACTS] == 1.0:  # period start: the inventory agent acts
             period = self.tick // s.ticks_per_period
             blocks = self.inventory_layout.unscale(observations["inventory_0"])
             self._update_popularity(blocks, slates, period)
@@ -150,7 +151,7 @@ class CoordinatedPolicy:
             target = self._target(planned, period)
             position = inventory_position(blocks)
             levels = order_levels(target, position, s.order_step, s.order_levels - 1)
-            self.reference = self._on_hand_reference(target, planned, period)
+            self.reference = self._push_reference(planned, period)
         self.tick += 1
         return {"inventory_0": levels, "recommender_0": slates.reshape(-1)}
 

@@ -26,6 +26,7 @@ from baselines.heuristics.base_stock import (
 from baselines.heuristics.siloed import check_supported
 from coord_env.analysis import FluidPlan, solve_fluid_lp
 from coord_env.env import RetailParallelEnv
+from coord_env.env.layout import INVENTORY_ACTS
 from coord_env.scenarios import Scenario
 
 __all__ = ["LPPolicy"]
@@ -101,7 +102,7 @@ class LPPolicy:
             self.plan = _plan(self.scenario)
         period = min(self.tick // s.ticks_per_period, s.horizon - 1)
         levels = np.zeros(s.num_products, dtype=np.int64)
-        if blocks["time"][4] == 1.0:  # the inventory agent acts on this tick
+        if blocks["time"][INVENTORY_ACTS] == 1.0:  # the inventory agent acts on this tick
             planned = self.plan.served.sum(axis=1) + self.plan.substitutes.sum(
                 axis=1
             )  # (T, N) sales

@@ -20,6 +20,7 @@ from baselines.heuristics.base_stock import (
 from baselines.heuristics.demand_model import PopularityEstimator, expected_demand
 from baselines.heuristics.mnl import best_slates
 from coord_env.env import RetailParallelEnv
+from coord_env.env.layout import INVENTORY_ACTS
 
 __all__ = ["SiloedPolicy"]
 
@@ -102,7 +103,7 @@ class SiloedPolicy:
         self.tick += 1
         blocks = self.layout.unscale(observations["inventory_0"])
         levels = np.zeros(s.num_products, dtype=np.int64)
-        if blocks["time"][4] == 1.0:  # the inventory agent acts on this tick
+        if blocks["time"][INVENTORY_ACTS] == 1.0:  # the inventory agent acts on this tick
             if self.periods_seen > 0:
                 sales = blocks["period_sales"]
                 self.forecast = self.smoothing * sales + (1 - self.smoothing) * self.forecast

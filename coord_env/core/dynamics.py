@@ -250,7 +250,7 @@ def step(
             state.pipeline += ordered[:, :, None] * s.lead_time_onehot
         else:
             lead = state.lead_time_path[:, t] - 1
-            state.pipeline[np.arange(B)[:, None], np.arange(N), lead] += ordered
+            state.pipeline[_index(B)[:, None], _index(N), lead] += ordered
         purchase_cost = ordered @ s.cost
         if s.has_fixed_order_cost:
             purchase_cost += (ordered > 0) @ s.fixed_order_cost

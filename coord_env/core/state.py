@@ -70,10 +70,6 @@ class State:
     def batch_size(self) -> int:
         return int(self.on_hand.shape[0])
 
-    def period(self, ticks_per_period: int) -> int:
-        """The period the next tick belongs to."""
-        return self.tick // ticks_per_period
-
     def copy(self) -> State:
         """A deep copy (arrays copied), e.g. to branch a simulation."""
         return State(

@@ -19,6 +19,7 @@ from coord_env.scenarios import Scenario
 __all__ = ["FIELD_DOCS", "Field", "ObservationLayout", "build_fields", "layouts_for"]
 
 TIME_FEATURES = ("season_sin", "season_cos", "progress", "tick_in_period", "inventory_acts")
+INVENTORY_ACTS = TIME_FEATURES.index("inventory_acts")  # position in the "time" field
 
 FIELD_DOCS = {
     "on_hand": "units in the warehouse, per product / mu_i",
