@@ -1,0 +1,1 @@
+"""Reinforcement-learning baselines: Gymnasium views, SB3 trainers, MTMA, checkpoints."""
