@@ -1,6 +1,7 @@
 """The lp policy: slates at the fluid LP's mix, base-stock orders on its planned sales."""
 
 import numpy as np
+import pytest
 
 import coord_env
 from baselines import LPPolicy
@@ -51,3 +52,10 @@ def test_lp_policy_is_reproducible_and_beats_random():
         first["profit"]["mean"]
         > coord_env.evaluate("random", "tiny", seeds=seeds)["profit"]["mean"]
     )
+
+
+def test_the_lp_policy_refuses_scenarios_too_large_for_its_lp():
+    env = coord_env.parallel_env("large")
+    assert not LPPolicy.supports(env.scenario)
+    with pytest.raises(ValueError, match=r"too large for coord/large-v0 \(T\*M\*N = 1,460,000"):
+        LPPolicy(env)

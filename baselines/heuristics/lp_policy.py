@@ -25,6 +25,7 @@ from baselines.heuristics.base_stock import (
 )
 from baselines.heuristics.siloed import check_supported
 from coord_env.analysis import FluidPlan, solve_fluid_lp
+from coord_env.analysis.upper_bound import MAX_CHOICE_TERMS
 from coord_env.env import RetailParallelEnv
 from coord_env.env.layout import INVENTORY_ACTS
 from coord_env.scenarios import Scenario
@@ -70,6 +71,12 @@ class LPPolicy:
     def __init__(self, env: RetailParallelEnv):
         check_supported(env)
         s = env.scenario
+        if not self.supports(s):
+            raise ValueError(
+                f"the lp policy plans with the per-period fluid LP, which is too large for "
+                f"{s.env_id} (T*M*N = {s.horizon * s.num_segments * s.num_products:,} > "
+                f"{MAX_CHOICE_TERMS:,})"
+            )
         self.scenario = s
         self.layout = env.observation_layouts["inventory_0"]
         self.ratio = critical_ratio(s)
@@ -77,6 +84,11 @@ class LPPolicy:
         self.plan: FluidPlan | None = None
         self.rng = np.random.default_rng()
         self.tick = 0
+
+    @staticmethod
+    def supports(scenario: Scenario) -> bool:
+        """Whether the scenario is small enough for the per-period fluid LP."""
+        return scenario.horizon * scenario.num_segments * scenario.num_products <= MAX_CHOICE_TERMS
 
     def reset(self, seed: int | None = None) -> None:
         self.rng = np.random.default_rng(seed)

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_CHOICE_TERMS",
     "FluidBound",
     "FluidPlan",
+    "decomposed_upper_bound",
     "fluid_upper_bound",
     "solve_fluid_lp",
 ]
@@ -68,20 +69,23 @@ class FluidPlan:
 
 @dataclass(frozen=True)
 class FluidBound:
-    """The bound of one seed: the LP's plan on that seed's exogenous paths."""
+    """The bound of one seed: its value, the formulation that gave it and, for the LP, its plan.
+
+    ``formulation`` is ``"lp"`` (the per-period fluid LP; ``plan`` holds its optimum) or
+    ``"decomposed"`` (the Lagrangian relaxation for scenarios too large for the LP; ``plan`` is
+    None). Both bound every policy's expected profit on the seed; the LP is the tighter one.
+    """
 
     seed: int
-    plan: FluidPlan
+    value: float
+    formulation: str
+    plan: FluidPlan | None = None
 
-    @property
-    def value(self) -> float:
-        """The LP optimum: an upper bound on every policy's expected profit on this seed."""
-        return self.plan.value
-
-    def __getattr__(self, name: str) -> object:  # revenue, purchase_cost, ... of the plan
-        if name == "plan":
-            raise AttributeError(name)
-        return getattr(self.plan, name)
+    def __getattr__(self, name: str) -> object:  # revenue, purchase_cost, ... of the LP's plan
+        plan = self.__dict__.get("plan")
+        if plan is None or name.startswith("__"):
+            raise AttributeError(f"{name!r}: only the LP formulation has a plan")
+        return getattr(plan, name)
 
 
 class _Indexer:
@@ -140,14 +144,21 @@ class _Rows:
         return matrix.tocsr(), np.concatenate(self.rhs)
 
 
-def fluid_upper_bound(scenario: Scenario, seed: int) -> FluidBound:
-    """Solve the fluid LP for one seed and return its value (an upper bound on expected profit).
+FORMULATIONS = ("auto", "lp", "decomposed")
+
+
+def fluid_upper_bound(scenario: Scenario, seed: int, formulation: str = "auto") -> FluidBound:
+    """An upper bound on every policy's expected profit on one seed.
 
     Parameters
     ----------
     scenario : Scenario
     seed : int
-        The evaluation seed; its reset draws (drift path, lead times, initial stock) enter the LP.
+        The evaluation seed; its reset draws (drift path, lead times, initial stock) enter the bound.
+    formulation : {"auto", "lp", "decomposed"}
+        ``"lp"`` solves the per-period fluid LP; ``"decomposed"`` computes its Lagrangian
+        relaxation (looser, but fast at any size); ``"auto"`` takes the LP when the scenario has at
+        most ``MAX_CHOICE_TERMS`` period-segment-product terms, else the decomposition.
 
     Returns
     -------
@@ -156,26 +167,96 @@ def fluid_upper_bound(scenario: Scenario, seed: int) -> FluidBound:
     Raises
     ------
     ValueError
-        If the scenario is too large for the per-period LP.
+        An unknown formulation, or ``"lp"`` on a scenario too large for it.
     RuntimeError
-        If HiGHS does not find the optimum.
+        If HiGHS does not find the LP's optimum.
 
     Examples
     --------
     >>> from coord_env import load_scenario
     >>> bound = fluid_upper_bound(load_scenario("tiny"), seed=1)
-    >>> bound.value > 0
+    >>> bound.formulation, bound.value > 0
+    ('lp', True)
+    >>> fluid_upper_bound(load_scenario("tiny"), 1, "decomposed").value >= bound.value
     True
     """
+    if formulation not in FORMULATIONS:
+        raise ValueError(
+            f"formulation must be one of {', '.join(map(repr, FORMULATIONS))}; got {formulation!r}"
+        )
     s = scenario
     state = reset(s, np.random.default_rng(seed), batch_size=1)
+    initial, popularity = state.on_hand[0].astype(float), state.popularity_path[0]
+    if formulation == "auto":
+        small = s.horizon * s.num_segments * s.num_products <= MAX_CHOICE_TERMS
+        formulation = "lp" if small else "decomposed"
+    if formulation == "decomposed":
+        value = decomposed_upper_bound(s, initial, popularity)
+        return FluidBound(seed=int(seed), value=value, formulation=formulation)
     lead = (
         state.lead_time_path[0]
         if state.lead_time_path is not None
         else np.broadcast_to(s.lead_time, (s.horizon, s.num_products))
     )
-    plan = solve_fluid_lp(s, state.on_hand[0].astype(float), state.popularity_path[0], lead)
-    return FluidBound(seed=int(seed), plan=plan)
+    plan = solve_fluid_lp(s, initial, popularity, lead)
+    return FluidBound(seed=int(seed), value=plan.value, formulation=formulation, plan=plan)
+
+
+def _choice_terms(scenario: Scenario, popularity: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-period arrivals Lambda (T, M), attractions w (T, M, N) and substitution pick caps."""
+    s = scenario
+    arrivals = s.tick_arrival_rate * s.ticks_per_period  # (T, M) customers per period
+    attraction = s.base_attraction[None] * np.asarray(popularity)[:, None, :]  # (T, M, N) w_kit
+    top = s.slot_boost[None, :, :1]  # beta_k1
+    pick_cap = attraction * top / (s.no_purchase_attraction[None, :, None] + attraction * top)
+    return arrivals, attraction, pick_cap
+
+
+def decomposed_upper_bound(
+    scenario: Scenario, initial_stock: np.ndarray, popularity: np.ndarray, iterations: int = 60
+) -> float:
+    """The Lagrangian relaxation of the fluid LP: price every unit at its purchase cost.
+
+    Every unit sold either was in the initial stock or was bought at ``c_i``, and every unit
+    bought but not sold is worth at most its salvage ``s_i <= c_i``. So profit is at most
+    ``sum_i c_i I_i(0)`` plus the margins ``m_i = p_i - c_i`` of the units sold; holding, fixed
+    order and lost-sale costs only lower it. Per period and segment, a customer whose first choice
+    is ``i`` is worth at most ``u_i = max(m_i^+, substitute value)``, where the substitute value
+    is the best ``sigma_k``-thinned pick under the LP's per-product caps. The first-choice shares
+    range over the LP's choice polytope, whose best point solves the fractional program
+    ``max_x sum_i w_i u_i (1 + x_i) / (W + sum_i w_i x_i)`` over ``0 <= x_i <= beta_1 - 1``,
+    ``sum_i x_i <= sum_j (beta_j - 1)``, ``W = w_0 + sum_i w_i``, found by bisection on its value
+    (the upper end of the final bracket is returned, so the result is a bound). No lead times or
+    stock limits enter, so it is looser than the LP but costs O(T M N log N).
+    """
+    s = scenario
+    arrivals, attraction, pick_cap = _choice_terms(s, popularity)
+    margin = np.maximum(s.price - s.cost, 0.0)
+    # substitute value per unserved customer: fractional knapsack, products by falling margin
+    order = np.argsort(-margin, kind="stable")
+    caps = s.substitution[None, :, None] * pick_cap[..., order]
+    room = np.clip(s.substitution[None, :, None] - (np.cumsum(caps, axis=-1) - caps), 0.0, caps)
+    substitute_value = room @ margin[order]  # (T, M)
+    value_of_choice = np.maximum(margin[None, None, :], substitute_value[..., None])  # u (T, M, N)
+
+    boost = s.slot_boost[:, 0] - 1.0  # beta_k1 - 1, (M,)
+    slots = np.divide(
+        (s.slot_boost - 1.0).sum(axis=1), boost, out=np.zeros_like(boost), where=boost > 0
+    )  # kappa_k: the boost budget in units of a top slot
+    rank = np.arange(s.num_products)
+    weight = boost[:, None] * np.clip(slots[:, None] - rank[None, :], 0.0, 1.0)  # (M, N)
+    weighted = attraction * value_of_choice  # w u
+    base = weighted.sum(axis=2)  # sum_i w_i u_i
+    total = s.no_purchase_attraction[None, :] + attraction.sum(axis=2)  # W
+    low, high = np.zeros_like(base), np.full_like(base, value_of_choice.max())
+
+    for _ in range(iterations):  # h(lam) = base - lam W + max_x sum x_i w_i (u_i - lam) >= 0 ?
+        lam = 0.5 * (low + high)
+        gain = np.maximum(attraction * (value_of_choice - lam[..., None]), 0.0)
+        best = -np.sort(-gain, axis=-1)
+        feasible = base - lam * total + (best * weight[None]).sum(axis=-1) >= 0.0
+        low, high = np.where(feasible, lam, low), np.where(feasible, high, lam)
+    return float((arrivals * high).sum() + s.cost @ np.asarray(initial_stock, dtype=float))
 
 
 def solve_fluid_lp(
@@ -191,21 +272,16 @@ def solve_fluid_lp(
     if T * M * N > MAX_CHOICE_TERMS:
         raise ValueError(
             f"{s.env_id} is too large for the per-period fluid LP (T*M*N = {T * M * N:,} > "
-            f"{MAX_CHOICE_TERMS:,}); the aggregated bound for large scenarios is not built yet"
+            f"{MAX_CHOICE_TERMS:,}); use formulation='decomposed' (fluid_upper_bound's default "
+            "for such scenarios)"
         )
     initial = np.asarray(initial_stock, dtype=float)
     lead = np.asarray(lead_time, dtype=np.int64)
 
-    arrivals = s.tick_arrival_rate * s.ticks_per_period  # (T, M) customers per period
-    attraction = s.base_attraction[None] * np.asarray(popularity)[:, None, :]  # (T, M, N) w_kit
+    arrivals, attraction, pick_cap = _choice_terms(s, popularity)
     w0 = s.no_purchase_attraction  # (M,)
     top_boost = s.slot_boost[:, 0] - 1.0  # (M,)
     total_boost = (s.slot_boost - 1.0).sum(axis=1)  # (M,)
-    pick_cap = (
-        attraction
-        * s.slot_boost[None, :, :1]
-        / (w0[None, :, None] + attraction * s.slot_boost[None, :, :1])
-    )
 
     x = _Indexer()
     v, e = x.block(T, M), x.block(T, M, N)

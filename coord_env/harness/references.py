@@ -44,8 +44,10 @@ def compute_reference(scenario: Scenario, workers: int = 2) -> dict[str, object]
     from coord_env.harness.seeds import EVALUATION_SEEDS
 
     siloed = evaluate("siloed", scenario, workers=workers)
-    bounds = [fluid_upper_bound(scenario, seed).value for seed in EVALUATION_SEEDS]
+    solved = [fluid_upper_bound(scenario, seed) for seed in EVALUATION_SEEDS]
+    bounds = [bound.value for bound in solved]
     return {
+        "upper_bound_formulation": solved[0].formulation,
         "scenario_hash": scenario.content_hash,
         "siloed_profit": siloed["profit"]["mean"],
         "upper_bound": float(np.mean(bounds)),
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "default",
         "multiscale",
         "capacity",
+        "large",
     ]
     table = dict(_load())
     for name in names:
