@@ -136,7 +136,9 @@ def read_manifest(
         )
     if spaces is not None and manifest.get("spaces") != spaces:
         recorded = manifest.get("spaces") or {}
-        differing = sorted(k for k in set(spaces) | set(recorded) if spaces.get(k) != recorded.get(k))
+        differing = sorted(
+            k for k in set(spaces) | set(recorded) if spaces.get(k) != recorded.get(k)
+        )
         raise CheckpointError(
             f"checkpoint {directory} was trained on other spaces: {', '.join(differing)} differ"
         )

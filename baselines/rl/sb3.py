@@ -1,0 +1,982 @@
+"""Stable-baselines3 PPO trainers for the SPEC's four SB3 baselines, behind the ``Trainer`` protocol.
+
+- ``centralized`` (:class:`CentralizedTrainer`): one PPO on :class:`~baselines.rl.views.JointView`,
+  team profit.
+- ``siloed_rl`` (:class:`SiloedRLTrainer`) and ``ippo`` (:class:`IPPOTrainer`): one PPO per
+  department, each on an :class:`~baselines.rl.views.AgentView` whose partner is the other
+  department's current PPO policy, on departmental (``siloed_rl``) or team (``ippo``) rewards.
+  The two learners train in turn: inventory first for ``chunk_steps`` environment steps while the
+  recommender's policy is frozen, then the recommender against the updated inventory policy, and
+  so on. Alternation keeps each learner's environment stationary during its chunk.
+- ``shared_ppo`` (:class:`SharedPPOTrainer`): one parameter-shared PPO over both agents through
+  SuperSuit: continuous actions, clipping, observation and action padding, an agent indicator,
+  ``pettingzoo_env_to_vec_env_v1`` and ``concat_vec_envs_v1``. SuperSuit pitfalls handled here
+  (SPEC section 4): MultiDiscrete cannot be padded (so ``continuous_actions=True``, recorded in
+  ``env_options``); ``clip_actions_v0`` goes before padding (the padded ``Box(-1, 1)`` would give
+  the inventory negative order fractions, which the env refuses); ``agent_indicator_v0`` writes
+  ``max(high)`` of the padded box (hundreds) as the indicator, so it is rescaled to 1;
+  SuperSuit's vec env sets no ``TimeLimit.truncated`` and its SB3 wrapper cannot be seeded
+  (``PPO(seed=...)`` fails), so :class:`SharedAgentsVecEnv` adapts its ``ConcatVecEnv`` to SB3
+  with both.
+
+Seeding: everything derives from the trainer's ``seed`` (in ``[0, TRAINING_SEED_LIMIT)``). Each PPO
+gets ``PPO(seed=derived_seed(seed, learner, steps_done))``, which seeds python, numpy, torch, the
+action space and the first reset of its rollout envs (``derived + index``, always below
+``TRAINING_SEED_LIMIT``, so never an official evaluation seed); later episodes continue each env's
+generator. SB3 seeds process-global generators, so two trainers in one process are reproducible
+when built and trained in the same order. Rewards are scaled by ``reward_scale`` (default:
+:func:`~baselines.rl.views.default_reward_scale`). No VecNormalize: observations are already O(1).
+
+Episode ends: the env truncates every agent at the horizon and never terminates; every trainer
+passes that on as a truncation (``TimeLimit.truncated``), so PPO bootstraps the value of the last
+observation there, as SB3 does for any time limit.
+
+Checkpoints: ``save`` writes one SB3 zip per learner (weights, optimizer, counters) and
+``trainer.json`` (config, seed, steps, scenario, spaces, alternation state); the caller writes
+``manifest.json``. ``load`` resumes the weights and counters; rollout envs restart with a fresh
+episode seeded from ``(seed, learner, steps_done)``, so a resumed run is deterministic but does not
+continue the interrupted episodes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
+from supersuit import (
+    agent_indicator_v0,
+    clip_actions_v0,
+    concat_vec_envs_v1,
+    observation_lambda_v0,
+    pad_action_space_v0,
+    pad_observations_v0,
+    pettingzoo_env_to_vec_env_v1,
+)
+
+from baselines.policy import Policy
+from baselines.rl.checkpoint import CheckpointError, describe_spaces
+from baselines.rl.views import DEPARTMENTS, AgentView, JointView, default_reward_scale
+from coord_env.env import RetailParallelEnv
+from coord_env.harness.seeds import TRAINING_SEED_LIMIT
+from coord_env.scenarios import Scenario, load_scenario
+
+__all__ = [
+    "SB3_TRAINERS",
+    "TRAINER_STATE",
+    "AlternatingPPOConfig",
+    "CentralizedTrainer",
+    "DepartmentPolicy",
+    "DepartmentalTrainer",
+    "IPPOTrainer",
+    "JointPolicy",
+    "PPOConfig",
+    "SharedAgentsVecEnv",
+    "SharedPPOConfig",
+    "SharedPPOTrainer",
+    "SharedPolicy",
+    "SiloedRLTrainer",
+    "derived_seed",
+    "make_shared_vec_env",
+]
+
+TRAINER_STATE = "trainer.json"
+
+
+# ---------------------------------------------------------------------------------------- config
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters and env options of an SB3 trainer (SB3's PPO defaults unless noted).
+
+    Attributes
+    ----------
+    n_envs : int
+        Rollout environments stepped side by side (a DummyVecEnv of views; for ``shared_ppo``,
+        copies of the parallel env, each giving one row per agent). Default 16: SB3's forward
+        pass over a MultiDiscrete action costs about 9 ms whatever the batch, so more envs per call
+        is the main lever on speed (``default``: 130 steps/s with 2 envs, 520 with 8, 710 with 16).
+    n_steps : int
+        Steps per rollout environment between PPO updates (SB3 ``n_steps``). Default 128, so a
+        rollout of ``n_steps * n_envs`` = 2,048 steps spans about twenty ``default`` episodes.
+    batch_size : int
+        Minibatch size of the PPO update. Default 256.
+    n_epochs : int
+        Passes over each rollout. Default 5.
+    learning_rate : float
+        Adam step size. Default 3e-4.
+    gamma : float
+        Discount per tick. Default 0.99.
+    gae_lambda : float
+        GAE parameter. Default 0.95.
+    clip_range : float
+        PPO ratio clipping. Default 0.2.
+    ent_coef : float
+        Entropy bonus. Default 0.0.
+    vf_coef : float
+        Value-loss weight. Default 0.5.
+    max_grad_norm : float
+        Gradient clipping. Default 0.5.
+    net_arch : tuple of int
+        Hidden layers of the policy and value MLPs. Default (64, 64).
+    reward_scale : float or None
+        Factor on rewards; None: ``default_reward_scale(scenario)`` (about 1 per tick of revenue).
+    observation_mode : str
+        Env option ``observation_mode``. Default ``"partial"`` (the official protocol).
+    inventory_action : str
+        Env option ``inventory_action``. Default ``"order_quantity"``.
+    continuous_actions : bool
+        Env option ``continuous_actions``. Default False (MultiDiscrete actions).
+    torch_threads : int or None
+        Torch intra-op threads while the trainer builds, loads, learns or its policy acts
+        (restored afterwards). Default 1: the MLPs are tiny and extra threads only contend
+        (learning was 17x slower with 2 threads on a busy 2-core machine). None: leave torch's
+        setting.
+    """
+
+    n_envs: int = 16
+    n_steps: int = 128
+    batch_size: int = 256
+    n_epochs: int = 5
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    net_arch: tuple[int, ...] = (64, 64)
+    reward_scale: float | None = None
+    observation_mode: str = "partial"
+    inventory_action: str = "order_quantity"
+    continuous_actions: bool = False
+    torch_threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        for field in ("n_envs", "n_steps", "batch_size", "n_epochs"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{field} must be an integer >= 1, got {value!r}")
+        if self.torch_threads is not None and (
+            not isinstance(self.torch_threads, (int, np.integer)) or self.torch_threads < 1
+        ):
+            raise ValueError(
+                f"torch_threads must be an integer >= 1 or None, got {self.torch_threads!r}"
+            )
+        if self.n_envs > 1024:
+            raise ValueError(f"n_envs must be at most 1024, got {self.n_envs}")
+        object.__setattr__(self, "net_arch", tuple(int(width) for width in self.net_arch))
+        if not self.net_arch or min(self.net_arch) < 1:
+            raise ValueError(f"net_arch must list layer widths >= 1, got {self.net_arch!r}")
+        if self.reward_scale is not None and not (
+            np.isfinite(self.reward_scale) and self.reward_scale > 0
+        ):
+            raise ValueError(
+                f"reward_scale must be a finite number > 0 or None, got {self.reward_scale!r}"
+            )
+
+    def env_options(self) -> dict[str, Any]:
+        """The RetailParallelEnv options the trained policy acts under."""
+        return {
+            "observation_mode": self.observation_mode,
+            "inventory_action": self.inventory_action,
+            "continuous_actions": bool(self.continuous_actions),
+        }
+
+    def ppo_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``stable_baselines3.PPO``."""
+        return {
+            "n_steps": self.n_steps,
+            "batch_size": self.batch_size,
+            "n_epochs": self.n_epochs,
+            "learning_rate": self.learning_rate,
+            "gamma": self.gamma,
+            "gae_lambda": self.gae_lambda,
+            "clip_range": self.clip_range,
+            "ent_coef": self.ent_coef,
+            "vf_coef": self.vf_coef,
+            "max_grad_norm": self.max_grad_norm,
+            "policy_kwargs": {"net_arch": list(self.net_arch)},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class AlternatingPPOConfig(PPOConfig):
+    """:class:`PPOConfig` plus the alternation of the two departmental learners.
+
+    Attributes
+    ----------
+    chunk_steps : int
+        Environment steps one learner trains (its partner frozen) before the other takes its
+        turn; a chunk is at least one rollout (``n_steps * n_envs``). Default 4096.
+    partner_deterministic : bool
+        Whether the frozen partner acts deterministically while the other learns, as it will at
+        evaluation. Default True.
+    """
+
+    chunk_steps: int = 4096
+    partner_deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.chunk_steps, (int, np.integer)) or self.chunk_steps < 1:
+            raise ValueError(f"chunk_steps must be an integer >= 1, got {self.chunk_steps!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedPPOConfig(PPOConfig):
+    """:class:`PPOConfig` for ``shared_ppo``: ``continuous_actions`` must stay True (SuperSuit
+    cannot pad MultiDiscrete spaces)."""
+
+    continuous_actions: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.continuous_actions is not True:
+            raise ValueError(
+                "continuous_actions must be True for shared_ppo: SuperSuit pads only Box spaces, "
+                f"not MultiDiscrete; got {self.continuous_actions!r}"
+            )
+
+
+def _make_config(config_class: type[PPOConfig], config: dict[str, Any], baseline: str) -> PPOConfig:
+    fields = {field.name for field in dataclasses.fields(config_class)}
+    unknown = sorted(set(config) - fields)
+    if unknown:
+        raise ValueError(
+            f"unknown {baseline} config field(s) {', '.join(map(repr, unknown))}; valid fields: "
+            f"{', '.join(sorted(fields))}"
+        )
+    return config_class(**config)
+
+
+# ---------------------------------------------------------------------------------------- seeds
+def derived_seed(seed: int, *stream: int, room: int = 1024) -> int:
+    """A seed in ``[0, TRAINING_SEED_LIMIT - room)`` derived from ``seed`` and a stream key.
+
+    ``room`` leaves space for the ``+ index`` that SB3 and SuperSuit add per rollout env, so no
+    training env is ever reset with an official evaluation seed.
+
+    Examples
+    --------
+    >>> a, b = derived_seed(0, 1), derived_seed(0, 2)
+    >>> a != b and max(a, b) < TRAINING_SEED_LIMIT - 1024
+    True
+    """
+    state = np.random.SeedSequence((int(seed), *map(int, stream))).generate_state(1, np.uint64)
+    return int(state[0] % np.uint64(TRAINING_SEED_LIMIT - room))
+
+
+def _check_seed(seed: Any) -> int:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer in [0, {TRAINING_SEED_LIMIT}), got {seed!r}")
+    if not 0 <= seed < TRAINING_SEED_LIMIT:
+        raise ValueError(
+            f"seed must be an integer in [0, {TRAINING_SEED_LIMIT}) (training seeds; the official "
+            f"evaluation seeds start at {TRAINING_SEED_LIMIT}), got {seed}"
+        )
+    return int(seed)
+
+
+# ---------------------------------------------------------------------------------------- policies
+@contextlib.contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """Run a block with ``count`` torch threads, then restore the previous setting."""
+    if count is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class _PredictingPolicy:
+    """A trained SB3 policy as a baselines Policy: deterministic, no per-episode state."""
+
+    def __init__(self, name: str, torch_threads: int | None):
+        self.name = name
+        self.torch_threads = torch_threads
+
+    def reset(self, seed: int | None = None) -> None:
+        pass
+
+    def act(self, observations: dict[str, np.ndarray], infos: dict) -> dict[str, np.ndarray]:
+        """Actions for both agents from the parallel API's observation dict."""
+        with _torch_threads(self.torch_threads):
+            return self._act(observations)
+
+    def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+class JointPolicy(_PredictingPolicy):
+    """A PPO model trained on :class:`JointView`, acting deterministically in the parallel env.
+
+    Parameters
+    ----------
+    model : PPO
+    view : JointView
+        Joins the observations and splits the joint action.
+    name : str
+    torch_threads : int or None
+        Torch threads while predicting (None: torch's setting).
+    """
+
+    def __init__(
+        self, model: PPO, view: JointView, name: str = "centralized", torch_threads: int | None = 1
+    ):
+        super().__init__(name, torch_threads)
+        self.model = model
+        self.view = view
+
+    def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        action, _ = self.model.predict(
+            self.view.joint_observation(observations), deterministic=True
+        )
+        return self.view.agent_actions(action)
+
+
+class DepartmentPolicy(_PredictingPolicy):
+    """One PPO model per agent, each acting deterministically on its own observation.
+
+    Parameters
+    ----------
+    models : dict
+        ``{agent: PPO}`` for every agent.
+    name : str
+    torch_threads : int or None
+    """
+
+    def __init__(self, models: dict[str, PPO], name: str, torch_threads: int | None = 1):
+        super().__init__(name, torch_threads)
+        self.models = dict(models)
+
+    def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {
+            agent: self.models[agent].predict(observation, deterministic=True)[0]
+            for agent, observation in observations.items()
+        }
+
+
+class SharedPolicy(_PredictingPolicy):
+    """The parameter-shared PPO acting for every agent, transforming like its SuperSuit training env.
+
+    Each agent's observation is zero-padded to the widest agent's and followed by a one-hot agent
+    indicator (agent order ``env.possible_agents``); each padded action is cut to the agent's size
+    and clipped to its space.
+
+    Parameters
+    ----------
+    model : PPO
+    env : RetailParallelEnv
+        An env with the options the policy acts under (``continuous_actions=True``).
+    name : str
+    torch_threads : int or None
+    """
+
+    def __init__(
+        self,
+        model: PPO,
+        env: RetailParallelEnv,
+        name: str = "shared_ppo",
+        torch_threads: int | None = 1,
+    ):
+        super().__init__(name, torch_threads)
+        self.model = model
+        self.agents = tuple(env.possible_agents)
+        self.observation_sizes = {
+            agent: env.observation_space(agent).shape[0] for agent in self.agents
+        }
+        self.width = max(self.observation_sizes.values())
+        self.action_spaces = {agent: env.action_space(agent) for agent in self.agents}
+
+    def shared_observations(self, observations: dict[str, np.ndarray]) -> np.ndarray:
+        """One padded, agent-indicated row per agent (the shared network's input)."""
+        rows = np.zeros((len(self.agents), self.width + len(self.agents)), dtype=np.float32)
+        for index, agent in enumerate(self.agents):
+            rows[index, : self.observation_sizes[agent]] = observations[agent]
+            rows[index, self.width + index] = 1.0
+        return rows
+
+    def agent_actions(self, padded_actions: np.ndarray) -> dict[str, np.ndarray]:
+        """Cut each agent's row of padded actions to its size and clip it to its space."""
+        actions = {}
+        for index, agent in enumerate(self.agents):
+            space = self.action_spaces[agent]
+            cut = np.asarray(padded_actions[index][: space.shape[0]], dtype=np.float32)
+            actions[agent] = np.clip(cut, space.low, space.high)
+        return actions
+
+    def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        padded, _ = self.model.predict(self.shared_observations(observations), deterministic=True)
+        return self.agent_actions(padded)
+
+
+class _LivePartner:
+    """The other department's current PPO model as a partner Policy for an AgentView."""
+
+    def __init__(self, models: dict[str, PPO], agent: str, deterministic: bool):
+        self.models = models  # the trainer's dict: a model replaced by ``load`` is seen here
+        self.agent = agent
+        self.deterministic = deterministic
+
+    def reset(self, seed: int | None = None) -> None:
+        pass
+
+    def act(self, observations: dict[str, np.ndarray], infos: dict) -> dict[str, np.ndarray]:
+        action, _ = self.models[self.agent].predict(
+            observations[self.agent], deterministic=self.deterministic
+        )
+        return {self.agent: action}
+
+
+# ---------------------------------------------------------------------------------------- shared env
+class SharedAgentsVecEnv(VecEnv):
+    """SB3 VecEnv over SuperSuit's ``ConcatVecEnv``, with seeding, time limits and reward scaling.
+
+    SuperSuit's own SB3 wrapper cannot be seeded (it forwards ``seed`` to a gymnasium VectorEnv
+    that has no ``seed`` method, which is why ``PPO(seed=...)`` fails on it) and reports the
+    horizon as a plain ``done``. This adapter stores the seed for the next reset (SuperSuit gives
+    copy ``i`` of the parallel env ``seed + i``), marks truncations with ``TimeLimit.truncated``
+    as SB3's own vec envs do, and multiplies rewards by ``reward_scale``.
+
+    Parameters
+    ----------
+    concat_env
+        ``supersuit.concat_vec_envs_v1(..., base_class="gymnasium")``.
+    reward_scale : float
+    """
+
+    def __init__(self, concat_env: Any, reward_scale: float):
+        self.concat_env = concat_env
+        self.reward_scale = float(reward_scale)
+        self._reset_seed: int | None = None
+        self._actions: np.ndarray | None = None
+        super().__init__(concat_env.num_envs, concat_env.observation_space, concat_env.action_space)
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        self._reset_seed = None if seed is None else int(seed)
+        return [None if seed is None else int(seed) + index for index in range(self.num_envs)]
+
+    def reset(self) -> np.ndarray:
+        observations, infos = self.concat_env.reset(seed=self._reset_seed)
+        self._reset_seed = None
+        self.reset_infos = list(infos)
+        return observations
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        observations, rewards, terminations, truncations, infos = self.concat_env.step(
+            self._actions
+        )
+        terminations = np.asarray(terminations, dtype=bool)
+        truncations = np.asarray(truncations, dtype=bool)
+        dones = terminations | truncations
+        for index in np.flatnonzero(dones):
+            infos[index]["TimeLimit.truncated"] = bool(
+                truncations[index] and not terminations[index]
+            )
+        scaled = (np.asarray(rewards, dtype=np.float64) * self.reward_scale).astype(np.float32)
+        return observations, scaled, dones, infos
+
+    def close(self) -> None:
+        self.concat_env.close()
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        if attr_name == "render_mode":
+            return [None] * len(list(self._get_indices(indices)))
+        raise AttributeError(f"SharedAgentsVecEnv exposes no per-env attribute {attr_name!r}")
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        raise NotImplementedError("SuperSuit's ConcatVecEnv gives no access to per-env attributes")
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list:
+        raise NotImplementedError("SuperSuit's ConcatVecEnv gives no access to per-env methods")
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False] * len(list(self._get_indices(indices)))
+
+
+def _unit_agent_indicator(env: Any) -> Any:
+    """Rescale ``agent_indicator_v0``'s indicator (it writes ``max(high)``) to a 0/1 one-hot."""
+    count = len(env.possible_agents)
+
+    def observation_space(space: spaces.Box) -> spaces.Box:
+        low, high = space.low.copy(), space.high.copy()
+        low[-count:], high[-count:] = 0.0, 1.0
+        return spaces.Box(low, high, dtype=space.dtype)
+
+    def observation(obs: np.ndarray, space: spaces.Box) -> np.ndarray:
+        out = np.array(obs, dtype=space.dtype)
+        out[-count:] = obs[-count:] > 0
+        return out
+
+    return observation_lambda_v0(env, observation, observation_space)
+
+
+def make_shared_vec_env(
+    scenario: str | Scenario,
+    n_envs: int = 2,
+    reward_scale: float | None = None,
+    observation_mode: str = "partial",
+    inventory_action: str = "order_quantity",
+) -> VecEnv:
+    """The SuperSuit recipe for one shared policy over both agents, as an SB3 VecEnv.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+    n_envs : int
+        Copies of the parallel env; the VecEnv has ``2 * n_envs`` rows (inventory, recommender,
+        inventory, ...).
+    reward_scale : float, optional
+        None: :func:`~baselines.rl.views.default_reward_scale`.
+    observation_mode, inventory_action : str
+        Env options; ``continuous_actions`` is always True.
+
+    Returns
+    -------
+    VecEnv
+        ``VecMonitor(SharedAgentsVecEnv(...))``; seed it with ``seed(s)`` before ``reset()``.
+    """
+    env = RetailParallelEnv(
+        scenario,
+        continuous_actions=True,
+        observation_mode=observation_mode,
+        inventory_action=inventory_action,
+    )
+    scale = default_reward_scale(env.scenario) if reward_scale is None else reward_scale
+    env = clip_actions_v0(env)  # before padding: the padded Box(-1, 1) reaches the inventory
+    env = pad_observations_v0(env)
+    env = pad_action_space_v0(env)
+    env = _unit_agent_indicator(agent_indicator_v0(env))
+    vector = pettingzoo_env_to_vec_env_v1(env)
+    concat = concat_vec_envs_v1(vector, num_vec_envs=n_envs, num_cpus=0, base_class="gymnasium")
+    return VecMonitor(SharedAgentsVecEnv(concat, scale))
+
+
+# ---------------------------------------------------------------------------------------- trainers
+def _last_update_stats(model: PPO, prefix: str = "") -> dict[str, float]:
+    """The ``train/...`` values SB3 logged in the model's last PPO update."""
+    logged = model.logger.name_to_value if model.logger is not None else {}
+    return {
+        prefix + key.removeprefix("train/"): float(value)
+        for key, value in logged.items()
+        if key.startswith("train/")
+    }
+
+
+class _PPOTrainer:
+    """Shared machinery: config, seeding, learners as SB3 models, save and load."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[PPOConfig]] = PPOConfig
+    learners: ClassVar[tuple[str, ...]]  # model keys; each one's checkpoint file is <key>.zip
+
+    def __init__(self, scenario: str | Scenario, seed: int, **config: Any):
+        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.seed = _check_seed(seed)
+        self.config = _make_config(self.config_class, config, self.name)
+        self.env_options = self.config.env_options()
+        self.reward_scale = (
+            default_reward_scale(self.scenario)
+            if self.config.reward_scale is None
+            else float(self.config.reward_scale)
+        )
+        self.models: dict[str, PPO] = {}
+        self._build()
+
+    # subclasses --------------------------------------------------------------------------------
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _restore_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # common ------------------------------------------------------------------------------------
+    def _ppo(self, venv: VecEnv, learner: str) -> PPO:
+        seed = derived_seed(self.seed, self.learners.index(learner), 0, room=self.config.n_envs)
+        with _torch_threads(self.config.torch_threads):
+            return PPO(
+                "MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **self.config.ppo_kwargs()
+            )
+
+    @property
+    def steps_done(self) -> int:
+        """Environment steps (``env.step`` calls, summed over rollout envs) trained so far."""
+        return sum(model.num_timesteps for model in self.models.values())
+
+    def learn(self, steps: int) -> dict[str, float]:
+        """Train for at least ``steps`` more environment steps (whole rollouts).
+
+        Returns
+        -------
+        dict
+            The last PPO update's statistics (``value_loss``, ``entropy_loss``, ``approx_kl``,
+            ...); empty when ``steps`` is 0.
+        """
+        steps = self._check_steps(steps)
+        if steps == 0:
+            return {}
+        (model,) = self.models.values()
+        with _torch_threads(self.config.torch_threads):
+            model.learn(total_timesteps=steps, reset_num_timesteps=False)
+        return _last_update_stats(model)
+
+    @staticmethod
+    def _check_steps(steps: Any) -> int:
+        if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+            raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+        return int(steps)
+
+    def policy(self) -> Policy:
+        raise NotImplementedError
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``<learner>.zip`` per learner and ``trainer.json`` (not ``manifest.json``)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for key, model in self.models.items():
+            model.save(directory / f"{key}.zip")
+        state = {
+            "baseline": self.name,
+            "seed": self.seed,
+            "steps_done": self.steps_done,
+            "config": dataclasses.asdict(self.config),
+            "env_options": self.env_options,
+            "scenario": self.scenario.env_id,
+            "scenario_hash": self.scenario.content_hash,
+            "spaces": describe_spaces(RetailParallelEnv(self.scenario, **self.env_options)),
+            **self._extra_state(),
+        }
+        (directory / TRAINER_STATE).write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path, scenario: str | Scenario) -> _PPOTrainer:
+        """Resume a trainer from ``save``'s files, for ``scenario``.
+
+        Raises
+        ------
+        CheckpointError
+            If a file is missing or unreadable, or the checkpoint is of another baseline, another
+            scenario (name, version or parameters) or other spaces.
+        """
+        directory = Path(directory)
+        scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        state = cls._read_state(directory)
+        if state.get("baseline") != cls.name:
+            raise CheckpointError(
+                f"checkpoint {directory} is of baseline {state.get('baseline')!r}, not {cls.name!r}"
+            )
+        if (
+            state.get("scenario") != scenario.env_id
+            or state.get("scenario_hash") != scenario.content_hash
+        ):
+            raise CheckpointError(
+                f"checkpoint {directory} was trained on {state.get('scenario')} (hash "
+                f"{state.get('scenario_hash')}), not on {scenario.env_id} (hash "
+                f"{scenario.content_hash})"
+            )
+        try:
+            expected = describe_spaces(RetailParallelEnv(scenario, **state["env_options"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
+        recorded = state.get("spaces") or {}
+        if recorded != expected:
+            differing = sorted(
+                key
+                for key in set(recorded) | set(expected)
+                if recorded.get(key) != expected.get(key)
+            )
+            raise CheckpointError(
+                f"checkpoint {directory} was trained on other spaces: {', '.join(differing)} differ"
+            )
+        try:
+            trainer = cls(scenario, state["seed"], **state["config"])
+            steps_recorded = int(state["steps_done"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
+        for index, key in enumerate(cls.learners):
+            path = directory / f"{key}.zip"
+            if not path.is_file():
+                raise CheckpointError(f"checkpoint {directory} is missing {path.name}")
+            venv = trainer.models[key].get_env()
+            try:
+                with _torch_threads(trainer.config.torch_threads):
+                    model = PPO.load(path, env=venv, device="cpu")
+            except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
+                raise CheckpointError(f"checkpoint file {path} is not loadable: {error}") from None
+            # a fresh, deterministic episode stream for the resumed run
+            model.set_random_seed(
+                derived_seed(trainer.seed, index, steps_recorded, room=trainer.config.n_envs)
+            )
+            trainer.models[key] = model
+        trainer._restore_extra_state(state)
+        if trainer.steps_done != steps_recorded:
+            raise CheckpointError(
+                f"checkpoint {directory}: its models hold {trainer.steps_done} steps, but "
+                f"{TRAINER_STATE} records {steps_recorded}"
+            )
+        return trainer
+
+    @staticmethod
+    def _read_state(directory: Path) -> dict[str, Any]:
+        path = directory / TRAINER_STATE
+        try:
+            state = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise CheckpointError(
+                f"{directory} is not an SB3 trainer checkpoint: it has no {TRAINER_STATE}"
+            ) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{path} is not readable JSON: {error}") from None
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path} does not hold a JSON object")
+        return state
+
+
+class CentralizedTrainer(_PPOTrainer):
+    """``centralized``: one PPO on the joint view (both observations, joint action, team profit).
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+    seed : int
+        Training seed in ``[0, TRAINING_SEED_LIMIT)``.
+    **config
+        Fields of :class:`PPOConfig`.
+
+    Examples
+    --------
+    >>> trainer = CentralizedTrainer("tiny", seed=0, n_steps=32, batch_size=32, n_epochs=1)
+    >>> stats = trainer.learn(64)
+    >>> trainer.steps_done, "value_loss" in stats
+    (64, True)
+    """
+
+    name = "centralized"
+    config_class = PPOConfig
+    learners = ("joint",)
+
+    def _build(self) -> None:
+        def make_view() -> Monitor:
+            return Monitor(JointView(self.scenario, self.reward_scale, **self.env_options))
+
+        venv = DummyVecEnv([make_view] * self.config.n_envs)
+        self.models["joint"] = self._ppo(venv, "joint")
+
+    def policy(self) -> Policy:
+        """The joint model acting deterministically (live: it follows further training)."""
+        view = JointView(self.scenario, **self.env_options)
+        return JointPolicy(self.models["joint"], view, self.name, self.config.torch_threads)
+
+
+class DepartmentalTrainer(_PPOTrainer):
+    """One PPO per department, trained in turn against the other's current policy.
+
+    ``siloed_rl`` (:class:`SiloedRLTrainer`) and ``ippo`` (:class:`IPPOTrainer`) differ only in
+    ``reward_mode``. Each department learns on an :class:`AgentView` whose partner is the other
+    department's live PPO model. ``learn`` gives inventory the first ``chunk_steps`` environment
+    steps, then the recommender the next ``chunk_steps``, and so on; the position in the
+    alternation carries over between ``learn`` calls and checkpoints. ``steps_done`` sums both
+    learners' environment steps.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+    seed : int
+    **config
+        Fields of :class:`AlternatingPPOConfig`.
+    """
+
+    reward_mode: ClassVar[str]
+    config_class = AlternatingPPOConfig
+    learners = DEPARTMENTS
+
+    def _build(self) -> None:
+        self._turn = 0  # index into DEPARTMENTS of the learner training now
+        self._chunk_progress = 0  # its environment steps in the current chunk
+        for agent in DEPARTMENTS:
+            partner = _LivePartner(
+                self.models,
+                DEPARTMENTS[1 - DEPARTMENTS.index(agent)],
+                self.config.partner_deterministic,
+            )
+
+            def make_view(agent: str = agent, partner: _LivePartner = partner) -> Monitor:
+                return Monitor(
+                    AgentView(
+                        self.scenario,
+                        agent,
+                        partner,
+                        reward_mode=self.reward_mode,
+                        reward_scale=self.reward_scale,
+                        **self.env_options,
+                    )
+                )
+
+            venv = DummyVecEnv([make_view] * self.config.n_envs)
+            self.models[agent] = self._ppo(venv, agent)
+
+    @property
+    def training_department(self) -> str:
+        """The department whose chunk is under way (or starts at the next ``learn``)."""
+        return DEPARTMENTS[self._turn]
+
+    def learn(self, steps: int) -> dict[str, float]:
+        """Train for at least ``steps`` more environment steps, alternating departments by chunk.
+
+        Returns
+        -------
+        dict
+            Per department trained in this call, its last PPO update's statistics, keyed
+            ``"<agent>/<statistic>"`` (e.g. ``"inventory_0/value_loss"``).
+        """
+        steps = self._check_steps(steps)
+        stats: dict[str, float] = {}
+        done = 0
+        while done < steps:
+            agent = DEPARTMENTS[self._turn]
+            model = self.models[agent]
+            budget = min(self.config.chunk_steps - self._chunk_progress, steps - done)
+            before = model.num_timesteps
+            with _torch_threads(self.config.torch_threads):
+                model.learn(total_timesteps=budget, reset_num_timesteps=False)
+            advanced = model.num_timesteps - before
+            done += advanced
+            self._chunk_progress += advanced
+            stats.update(_last_update_stats(model, prefix=f"{agent}/"))
+            if self._chunk_progress >= self.config.chunk_steps:
+                self._turn = 1 - self._turn
+                self._chunk_progress = 0
+        return stats
+
+    def policy(self) -> Policy:
+        """Both departments' models acting deterministically on their own observations (live)."""
+        return DepartmentPolicy(self.models, self.name, self.config.torch_threads)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"turn": self._turn, "chunk_progress": self._chunk_progress}
+
+    def _restore_extra_state(self, state: dict[str, Any]) -> None:
+        try:
+            turn, progress = int(state["turn"]), int(state["chunk_progress"])
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(
+                f"{TRAINER_STATE} lacks a valid alternation state ('turn', 'chunk_progress')"
+            ) from None
+        if turn not in (0, 1) or progress < 0:
+            raise CheckpointError(
+                f"{TRAINER_STATE}: turn must be 0 or 1 and chunk_progress >= 0, got {turn}, "
+                f"{progress}"
+            )
+        self._turn, self._chunk_progress = turn, progress
+
+
+class SiloedRLTrainer(DepartmentalTrainer):
+    """``siloed_rl``: each department's PPO learns on its departmental reward (revenue for the
+    recommender, the operations result for inventory). See :class:`DepartmentalTrainer`.
+
+    Examples
+    --------
+    >>> trainer = SiloedRLTrainer("tiny", 0, n_steps=32, batch_size=32, n_epochs=1, chunk_steps=64)
+    >>> sorted(trainer.learn(128))[:2]
+    ['inventory_0/approx_kl', 'inventory_0/clip_fraction']
+    >>> trainer.steps_done, trainer.training_department
+    (128, 'inventory_0')
+    """
+
+    name = "siloed_rl"
+    reward_mode = "departmental"
+
+
+class IPPOTrainer(DepartmentalTrainer):
+    """``ippo``: independent PPO learners, both on the team profit. See
+    :class:`DepartmentalTrainer`."""
+
+    name = "ippo"
+    reward_mode = "team"
+
+
+class SharedPPOTrainer(_PPOTrainer):
+    """``shared_ppo``: one PPO policy shared by both agents through SuperSuit's padding.
+
+    The policy acts with continuous actions (``env_options["continuous_actions"]`` is True). The
+    SB3 model steps ``2 * n_envs`` agent rows, one parallel-env step per pair of rows:
+    ``steps_done`` counts parallel-env steps (the model's timesteps / 2), and ``learn(steps)``
+    trains on ``2 * steps`` agent rows. See :func:`make_shared_vec_env` and the module docstring
+    for the SuperSuit pitfalls handled.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+    seed : int
+    **config
+        Fields of :class:`SharedPPOConfig`.
+
+    Examples
+    --------
+    >>> trainer = SharedPPOTrainer("tiny", 0, n_steps=32, batch_size=32, n_epochs=1)
+    >>> _ = trainer.learn(64)
+    >>> trainer.steps_done, trainer.env_options["continuous_actions"]
+    (64, True)
+    """
+
+    name = "shared_ppo"
+    config_class = SharedPPOConfig
+    learners = ("shared",)
+
+    def _build(self) -> None:
+        self.num_agents = len(DEPARTMENTS)
+        venv = make_shared_vec_env(
+            self.scenario,
+            self.config.n_envs,
+            self.reward_scale,
+            self.config.observation_mode,
+            self.config.inventory_action,
+        )
+        self.models["shared"] = self._ppo(venv, "shared")
+
+    @property
+    def steps_done(self) -> int:
+        return self.models["shared"].num_timesteps // self.num_agents
+
+    def learn(self, steps: int) -> dict[str, float]:
+        """Train for at least ``steps`` more parallel-env steps (whole rollouts)."""
+        steps = self._check_steps(steps)
+        if steps == 0:
+            return {}
+        model = self.models["shared"]
+        with _torch_threads(self.config.torch_threads):
+            model.learn(total_timesteps=steps * self.num_agents, reset_num_timesteps=False)
+        return _last_update_stats(model)
+
+    def policy(self) -> Policy:
+        """The shared model acting deterministically for both agents (live)."""
+        env = RetailParallelEnv(self.scenario, **self.env_options)
+        return SharedPolicy(self.models["shared"], env, self.name, self.config.torch_threads)
+
+
+SB3_TRAINERS: dict[str, type[_PPOTrainer]] = {
+    "centralized": CentralizedTrainer,
+    "siloed_rl": SiloedRLTrainer,
+    "ippo": IPPOTrainer,
+    "shared_ppo": SharedPPOTrainer,
+}
