@@ -13,7 +13,6 @@ from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_ep
 
 __all__ = ["main"]
 
-HEURISTICS = ("random", "mean_demand", "siloed", "coordinated", "lp")
 TABLE_METRICS = (
     "fill_rate",
     "oos_impression_share",
@@ -24,7 +23,7 @@ TABLE_METRICS = (
 
 def _format_table(results: list[dict[str, Any]]) -> str:
     """Profit mean and 95% CI, normalized score and key coordination metrics, one row per policy."""
-    header = f"{'policy':<14}{'profit':>12}{'95% CI':>26}{'IQM':>12}{'norm.':>8}" + "".join(
+    header = f"{'policy':<22}{'profit':>14}{'95% CI':>30}{'IQM':>14}{'norm.':>10}" + "".join(
         f"{name[:14]:>16}" for name in TABLE_METRICS
     )
     lines = [header, "-" * len(header)]
@@ -37,7 +36,7 @@ def _format_table(results: list[dict[str, Any]]) -> str:
         )
         interval = f"[{p['ci_low']:,.0f}, {p['ci_high']:,.0f}]"
         lines.append(
-            f"{r['policy']:<14}{p['mean']:>12,.0f}{interval:>26}{p['iqm']:>12,.0f}{score:>8}{metrics}"
+            f"{r['policy']:<22}{p['mean']:>14,.0f}{interval:>30}{p['iqm']:>14,.0f}{score:>10}{metrics}"
         )
     return "\n".join(lines)
 
@@ -55,7 +54,18 @@ def _run(args: argparse.Namespace) -> int:
     seeds = list(EVALUATION_SEEDS[: args.num_seeds] if args.num_seeds else EVALUATION_SEEDS)
     out = Path(args.out)
     results = []
-    for name in args.policies:
+    from baselines import BUILTIN_POLICIES
+
+    for name in args.policies or list(BUILTIN_POLICIES):
+        supports = getattr(resolve_policy(name)[1], "supports", None)
+        if supports is not None and not supports(scenario):
+            if args.policies:  # asked for by name: say why it is missing
+                print(
+                    f"{name}: skipped, not available for {scenario.env_id} (coord-bench evaluate "
+                    f"--policy {name} --scenario {scenario.name} says why)",
+                    file=sys.stderr,
+                )
+            continue
         result = evaluate(name, scenario, seeds, workers=args.workers, progress=not args.quiet)
         _write_json(result, out / f"{scenario.name}_{name}.json")
         results.append(result)
@@ -95,6 +105,62 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    """Train one RL baseline; the checkpoint plugs into evaluate as --policy OUT/checkpoint."""
+    from baselines.rl.training import train
+
+    config = {}
+    for item in args.config or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"coord-bench train: --config takes key=value; got {item!r}", file=sys.stderr)
+            return 2
+        try:
+            config[key] = json.loads(value)  # numbers, true/false, lists
+        except json.JSONDecodeError:
+            config[key] = value  # plain words, e.g. memory=gru
+    out = Path(args.out or f"runs/{args.name}_{args.scenario}_seed{args.seed}")
+    try:
+        checkpoint = train(
+            args.name,
+            args.scenario,
+            args.steps,
+            args.seed,
+            out,
+            eval_every=args.eval_every,
+            resume=args.resume,
+            progress=not args.quiet,
+            command="coord-bench " + " ".join(args.argv),
+            config=config,
+        )
+    except (KeyError, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        print(f"coord-bench train: {message}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {checkpoint} (evaluate it with: coord-bench evaluate --policy {checkpoint} "
+        f"--scenario {args.scenario} --out results.json)"
+    )
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    """docs/results.md and its figures, from the committed checkpoints or retrained."""
+    from baselines.reproduce import reproduce
+
+    page = reproduce(
+        args.out,
+        args.scenarios,
+        retrain_models=args.retrain,
+        num_seeds=args.num_seeds,
+        workers=args.workers,
+        runs=args.runs,
+        progress=not args.quiet,
+    )
+    print(f"wrote {page} and its figures")
+    return 0
+
+
 def _scenarios(args: argparse.Namespace) -> int:
     """List the catalog: id, sizes, hash and description."""
     for name in coord_env.list_scenarios():
@@ -115,7 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the main job: evaluate the heuristic baselines, print a table, write results and plots",
     )
     run.add_argument("--scenario", default="default", choices=scenario_names)
-    run.add_argument("--policies", nargs="+", default=list(HEURISTICS), metavar="NAME")
+    run.add_argument(
+        "--policies",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="default: every heuristic, and every RL baseline with a committed checkpoint",
+    )
     run.add_argument(
         "--num-seeds", type=int, default=0, help="use only the first N official seeds (0: all)"
     )
@@ -127,13 +199,55 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     one = commands.add_parser("evaluate", help="evaluate one policy and write its results document")
-    one.add_argument("--policy", required=True, help="a built-in name or module:factory")
+    one.add_argument(
+        "--policy",
+        required=True,
+        help="a built-in name, module:factory, or a checkpoint folder from coord-bench train",
+    )
     one.add_argument("--scenario", default="default", choices=scenario_names)
     one.add_argument("--out", required=True, help="results JSON file")
     one.add_argument("--seeds", type=int, nargs="*", help="default: the official evaluation seeds")
     one.add_argument("--workers", type=int, default=0)
     one.add_argument("--quiet", action="store_true")
     one.set_defaults(handler=_evaluate)
+
+    from baselines.rl.training import RL_BASELINES
+
+    training = commands.add_parser(
+        "train", help="train an RL baseline: progress bar, logs, held-out evaluation, checkpoints"
+    )
+    training.add_argument(
+        "name", choices=RL_BASELINES, metavar="NAME", help=", ".join(RL_BASELINES)
+    )
+    training.add_argument("--scenario", default="default", choices=scenario_names)
+    training.add_argument("--steps", type=int, required=True, help="budget in environment steps")
+    training.add_argument("--seed", type=int, default=0, help="training seed in [0, 1000000)")
+    training.add_argument("--out", help="run folder (default: runs/NAME_SCENARIO_seedK)")
+    training.add_argument(
+        "--eval-every", type=int, default=0, help="steps between evaluations (0: 10 per run)"
+    )
+    training.add_argument("--resume", action="store_true", help="continue OUT/checkpoint")
+    training.add_argument(
+        "--config", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. n_envs=4"
+    )
+    training.add_argument("--quiet", action="store_true")
+    training.set_defaults(handler=_train)
+
+    again = commands.add_parser(
+        "reproduce", help="write docs/results.md: every baseline, learning curves, claims, insights"
+    )
+    again.add_argument("--out", default="docs/results.md")
+    again.add_argument(
+        "--scenarios", nargs="+", default=["default", "multiscale"], choices=scenario_names
+    )
+    again.add_argument(
+        "--retrain", action="store_true", help="retrain every RL baseline and seed first (hours)"
+    )
+    again.add_argument("--runs", default="runs", help="run folders for --retrain")
+    again.add_argument("--num-seeds", type=int, default=0, help="first N official seeds (0: all)")
+    again.add_argument("--workers", type=int, default=2)
+    again.add_argument("--quiet", action="store_true")
+    again.set_defaults(handler=_reproduce)
 
     scenarios = commands.add_parser("scenarios", help="list the scenario catalog")
     scenarios.add_argument("-v", "--verbose", action="store_true", help="print descriptions")
@@ -142,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded in checkpoint manifests
     return args.handler(args)
 
 

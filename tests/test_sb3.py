@@ -193,7 +193,9 @@ def test_config_errors_name_the_field():
 
 def test_shared_policy_transforms_exactly_like_its_training_env():
     """The policy's padding, agent indicator and unpadding reproduce the SuperSuit training env."""
-    venv = make_shared_vec_env("tiny", n_envs=1, reward_scale=1.0)
+    venv = make_shared_vec_env(
+        "tiny", n_envs=1, reward_scale=1.0, inventory_action="order_quantity"
+    )
     env = coord_env.parallel_env("tiny", continuous_actions=True)
     policy = SharedPolicy(model=None, env=coord_env.parallel_env("tiny", continuous_actions=True))
     venv.seed(7)

@@ -61,7 +61,7 @@ def test_no_baseline_beats_the_bound_beyond_noise(name, num_seeds):
 def test_large_scenarios_get_the_decomposed_bound_and_the_lp_is_refused_clearly():
     large = coord_env.load_scenario("large")
     assert fluid_upper_bound(large, 0).formulation == "decomposed"
-    with pytest.raises(ValueError, match="too large.*decomposed"):
+    with pytest.raises(ValueError, match=r"too large.*decomposed"):
         fluid_upper_bound(large, 0, "lp")
     with pytest.raises(ValueError, match="formulation must be one of 'auto', 'lp', 'decomposed'"):
         fluid_upper_bound(large, 0, "exact")

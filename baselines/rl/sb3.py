@@ -133,7 +133,10 @@ class PPOConfig:
     observation_mode : str
         Env option ``observation_mode``. Default ``"partial"`` (the official protocol).
     inventory_action : str
-        Env option ``inventory_action``. Default ``"order_quantity"``.
+        Env option ``inventory_action``. Default ``"order_up_to"``: a constant action is then a
+        base-stock policy, which PPO finds at once; with order quantities it must learn to track
+        the inventory position (``centralized`` on ``default``: held-out profit 43,000 after 16k
+        steps with order-up-to levels, still -37,000 after 150k with order quantities).
     continuous_actions : bool
         Env option ``continuous_actions``. Default False (MultiDiscrete actions).
     torch_threads : int or None
@@ -157,7 +160,7 @@ class PPOConfig:
     net_arch: tuple[int, ...] = (64, 64)
     reward_scale: float | None = None
     observation_mode: str = "partial"
-    inventory_action: str = "order_quantity"
+    inventory_action: str = "order_up_to"
     continuous_actions: bool = False
     torch_threads: int | None = 1
 
@@ -533,7 +536,7 @@ def make_shared_vec_env(
     n_envs: int = 2,
     reward_scale: float | None = None,
     observation_mode: str = "partial",
-    inventory_action: str = "order_quantity",
+    inventory_action: str = "order_up_to",
 ) -> VecEnv:
     """The SuperSuit recipe for one shared policy over both agents, as an SB3 VecEnv.
 

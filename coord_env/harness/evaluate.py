@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,12 @@ PolicyFactory = Callable[[RetailParallelEnv], Any]
 
 
 def resolve_policy(spec: str | PolicyFactory) -> tuple[str, PolicyFactory]:
-    """A (name, factory) pair from a built-in name, ``"module:factory"``, or a factory callable.
+    """A (name, factory) pair from a built-in name, ``"module:factory"``, a checkpoint directory
+    (written by ``coord-bench train``), or a factory callable.
+
+    A factory may define ``env_options_for(scenario)``: the environment options its policy acts
+    under (e.g. a policy trained with continuous actions); :func:`run_episode` uses them unless
+    given options explicitly.
 
     Raises
     ------
@@ -46,6 +52,11 @@ def resolve_policy(spec: str | PolicyFactory) -> tuple[str, PolicyFactory]:
             f"policy must be a built-in name, 'module:factory', or a factory env -> policy; got a "
             f"{type(spec).__name__} instance (to evaluate an existing object, pass lambda env: obj)"
         )
+    if Path(spec, "manifest.json").is_file():  # a trained checkpoint directory
+        from baselines.rl.policies import CheckpointPolicy
+
+        factory = CheckpointPolicy(spec)
+        return factory.name, factory
     if ":" in spec:
         module_name, _, attribute = spec.partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
@@ -85,6 +96,8 @@ def run_episode(
 ) -> Trajectory:
     """Play one full episode and record it period by period.
 
+    ``env_options`` default to the factory's ``env_options_for(scenario)`` when it has one.
+
     Raises
     ------
     InvalidActionError
@@ -92,6 +105,8 @@ def run_episode(
     """
     from baselines.policy import as_policy
 
+    if env_options is None and hasattr(factory, "env_options_for"):
+        env_options = factory.env_options_for(scenario)
     env = RetailParallelEnv(scenario, **(env_options or {}))
     policy = as_policy(factory(env))
     policy.reset(policy_seed(seed))

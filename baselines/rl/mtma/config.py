@@ -1,0 +1,246 @@
+"""MTMA hyperparameters: one frozen, validated dataclass and the named presets.
+
+The *timescale* of a learner is how fast its parameters move: its learning rate times how often it
+is updated (every ``k``-th rollout). The ``mtma`` preset orders them critic > recommender >
+inventory, as two-timescale stochastic approximation asks (the critic tracks the current joint
+policy, the fast recommender adapts to the slowly moving stock policy); ``single_timescale`` is the
+ablation with every learner at the same speed, ``reversed`` swaps the two actors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from coord_env.scenarios import Scenario
+
+__all__ = ["MEMORY_MODES", "PRESETS", "MTMAConfig", "derived_reward_scale"]
+
+MEMORY_MODES = ("stack", "gru")
+RATIO_MODES = ("joint", "per_dimension")
+INVENTORY_ACTIONS = ("order_up_to", "order_quantity")
+
+
+def _check_range(
+    name: str, value: Any, low: float, high: float, *, low_open: bool = False, integer: bool = False
+) -> None:
+    """Raise ValueError naming ``name`` unless ``low <= value <= high`` (``low < value`` if open)."""
+    kind = "an integer" if integer else "a number"
+    if integer and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"MTMAConfig.{name} must be {kind}, got {value!r}")
+    if not integer and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+    ):
+        raise ValueError(f"MTMAConfig.{name} must be a finite number, got {value!r}")
+    below = value <= low if low_open else value < low
+    if below or value > high:
+        bracket = "(" if low_open else "["
+        raise ValueError(
+            f"MTMAConfig.{name} must be {kind} in {bracket}{low:g}, {high:g}], got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class MTMAConfig:
+    """Hyperparameters of multi-timescale multi-agent PPO (validated on construction).
+
+    Attributes
+    ----------
+    inventory_lr, recommender_lr, critic_lr : float
+        Adam learning rates of the inventory actor, the recommender actor and the critic, in (0, 1].
+    inventory_update_every, recommender_update_every : int
+        Update that actor on every k-th rollout only (k >= 1); the critic learns on every rollout.
+    n_envs : int
+        Environments collecting each rollout side by side.
+    n_steps : int
+        Steps per environment per rollout; a rollout holds ``n_envs * n_steps`` transitions.
+    gamma, gae_lambda : float
+        Discount and GAE(lambda) parameter, in [0, 1]. The objective is the undiscounted episode
+        profit, but a stock decision pays off within a few lead times, so gamma = 0.95 (a horizon
+        of about 20 periods) cuts the variance of the advantages at little bias; on ``default``
+        it learned faster than 0.99 and 0.9.
+    clip_range : float
+        PPO ratio clip epsilon, in (0, 1).
+    epochs : int
+        Passes over each rollout per update.
+    minibatch_size : int
+        Transitions per gradient step (``gru``: rounded to whole sequences of ``sequence_length``).
+    entropy_coef : float
+        Weight of the entropy bonus (joint entropy of an actor's heads), >= 0.
+    max_grad_norm : float
+        Global gradient-norm clip per network, > 0.
+    memory : {"stack", "gru"}
+        Actor memory: the last ``stack_size`` observations side by side (zeros before the episode
+        start), or a GRU over the episode.
+    stack_size : int
+        Observations stacked (``stack`` memory); 1 means no memory.
+    hidden_size : int
+        Width of the hidden layers (and of the GRU state).
+    sequence_length : int
+        Truncated-backpropagation length of the GRU in updates; must divide ``n_steps``.
+    reward_scale : float or None
+        Rewards are multiplied by this. None derives it from the scenario (see
+        :func:`derived_reward_scale`) so that a good policy earns about +1 per step.
+    lr_decay_steps : int
+        0 keeps the learning rates constant; otherwise they fall linearly to 0 at this many steps.
+    order_prior : float or None
+        The inventory heads start as a normal over units centred on a sensible level, with
+        standard deviation ``order_prior`` times that level (``networks.order_prior_logits``): one
+        period's mean demand ``mu_i`` for order quantities, ``(E[L_i] + 1) mu_i`` for order-up-to
+        targets. None starts them near uniform, as SB3 and CleanRL do.
+    value_normalization : bool
+        Normalize the critic's targets with output preservation (``networks.Critic``).
+    ratio : {"joint", "per_dimension"}
+        PPO's probability ratio per actor: of the joint action (SB3's MultiDiscrete), or one
+        clipped ratio per action dimension (each product's order, each slot), surrogates summed.
+        A joint ratio over 10 order heads leaves the trust region on 30-40% of the samples
+        (which then teach nothing); per dimension it is 3-10%, and ``default`` learned faster.
+    inventory_action : {"order_up_to", "order_quantity"}
+        The env's inventory action mode. Order-up-to targets (the default) make a constant action
+        a base-stock policy; with order quantities the actor must learn to track the inventory
+        position itself, which took PPO far longer on ``default`` (docs/training.md).
+    """
+
+    inventory_lr: float = 3e-4
+    recommender_lr: float = 6e-4
+    critic_lr: float = 1.5e-3
+    inventory_update_every: int = 2
+    recommender_update_every: int = 1
+    n_envs: int = 4
+    n_steps: int = 256
+    gamma: float = 0.95
+    gae_lambda: float = 0.9
+    clip_range: float = 0.2
+    epochs: int = 10
+    minibatch_size: int = 256
+    entropy_coef: float = 1e-3
+    max_grad_norm: float = 0.5
+    memory: str = "stack"
+    stack_size: int = 4
+    hidden_size: int = 128
+    sequence_length: int = 16
+    reward_scale: float | None = None
+    lr_decay_steps: int = 0
+    order_prior: float | None = 0.5
+    value_normalization: bool = True
+    ratio: str = "per_dimension"
+    inventory_action: str = "order_up_to"
+
+    def __post_init__(self) -> None:
+        for name in ("inventory_lr", "recommender_lr", "critic_lr"):
+            _check_range(name, getattr(self, name), 0.0, 1.0, low_open=True)
+        for name in ("inventory_update_every", "recommender_update_every"):
+            _check_range(name, getattr(self, name), 1, 1000, integer=True)
+        _check_range("n_envs", self.n_envs, 1, 256, integer=True)
+        _check_range("n_steps", self.n_steps, 1, 1_000_000, integer=True)
+        _check_range("gamma", self.gamma, 0.0, 1.0)
+        _check_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        _check_range("clip_range", self.clip_range, 0.0, 0.999, low_open=True)
+        _check_range("epochs", self.epochs, 1, 1000, integer=True)
+        _check_range("minibatch_size", self.minibatch_size, 1, 10_000_000, integer=True)
+        _check_range("entropy_coef", self.entropy_coef, 0.0, 10.0)
+        _check_range("max_grad_norm", self.max_grad_norm, 0.0, 1e6, low_open=True)
+        if self.memory not in MEMORY_MODES:
+            raise ValueError(
+                f"MTMAConfig.memory must be one of {', '.join(map(repr, MEMORY_MODES))}, "
+                f"got {self.memory!r}"
+            )
+        if self.inventory_action not in INVENTORY_ACTIONS:
+            raise ValueError(
+                "MTMAConfig.inventory_action must be one of "
+                f"{', '.join(map(repr, INVENTORY_ACTIONS))}, got {self.inventory_action!r}"
+            )
+        if self.ratio not in RATIO_MODES:
+            raise ValueError(
+                f"MTMAConfig.ratio must be one of {', '.join(map(repr, RATIO_MODES))}, "
+                f"got {self.ratio!r}"
+            )
+        _check_range("stack_size", self.stack_size, 1, 64, integer=True)
+        _check_range("hidden_size", self.hidden_size, 1, 4096, integer=True)
+        _check_range("sequence_length", self.sequence_length, 1, 10_000, integer=True)
+        if self.memory == "gru" and self.n_steps % self.sequence_length:
+            raise ValueError(
+                f"MTMAConfig.sequence_length must divide n_steps with memory='gru', got "
+                f"sequence_length={self.sequence_length}, n_steps={self.n_steps}"
+            )
+        if self.reward_scale is not None:
+            _check_range("reward_scale", self.reward_scale, 0.0, 1e6, low_open=True)
+        _check_range("lr_decay_steps", self.lr_decay_steps, 0, 10**12, integer=True)
+        if self.order_prior is not None:
+            _check_range("order_prior", self.order_prior, 0.0, 100.0, low_open=True)
+        if not isinstance(self.value_normalization, bool):
+            raise ValueError(
+                f"MTMAConfig.value_normalization must be True or False, got {self.value_normalization!r}"
+            )
+
+    @property
+    def rollout_size(self) -> int:
+        """Transitions per rollout, ``n_envs * n_steps``."""
+        return self.n_envs * self.n_steps
+
+    @classmethod
+    def preset(cls, name: str = "mtma", **overrides: Any) -> MTMAConfig:
+        """The named preset (``PRESETS``) with ``overrides`` replacing fields.
+
+        Raises
+        ------
+        KeyError
+            An unknown preset name (the message lists the valid ones).
+        ValueError
+            An unknown field or an invalid value.
+
+        Examples
+        --------
+        >>> MTMAConfig.preset("single_timescale", n_envs=2).inventory_lr
+        0.0006
+        """
+        if name not in PRESETS:
+            raise KeyError(f"unknown MTMA preset {name!r}; presets: {', '.join(PRESETS)}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise ValueError(
+                f"unknown MTMAConfig field(s) {', '.join(unknown)}; fields: {', '.join(sorted(fields))}"
+            )
+        return dataclasses.replace(PRESETS[name], **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (``MTMAConfig(**d)`` rebuilds it)."""
+        return dataclasses.asdict(self)
+
+
+def derived_reward_scale(scenario: Scenario) -> float:
+    """The default reward scale: 1 / (expected gross margin per tick at the demand scale).
+
+    ``1 / sum_i (p_i - c_i) * mu_i / R`` with ``mu_i`` the demand scale (docs/model.md, 2.1):
+    a policy that sells every unit of demand at full margin earns about +1 per step, random orders
+    about -5 to -10, so value targets stay within a few tens and one learning rate fits every
+    scenario.
+    """
+    margin = (scenario.price - scenario.cost) * scenario.demand_scale
+    return float(scenario.ticks_per_period / margin.sum())
+
+
+_DEFAULT = MTMAConfig()
+PRESETS: dict[str, MTMAConfig] = {
+    # critic fastest, recommender faster than inventory (lower rate and half as many updates)
+    "mtma": _DEFAULT,
+    # the ablation: every learner at the recommender's rate, updated on every rollout
+    "single_timescale": dataclasses.replace(
+        _DEFAULT,
+        inventory_lr=_DEFAULT.recommender_lr,
+        critic_lr=_DEFAULT.recommender_lr,
+        inventory_update_every=1,
+        recommender_update_every=1,
+    ),
+    # the two actors' timescales swapped: inventory faster than recommender
+    "reversed": dataclasses.replace(
+        _DEFAULT,
+        inventory_lr=_DEFAULT.recommender_lr,
+        recommender_lr=_DEFAULT.inventory_lr,
+        inventory_update_every=_DEFAULT.recommender_update_every,
+        recommender_update_every=_DEFAULT.inventory_update_every,
+    ),
+}
