@@ -13,7 +13,7 @@ import numpy as np
 
 from coord_env.harness.trajectory import Trajectory
 
-__all__ = ["plot_profit", "plot_trajectories"]
+__all__ = ["plot_learning_curves", "plot_profit", "plot_trajectories"]
 
 
 def _figure(width: float, height: float):
@@ -118,6 +118,54 @@ def plot_trajectories(
                 axes.set_title(name)
         grid[-1][column].set_xlabel("period")
     grid[0][0].legend(loc="upper right", fontsize="x-small")
+    figure.tight_layout()
+    figure.savefig(path)
+    return Path(path)
+
+
+def plot_learning_curves(
+    curves: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]],
+    path: str | Path,
+    references: Mapping[str, float] | None = None,
+    title: str = "",
+) -> Path:
+    """Held-out profit against training steps: per baseline the mean over training seeds and a
+    band from the lowest to the highest seed, with horizontal reference lines.
+
+    Parameters
+    ----------
+    curves : mapping
+        Baseline name -> one ``(steps, profit)`` pair of arrays per training seed. Seeds are
+        aligned on the steps they share.
+    path : where to write the PNG
+    references : mapping, optional
+        Label -> profit, drawn as dashed lines (e.g. the heuristics and the upper bound).
+    title : str
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    figure = _figure(7.2, 4.2)
+    axes = figure.add_subplot()
+    for index, (name, runs) in enumerate(curves.items()):
+        length = min(len(steps) for steps, _ in runs)
+        steps = np.asarray(runs[0][0][:length], dtype=np.float64)
+        profits = np.array([np.asarray(profit[:length], dtype=np.float64) for _, profit in runs])
+        color = f"C{index}"
+        axes.plot(steps, profits.mean(axis=0), color=color, label=f"{name} ({len(runs)} seeds)")
+        if len(runs) > 1:
+            axes.fill_between(
+                steps, profits.min(axis=0), profits.max(axis=0), color=color, alpha=0.2
+            )
+    for index, (label, value) in enumerate((references or {}).items()):
+        axes.axhline(
+            value, color=f"C{len(curves) + index}", linestyle="--", linewidth=1.0, label=label
+        )
+    axes.set_xlabel("environment steps")
+    axes.set_ylabel("held-out episode profit")
+    axes.set_title(title, fontsize="medium")
+    axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
     figure.savefig(path)
     return Path(path)

@@ -1,0 +1,325 @@
+"""``coord-bench reproduce``: every baseline on the headline scenarios, learning curves, the
+paper-claims checks and the managerial insights, written to ``docs/results.md`` and its figures.
+
+By default it evaluates the committed checkpoints (``baselines/checkpoints/``) and draws learning
+curves from their committed training logs; ``retrain=True`` first retrains every RL baseline on
+every training seed with the budgets below, and replaces the committed checkpoints and logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines.rl.policies import COMMITTED, committed_checkpoint
+from baselines.rl.training import RL_BASELINES, train
+from coord_env.analysis.insights import INSIGHTS, insight_checks
+from coord_env.harness.evaluate import evaluate, resolve_policy, run_episode
+from coord_env.harness.plots import plot_learning_curves, plot_profit
+from coord_env.harness.references import reference_for
+from coord_env.harness.seeds import EVALUATION_SEEDS
+from coord_env.scenarios import Scenario, load_scenario
+
+__all__ = ["CURVE_SEEDS", "HEADLINE_SCENARIOS", "TRAINING_BUDGETS", "reproduce"]
+
+HEADLINE_SCENARIOS = ("default", "multiscale")
+CURVE_SEEDS = (0, 1, 2)  # training seeds of the learning curves; seed 0's checkpoint is committed
+TRAINING_BUDGETS = {"small": 100_000, "default": 300_000, "multiscale": 100_000}  # env steps
+EVAL_EVERY = 15_000
+HEURISTICS = ("random", "mean_demand", "siloed", "coordinated", "lp")
+TABLE_METRICS = (
+    "fill_rate",
+    "oos_impression_share",
+    "exposure_stock_rank_correlation",
+    "order_exposure_lead_correlation",
+)
+
+
+def curve_path(scenario: Scenario, name: str, seed: int) -> Path:
+    """Where the training log of one (baseline, seed) run on a scenario is committed."""
+    return COMMITTED / scenario.name / "curves" / f"{name}_seed{seed}.csv"
+
+
+def retrain(
+    scenario: Scenario,
+    names: Sequence[str] = RL_BASELINES,
+    seeds: Sequence[int] = CURVE_SEEDS,
+    runs: str | Path = "runs",
+    progress: bool = True,
+) -> None:
+    """Train every baseline on every seed; commit seed ``seeds[0]``'s checkpoint and every log."""
+    for name in names:
+        for seed in seeds:
+            out = Path(runs) / scenario.name / f"{name}_seed{seed}"
+            resume = (out / "checkpoint" / "manifest.json").exists()
+            checkpoint = train(
+                name,
+                scenario,
+                TRAINING_BUDGETS[scenario.name],
+                seed,
+                out,
+                eval_every=EVAL_EVERY,
+                resume=resume,
+                progress=progress,
+            )
+            log = curve_path(scenario, name, seed)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out / "progress.csv", log)
+            if seed == seeds[0]:
+                target = committed_checkpoint(name, scenario)
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(checkpoint, target)
+
+
+def _curves(scenario: Scenario) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for name in RL_BASELINES:
+        for seed in CURVE_SEEDS:
+            path = curve_path(scenario, name, seed)
+            if not path.exists():
+                continue
+            with open(path, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            steps = np.array([float(row["steps"]) for row in rows])
+            profit = np.array([float(row["eval_profit_mean"]) for row in rows])
+            curves.setdefault(name, []).append((steps, profit))
+    return curves
+
+
+def _final(runs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    return np.array([profit[-1] for _, profit in runs])
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:,.0f}"
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (
+        a["profit"]["ci_low"] <= b["profit"]["ci_high"]
+        and b["profit"]["ci_low"] <= a["profit"]["ci_high"]
+    )
+
+
+def _scenario_section(
+    scenario: Scenario, figures: Path, seeds: Sequence[int], workers: int, progress: bool
+) -> list[str]:
+    """One scenario's table, figures, claims and insights; figures are linked relative to the page."""
+    names = [
+        name
+        for name in (*HEURISTICS, *RL_BASELINES)
+        if getattr(resolve_policy(name)[1], "supports", lambda s: True)(scenario)
+    ]
+    results = {
+        name: evaluate(name, scenario, seeds, workers=workers, progress=progress) for name in names
+    }
+    reference = reference_for(scenario)
+    bound = reference["upper_bound"] if reference else None
+    lines = [f"## `{scenario.name}` ({scenario.env_id}, hash {scenario.content_hash[:12]})", ""]
+    lines += [
+        "| policy | profit | 95% CI | IQM | normalized | "
+        + " | ".join(name.replace("_", " ") for name in TABLE_METRICS)
+        + " |",
+        "|---|---:|---|---:|---:|" + "---:|" * len(TABLE_METRICS),
+    ]
+    for name, result in results.items():
+        profit = result["profit"]
+        metrics = " | ".join(_number(result["metrics"][key]) for key in TABLE_METRICS)
+        score = result["normalized_score"]
+        lines.append(
+            f"| {name} | {_money(profit['mean'])} | [{_money(profit['ci_low'])}, "
+            f"{_money(profit['ci_high'])}] | {_money(profit['iqm'])} | "
+            f"{_number(score, 1)} | {metrics} |"
+        )
+    if bound is not None:
+        lines.append(
+            f"| *upper bound* | {_money(bound)} | | | 100.0 | |" + " |" * (len(TABLE_METRICS) - 1)
+        )
+    figures.mkdir(parents=True, exist_ok=True)
+    profit_png = plot_profit(
+        [r for n, r in results.items() if n != "random"], figures / f"{scenario.name}_profit.png"
+    )
+    lines += ["", f"![profit per policy]({figures.name}/{profit_png.name})", ""]
+
+    curves = _curves(scenario)
+    if curves:
+        references = {
+            name: results[name]["profit"]["mean"]
+            for name in ("siloed", "coordinated")
+            if name in results
+        }
+        if bound is not None:
+            references["upper bound"] = bound
+        curve_png = plot_learning_curves(
+            curves,
+            figures / f"{scenario.name}_learning_curves.png",
+            references,
+            title=f"{scenario.env_id}: held-out profit while training (band: min-max over seeds)",
+        )
+        lines += [
+            "Learning curves: held-out profit (the mean over the 10 validation seeds) against "
+            "environment steps; the line is the mean over training seeds, the band spans them.",
+            "",
+            f"![learning curves]({figures.name}/{curve_png.name})",
+            "",
+            "| baseline | training seeds | final held-out profit, mean ± sd over seeds |",
+            "|---|---:|---|",
+        ]
+        for name, runs in curves.items():
+            final = _final(runs)
+            spread = final.std(ddof=1) if len(final) > 1 else float("nan")
+            lines.append(f"| {name} | {len(runs)} | {_money(final.mean())} ± {_money(spread)} |")
+        lines.append("")
+
+    lines += _claims(scenario, results, curves, bound)
+    lines += _insights(scenario, results, seeds)
+    return lines
+
+
+def _claims(
+    scenario: Scenario,
+    results: dict[str, dict[str, Any]],
+    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]],
+    bound: float | None,
+) -> list[str]:
+    if "mtma" not in results:
+        return [
+            "No MTMA checkpoint is committed for this scenario: the claims are not checked.",
+            "",
+        ]
+    mtma = results["mtma"]
+    lines = ["### The paper's claims, checked", ""]
+
+    def versus(name: str) -> str:
+        if name not in results:
+            return f"- MTMA vs {name}: no {name} result."
+        other = results[name]
+        gain = mtma["profit"]["mean"] / other["profit"]["mean"] - 1
+        separate = not _overlap(mtma, other)
+        verdict = "higher" if gain > 0 else "lower"
+        cis = "the 95% CIs do not overlap" if separate else "the 95% CIs overlap"
+        return f"- MTMA vs {name}: {100 * gain:+.1f}% mean profit ({verdict}); {cis}."
+
+    lines += [versus("siloed"), versus("siloed_rl"), versus("coordinated")]
+    if bound is not None:
+        gap = 1 - mtma["profit"]["mean"] / bound
+        lines.append(f"- Gap to the upper bound: MTMA earns {100 * gap:.1f}% less than the bound.")
+    if "mtma" in curves and "mtma_single_timescale" in curves:
+        ours, ablation = _final(curves["mtma"]), _final(curves["mtma_single_timescale"])
+        lines.append(
+            f"- MTMA vs its single-timescale ablation (final held-out profit over training "
+            f"seeds): {_money(ours.mean())} ± {_money(ours.std(ddof=1) if len(ours) > 1 else float('nan'))} "
+            f"vs {_money(ablation.mean())} ± "
+            f"{_money(ablation.std(ddof=1) if len(ablation) > 1 else float('nan'))}."
+        )
+    manifest_path = committed_checkpoint("mtma", scenario) / "manifest.json"
+    if manifest_path.exists():
+        import json
+
+        manifest = json.loads(manifest_path.read_text())
+        lines.append(
+            f"- Training the committed MTMA checkpoint took {manifest['wall_time_s'] / 60:.1f} "
+            f"minutes for {manifest['steps']:,} environment steps (`{manifest['command']}`)."
+        )
+    return [*lines, ""]
+
+
+def _insights(scenario: Scenario, results: dict[str, Any], seeds: Sequence[int]) -> list[str]:
+    compared = [name for name in ("mtma", "siloed", "coordinated") if name in results]
+    if "mtma" not in compared:
+        return []
+    checks = {}
+    for name in compared:
+        _, factory = resolve_policy(name)
+        trajectories = [
+            run_episode(factory, scenario, seed, name, getattr(factory, "env_options", None))
+            for seed in seeds
+        ]
+        checks[name] = insight_checks(trajectories)
+    lines = [
+        "### Managerial insights (SPEC section 5)",
+        "",
+        "| insight | " + " | ".join(compared) + " |",
+        "|---|" + "---:|" * len(compared),
+    ]
+    labels = {
+        "own_stock": "exposure rises with own stock (Spearman across products)",
+        "substitute_stock": "exposure falls when substitutes' stock rises (Pearson over time)",
+        "orders_lead": "orders lead exposure by the lead time (Pearson)",
+    }
+    for insight in INSIGHTS:
+        lines.append(
+            f"| {labels[insight]} | "
+            + " | ".join(_number(checks[n][insight]) for n in compared)
+            + " |"
+        )
+    return [*lines, ""]
+
+
+def reproduce(
+    out: str | Path = "docs/results.md",
+    scenarios: Sequence[str] = HEADLINE_SCENARIOS,
+    *,
+    retrain_models: bool = False,
+    num_seeds: int = 0,
+    workers: int = 2,
+    runs: str | Path = "runs",
+    progress: bool = True,
+) -> Path:
+    """Write the results page and its figures (beside it, in ``figures/``); return its path.
+
+    Parameters
+    ----------
+    out : path
+        The Markdown page to write.
+    scenarios : sequence of str
+        Scenario names (default: ``default`` and ``multiscale``).
+    retrain_models : bool
+        Retrain every RL baseline on every curve seed first (hours), replacing the committed
+        checkpoints and training logs.
+    num_seeds : int
+        Use only the first N official seeds (0: all 30).
+    workers : int
+        Worker processes for the evaluations.
+    runs : path
+        Where retraining writes its run folders.
+    progress : bool
+        Show progress bars.
+    """
+    out = Path(out)
+    figures = out.parent / "figures"
+    seeds = list(EVALUATION_SEEDS[:num_seeds] if num_seeds else EVALUATION_SEEDS)
+    lines = [
+        "# Results",
+        "",
+        "Generated by `coord-bench reproduce`"
+        + (" --retrain" if retrain_models else "")
+        + f" on {datetime.date.today().isoformat()} ({os.cpu_count()} CPU cores), over "
+        f"{len(seeds)} official evaluation seeds. Do not edit by hand: rerun the command.",
+        "",
+        "Profit is the episode's total; the 95% CI is a seeded percentile bootstrap of the mean; "
+        "the normalized score is 100 (profit - siloed) / (upper bound - siloed) with the fixed "
+        "reference values of `coord_env/harness/references.json`. The RL rows evaluate the "
+        "committed checkpoints (`baselines/checkpoints/`), each trained with the command in its "
+        "`manifest.json`.",
+        "",
+    ]
+    for name in scenarios:
+        scenario = load_scenario(name)
+        if retrain_models:
+            retrain(scenario, runs=runs, progress=progress)
+        lines += _scenario_section(scenario, figures, seeds, workers, progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines).rstrip() + "\n")
+    return out
