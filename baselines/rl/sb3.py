@@ -40,16 +40,13 @@ continue the interrupted episodes.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.monitor import Monitor
@@ -66,6 +63,7 @@ from supersuit import (
 
 from baselines.policy import Policy
 from baselines.rl.checkpoint import CheckpointError, describe_spaces
+from baselines.rl.threads import torch_threads
 from baselines.rl.views import DEPARTMENTS, AgentView, JointView, default_reward_scale
 from coord_env.env import RetailParallelEnv
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
@@ -291,20 +289,6 @@ def _check_seed(seed: Any) -> int:
 
 
 # ---------------------------------------------------------------------------------------- policies
-@contextlib.contextmanager
-def _torch_threads(count: int | None) -> Iterator[None]:
-    """Run a block with ``count`` torch threads, then restore the previous setting."""
-    if count is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 class _PredictingPolicy:
     """A trained SB3 policy as a baselines Policy: deterministic, no per-episode state."""
 
@@ -317,7 +301,7 @@ class _PredictingPolicy:
 
     def act(self, observations: dict[str, np.ndarray], infos: dict) -> dict[str, np.ndarray]:
         """Actions for both agents from the parallel API's observation dict."""
-        with _torch_threads(self.torch_threads):
+        with torch_threads(self.torch_threads):
             return self._act(observations)
 
     def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -616,7 +600,7 @@ class _PPOTrainer:
     # common ------------------------------------------------------------------------------------
     def _ppo(self, venv: VecEnv, learner: str) -> PPO:
         seed = derived_seed(self.seed, self.learners.index(learner), 0, room=self.config.n_envs)
-        with _torch_threads(self.config.torch_threads):
+        with torch_threads(self.config.torch_threads):
             return PPO(
                 "MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **self.config.ppo_kwargs()
             )
@@ -639,7 +623,7 @@ class _PPOTrainer:
         if steps == 0:
             return {}
         (model,) = self.models.values()
-        with _torch_threads(self.config.torch_threads):
+        with torch_threads(self.config.torch_threads):
             model.learn(total_timesteps=steps, reset_num_timesteps=False)
         return _last_update_stats(model)
 
@@ -722,7 +706,7 @@ class _PPOTrainer:
                 raise CheckpointError(f"checkpoint {directory} is missing {path.name}")
             venv = trainer.models[key].get_env()
             try:
-                with _torch_threads(trainer.config.torch_threads):
+                with torch_threads(trainer.config.torch_threads):
                     model = PPO.load(path, env=venv, device="cpu")
             except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
                 raise CheckpointError(f"checkpoint file {path} is not loadable: {error}") from None
@@ -860,7 +844,7 @@ class DepartmentalTrainer(_PPOTrainer):
             model = self.models[agent]
             budget = min(self.config.chunk_steps - self._chunk_progress, steps - done)
             before = model.num_timesteps
-            with _torch_threads(self.config.torch_threads):
+            with torch_threads(self.config.torch_threads):
                 model.learn(total_timesteps=budget, reset_num_timesteps=False)
             advanced = model.num_timesteps - before
             done += advanced
@@ -967,7 +951,7 @@ class SharedPPOTrainer(_PPOTrainer):
         if steps == 0:
             return {}
         model = self.models["shared"]
-        with _torch_threads(self.config.torch_threads):
+        with torch_threads(self.config.torch_threads):
             model.learn(total_timesteps=steps * self.num_agents, reset_num_timesteps=False)
         return _last_update_stats(model)
 

@@ -191,11 +191,9 @@ def train(
     s = load_scenario(scenario) if isinstance(scenario, str) else scenario
     if not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be a positive integer; got {steps!r}")
-    import torch
+    from baselines.rl.threads import torch_threads as threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(torch_threads)
-    try:
+    with threads(torch_threads):
         return _train(
             name,
             s,
@@ -209,8 +207,6 @@ def train(
             command,
             config,
         )
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from baselines.rl.mtma.networks import Actor, MultiCategorical
+from baselines.rl.threads import torch_threads
 
 __all__ = ["MTMAPolicy"]
 
@@ -55,8 +56,9 @@ class MTMAPolicy:
     ) -> dict[str, np.ndarray]:
         """Integer MultiDiscrete actions (``numpy.int64``) for every agent in ``observations``."""
         actions = {}
-        for agent, observation in observations.items():
-            inputs = torch.as_tensor(np.asarray(observation, dtype=np.float32)).unsqueeze(0)
-            logits, self.memories[agent] = self.actors[agent].step(inputs, self.memories[agent])
-            actions[agent] = MultiCategorical(logits).mode()[0].numpy().astype(np.int64)
+        with torch_threads(1):  # tiny networks: more threads only contend
+            for agent, observation in observations.items():
+                inputs = torch.as_tensor(np.asarray(observation, dtype=np.float32)).unsqueeze(0)
+                logits, self.memories[agent] = self.actors[agent].step(inputs, self.memories[agent])
+                actions[agent] = MultiCategorical(logits).mode()[0].numpy().astype(np.int64)
         return actions

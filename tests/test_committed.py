@@ -1,0 +1,34 @@
+"""The committed RL checkpoints: intact, documented, small, and playable through the harness."""
+
+from pathlib import Path
+
+import pytest
+
+import coord_env
+from baselines import BUILTIN_POLICIES
+from baselines.rl.checkpoint import read_manifest
+from baselines.rl.policies import COMMITTED
+
+CHECKPOINTS = sorted(path.parent for path in COMMITTED.glob("*/*/manifest.json"))
+
+
+def test_checkpoints_are_committed_for_the_headline_scenarios():
+    committed = {(path.parent.name, path.name) for path in CHECKPOINTS}
+    for scenario in ("default", "multiscale"):
+        assert (scenario, "mtma") in committed
+        assert (scenario, "centralized") in committed
+
+
+@pytest.mark.parametrize("directory", CHECKPOINTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_committed_checkpoint_is_intact_documented_small_and_plays(directory: Path):
+    scenario = coord_env.load_scenario(directory.parent.name)
+    manifest = read_manifest(directory, scenario, baseline=directory.name)  # checksums too
+    for field in ("command", "seed", "budget", "steps", "wall_time_s", "coord_env_version"):
+        assert field in manifest, field
+    assert manifest["command"].startswith(f"coord-bench train {directory.name} ")
+    assert manifest["steps"] >= manifest["budget"]
+    size = sum(path.stat().st_size for path in directory.iterdir())
+    assert size < 3_000_000, f"{directory} holds {size:,} bytes"
+    assert BUILTIN_POLICIES[directory.name].supports(scenario)
+    result = coord_env.evaluate(directory.name, scenario, seeds=[2_000_000])
+    assert len(result["per_seed"]) == 1
