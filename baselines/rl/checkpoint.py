@@ -22,6 +22,7 @@ from coord_env.scenarios import Scenario
 __all__ = [
     "MANIFEST",
     "CheckpointError",
+    "check_provenance",
     "describe_spaces",
     "file_sha256",
     "read_manifest",
@@ -121,25 +122,43 @@ def read_manifest(
             raise CheckpointError(
                 f"checkpoint file {file} is corrupt: its sha256 differs from the manifest's"
             )
-    if baseline is not None and manifest.get("baseline") != baseline:
+    check_provenance(directory, manifest, scenario, spaces, baseline)
+    return manifest
+
+
+def check_provenance(
+    directory: str | Path,
+    recorded: dict[str, Any],
+    scenario: Scenario | None = None,
+    spaces: dict[str, str] | None = None,
+    baseline: str | None = None,
+) -> None:
+    """Compare a checkpoint's recorded baseline, scenario and spaces with the expected ones.
+
+    ``recorded`` is the manifest, or any record with the same keys (``baseline``, ``scenario``,
+    ``scenario_hash``, ``spaces``). Arguments left as None are not checked.
+
+    Raises
+    ------
+    CheckpointError
+        Naming what differs.
+    """
+    if baseline is not None and recorded.get("baseline") != baseline:
         raise CheckpointError(
-            f"checkpoint {directory} is of baseline {manifest.get('baseline')!r}, not {baseline!r}"
+            f"checkpoint {directory} is of baseline {recorded.get('baseline')!r}, not {baseline!r}"
         )
     if scenario is not None and (
-        manifest.get("scenario") != scenario.env_id
-        or manifest.get("scenario_hash") != scenario.content_hash
+        recorded.get("scenario") != scenario.env_id
+        or recorded.get("scenario_hash") != scenario.content_hash
     ):
         raise CheckpointError(
-            f"checkpoint {directory} was trained on {manifest.get('scenario')} (hash "
-            f"{manifest.get('scenario_hash')}), not on {scenario.env_id} (hash "
+            f"checkpoint {directory} was trained on {recorded.get('scenario')} (hash "
+            f"{recorded.get('scenario_hash')}), not on {scenario.env_id} (hash "
             f"{scenario.content_hash})"
         )
-    if spaces is not None and manifest.get("spaces") != spaces:
-        recorded = manifest.get("spaces") or {}
-        differing = sorted(
-            k for k in set(spaces) | set(recorded) if spaces.get(k) != recorded.get(k)
-        )
+    if spaces is not None and recorded.get("spaces") != spaces:
+        saved = recorded.get("spaces") or {}
+        differing = sorted(k for k in set(spaces) | set(recorded) if spaces.get(k) != saved.get(k))
         raise CheckpointError(
             f"checkpoint {directory} was trained on other spaces: {', '.join(differing)} differ"
         )
-    return manifest

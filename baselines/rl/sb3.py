@@ -62,7 +62,7 @@ from supersuit import (
 )
 
 from baselines.policy import Policy
-from baselines.rl.checkpoint import CheckpointError, describe_spaces
+from baselines.rl.checkpoint import CheckpointError, check_provenance, describe_spaces
 from baselines.rl.threads import torch_threads
 from baselines.rl.views import DEPARTMENTS, AgentView, JointView, default_reward_scale
 from coord_env.env import RetailParallelEnv
@@ -668,33 +668,11 @@ class _PPOTrainer:
         directory = Path(directory)
         scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
         state = cls._read_state(directory)
-        if state.get("baseline") != cls.name:
-            raise CheckpointError(
-                f"checkpoint {directory} is of baseline {state.get('baseline')!r}, not {cls.name!r}"
-            )
-        if (
-            state.get("scenario") != scenario.env_id
-            or state.get("scenario_hash") != scenario.content_hash
-        ):
-            raise CheckpointError(
-                f"checkpoint {directory} was trained on {state.get('scenario')} (hash "
-                f"{state.get('scenario_hash')}), not on {scenario.env_id} (hash "
-                f"{scenario.content_hash})"
-            )
         try:
             expected = describe_spaces(RetailParallelEnv(scenario, **state["env_options"]))
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
-        recorded = state.get("spaces") or {}
-        if recorded != expected:
-            differing = sorted(
-                key
-                for key in set(recorded) | set(expected)
-                if recorded.get(key) != expected.get(key)
-            )
-            raise CheckpointError(
-                f"checkpoint {directory} was trained on other spaces: {', '.join(differing)} differ"
-            )
+        check_provenance(directory, state, scenario, expected, cls.name)
         try:
             trainer = cls(scenario, state["seed"], **state["config"])
             steps_recorded = int(state["steps_done"])
