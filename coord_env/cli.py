@@ -249,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--quiet", action="store_true")
     again.set_defaults(handler=_reproduce)
 
+    from coord_env.leaderboard.commands import add_commands
+
+    add_commands(commands, scenario_names)
+
     scenarios = commands.add_parser("scenarios", help="list the scenario catalog")
     scenarios.add_argument("-v", "--verbose", action="store_true", help="print descriptions")
     scenarios.set_defaults(handler=_scenarios)

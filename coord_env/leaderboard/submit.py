@@ -1,0 +1,167 @@
+"""Turning a results document into a leaderboard submission, and filing it without overwriting."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from coord_env.leaderboard.validate import (
+    SubmissionError,
+    load_submission,
+    scenario_of,
+    validate_submission,
+)
+
+__all__ = [
+    "LEADERBOARD_DIR",
+    "SUBMITTER_FIELDS",
+    "check_not_duplicate",
+    "make_submission",
+    "slugify",
+    "submission_files",
+    "submission_path",
+    "write_submission",
+]
+
+LEADERBOARD_DIR = Path("leaderboards")
+SUBMITTER_FIELDS = (
+    "method",
+    "authors",
+    "url",
+    "training_budget",
+    "hardware",
+    "command",
+    "status",
+    "baseline",
+    "verification",
+)
+_RESULTS_FIELDS = (
+    "schema_version",
+    "package_version",
+    "scenario",
+    "scenario_hash",
+    "policy",
+    "seeds",
+    "per_seed",
+    "profit",
+    "normalized_score",
+    "metrics",
+)
+
+
+def slugify(method: str) -> str:
+    """The file name stem of a method: lower case letters, digits and single hyphens.
+
+    Examples
+    --------
+    >>> slugify("MAPPO (TorchRL), 1M steps")
+    'mappo-torchrl-1m-steps'
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", method.lower()).strip("-")[:60].strip("-")
+    if not slug:
+        raise SubmissionError("method", f"{method!r} has no letters or digits to name a file by")
+    return slug
+
+
+def make_submission(
+    results: dict[str, Any],
+    *,
+    method: str,
+    authors: list[str],
+    url: str = "",
+    training_budget: int | None = None,
+    hardware: str = "",
+    command: str = "",
+    baseline: bool = False,
+) -> dict[str, Any]:
+    """A self-reported submission: the results document plus the submitter's record, validated.
+
+    Parameters
+    ----------
+    results : dict
+        A results document from ``coord-bench evaluate`` on the official seeds.
+    method, authors, url, training_budget, hardware, command
+        The submitter's record (SPEC section 7); ``training_budget`` in env steps, None for a
+        method that does not train.
+    baseline : bool
+        Marks a built-in baseline row, which ``coord-bench leaderboard check`` re-runs.
+
+    Raises
+    ------
+    SubmissionError
+        The results document or the record is invalid (the field is named).
+    """
+    unknown = sorted(set(results) - set(_RESULTS_FIELDS))
+    if unknown:
+        raise SubmissionError(unknown[0], "is not a field of a results document")
+    submission = {key: results[key] for key in _RESULTS_FIELDS if key in results}
+    submission.update(
+        method=method,
+        authors=list(authors),
+        url=url,
+        training_budget=training_budget,
+        hardware=hardware,
+        command=command,
+        status="self-reported",
+        baseline=bool(baseline),
+    )
+    return validate_submission(submission)
+
+
+def submission_path(submission: dict[str, Any], root: str | Path = LEADERBOARD_DIR) -> Path:
+    """``root/<scenario name>/<slug of method>.json``."""
+    return Path(root) / scenario_of(submission).name / f"{slugify(submission['method'])}.json"
+
+
+def submission_files(root: str | Path = LEADERBOARD_DIR) -> list[Path]:
+    """Every submission file under ``root``, sorted (``root/<scenario>/*.json``)."""
+    return sorted(Path(root).glob("*/*.json"))
+
+
+def check_not_duplicate(
+    submission: dict[str, Any], others: list[dict[str, Any]], where: str = "the leaderboard"
+) -> None:
+    """Refuse a submission whose method name, or whose per-seed results, another one already has.
+
+    Raises
+    ------
+    SubmissionError
+        Naming ``method`` (same name on the same scenario) or ``per_seed`` (identical results).
+    """
+    for other in others:
+        if other["scenario"] != submission["scenario"]:
+            continue
+        if slugify(other["method"]) == slugify(submission["method"]):
+            raise SubmissionError(
+                "method",
+                f"{submission['method']!r} is already on {where} for {submission['scenario']} "
+                f"(as {other['method']!r}); choose another name",
+            )
+        if other["per_seed"] == submission["per_seed"]:
+            raise SubmissionError(
+                "per_seed",
+                f"identical to the results of {other['method']!r} on {where}; "
+                "a duplicate is not a new submission",
+            )
+
+
+def write_submission(submission: dict[str, Any], root: str | Path = LEADERBOARD_DIR) -> Path:
+    """Validate ``submission`` and write it to ``root/<scenario>/<slug>.json``; never overwrites.
+
+    Raises
+    ------
+    SubmissionError
+        Invalid, or a duplicate of a submission already under ``root``.
+    FileExistsError
+        Never raised in practice: a file at the path means the same method name, a duplicate.
+    """
+    validate_submission(submission)
+    others = [load_submission(path) for path in submission_files(root)]
+    check_not_duplicate(submission, others)
+    path = submission_path(submission, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("x") as handle:  # "x": fail rather than overwrite, even in a race
+        handle.write(json.dumps(submission, indent=1, allow_nan=False) + "\n")
+    return path

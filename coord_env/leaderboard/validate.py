@@ -1,0 +1,309 @@
+"""Validation of leaderboard submissions (SPEC section 7): data only, never executed.
+
+A submission is read as bytes with a size cap, parsed by the standard ``json`` module with hooks
+that refuse duplicate keys and non-finite numbers, checked against the JSON Schema shipped with
+the package (``submission.schema.json``), and then checked for meaning: a known scenario version
+and its content hash, the official seed list, per-seed money that adds up, and aggregates that
+match their per-seed values. Nothing in a submission is imported, unpickled or evaluated; the
+only code that runs is ``json`` and ``jsonschema`` on plain dicts, lists, strings and numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coord_env.harness.metrics import METRICS
+from coord_env.harness.references import reference_for
+from coord_env.harness.results import SCHEMA_VERSION, normalized_score
+from coord_env.harness.seeds import EVALUATION_SEEDS
+from coord_env.harness.stats import summarize
+from coord_env.scenarios import Scenario, list_scenarios, load_scenario
+
+__all__ = [
+    "MAX_SUBMISSION_BYTES",
+    "MONEY_COSTS",
+    "SubmissionError",
+    "load_submission",
+    "parse_submission",
+    "scenario_of",
+    "submission_schema",
+    "validate_submission",
+]
+
+MAX_SUBMISSION_BYTES = 1_000_000  # 30 seeds take about 20 kB; a cap keeps parsing cheap
+MONEY_COSTS = ("purchase_cost", "holding_cost", "lost_sale_penalty")
+# Per-seed profit is revenue + salvage - costs up to float rounding of the sums.
+MONEY_TOLERANCE = 1e-6
+# Aggregates are recomputed from the per-seed values with the same code, so they agree to
+# rounding; the bootstrap CI is seeded and deterministic for a given scipy.
+AGGREGATE_TOLERANCE = 1e-9
+
+
+class SubmissionError(ValueError):
+    """A submission is invalid; ``field`` names the offending field (a JSON path like ``per_seed[3].profit``)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@cache
+def submission_schema() -> dict[str, Any]:
+    """The submission JSON Schema (draft 2020-12) shipped with the package."""
+    text = (resources.files(__package__) / "submission.schema.json").read_text()
+    return json.loads(text)
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise SubmissionError(duplicates[0], "duplicate key in a JSON object")
+    return dict(pairs)
+
+
+def _reject_constant(name: str) -> float:
+    raise SubmissionError("(document)", f"{name} is not a number; JSON numbers must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf
+        raise SubmissionError("(document)", f"number {text[:40]} overflows to infinity")
+    return value
+
+
+def parse_submission(data: bytes | str) -> dict[str, Any]:
+    """Parse submission JSON strictly: size cap, UTF-8, no duplicate keys, no NaN or infinity.
+
+    Raises
+    ------
+    SubmissionError
+        With ``field`` ``(document)`` for a file that is not one strict JSON object.
+    """
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if len(raw) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(
+            "(document)", f"{len(raw):,} bytes is over the limit of {MAX_SUBMISSION_BYTES:,}"
+        )
+    try:
+        text = raw.decode("utf-8")
+        document = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
+    except UnicodeDecodeError as error:
+        raise SubmissionError("(document)", f"not UTF-8 text ({error.reason})") from None
+    except RecursionError:
+        raise SubmissionError("(document)", "nested too deeply") from None
+    except json.JSONDecodeError as error:
+        raise SubmissionError(
+            "(document)", f"not valid JSON: {error.msg} at line {error.lineno}"
+        ) from None
+    if not isinstance(document, dict):
+        raise SubmissionError("(document)", f"must be a JSON object, got {type(document).__name__}")
+    return document
+
+
+def load_submission(path: str | Path) -> dict[str, Any]:
+    """Read, parse and validate the submission file at ``path``; return the document.
+
+    Reads at most ``MAX_SUBMISSION_BYTES + 1`` bytes, so an oversized file is refused without
+    loading it.
+
+    Raises
+    ------
+    SubmissionError
+        The first problem found, naming the field.
+
+    Examples
+    --------
+    >>> load_submission("no/such/file.json")
+    Traceback (most recent call last):
+    ...
+    coord_env.leaderboard.validate.SubmissionError: (file): no/such/file.json does not exist
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError("(file)", f"{path} does not exist")
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SUBMISSION_BYTES + 1)
+    return validate_submission(parse_submission(data))
+
+
+def _json_path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def _error_field(error: Any) -> str:
+    """The JSON path of a schema error, down to the missing or unexpected key where there is one."""
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        path.append(missing[0])
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        path.append(sorted(set(error.instance) - allowed)[0])
+    return _json_path(path)
+
+
+def _check_schema(document: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(submission_schema())
+    errors = sorted(
+        validator.iter_errors(document), key=lambda e: (len(e.path), list(map(str, e.path)))
+    )
+    if errors:
+        error = errors[0]
+        message = error.message
+        if len(message) > 300:
+            message = message[:300] + "..."
+        raise SubmissionError(_error_field(error), message)
+
+
+def scenario_of(document: dict[str, Any]) -> Scenario:
+    """The catalog scenario a submission's ``scenario`` id names (``coord/<name>-v<version>``).
+
+    Raises
+    ------
+    SubmissionError
+        An unknown scenario name, or a version that is not the catalog's.
+    """
+    env_id = document["scenario"]
+    name, _, version = env_id.removeprefix("coord/").rpartition("-v")
+    if name not in list_scenarios():
+        raise SubmissionError(
+            "scenario", f"unknown scenario {env_id!r}; known: {', '.join(_known_ids())}"
+        )
+    scenario = load_scenario(name)
+    if scenario.env_id != env_id:
+        raise SubmissionError(
+            "scenario",
+            f"unknown version {version!r} of {name!r}; this coord_env has {scenario.env_id}",
+        )
+    return scenario
+
+
+def _known_ids() -> list[str]:
+    return [load_scenario(name).env_id for name in list_scenarios()]
+
+
+def _close(a: float | None, b: float | None, tolerance: float) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
+
+
+def _check_seeds(document: dict[str, Any]) -> None:
+    seeds = document["seeds"]
+    if len(set(seeds)) != len(seeds):
+        raise SubmissionError("seeds", "lists a seed more than once")
+    if seeds != list(EVALUATION_SEEDS):
+        raise SubmissionError(
+            "seeds",
+            f"must be the official evaluation seeds {EVALUATION_SEEDS[0]}..{EVALUATION_SEEDS[-1]} "
+            f"({len(EVALUATION_SEEDS)} seeds, in order); got {len(seeds)} seeds starting {seeds[:3]}",
+        )
+    per_seed = [row["seed"] for row in document["per_seed"]]
+    if per_seed != seeds:
+        index = next(
+            (i for i, (a, b) in enumerate(zip(per_seed, seeds, strict=False)) if a != b),
+            min(len(per_seed), len(seeds)),
+        )
+        raise SubmissionError(
+            f"per_seed[{index}].seed",
+            "per_seed must hold one row per seed of `seeds`, in the same order",
+        )
+
+
+def _check_money(document: dict[str, Any]) -> None:
+    for index, row in enumerate(document["per_seed"]):
+        expected = row["revenue"] + row["salvage"] - sum(row[cost] for cost in MONEY_COSTS)
+        if not _close(row["profit"], expected, MONEY_TOLERANCE):
+            raise SubmissionError(
+                f"per_seed[{index}].profit",
+                f"{row['profit']!r} is not revenue + salvage - purchase_cost - holding_cost - "
+                f"lost_sale_penalty = {expected!r}",
+            )
+
+
+def _check_aggregates(document: dict[str, Any], scenario: Scenario) -> None:
+    profits = np.array([row["profit"] for row in document["per_seed"]], dtype=float)
+    summary = summarize(profits)
+    for key in ("mean", "iqm", "ci_low", "ci_high"):
+        if not _close(document["profit"][key], summary[key], AGGREGATE_TOLERANCE):
+            raise SubmissionError(
+                f"profit.{key}",
+                f"{document['profit'][key]!r} does not match the per-seed profits, which give "
+                f"{summary[key]!r}",
+            )
+    for name in METRICS:
+        values = [row[name] for row in document["per_seed"] if row[name] is not None]
+        expected = float(np.mean(values)) if values else None
+        if not _close(document["metrics"][name], expected, AGGREGATE_TOLERANCE):
+            raise SubmissionError(
+                f"metrics.{name}",
+                f"{document['metrics'][name]!r} is not the mean of the per-seed values "
+                f"({expected!r}; nulls are skipped)",
+            )
+    reference = reference_for(scenario)
+    expected_score = (
+        None
+        if reference is None
+        else normalized_score(summary["mean"], reference["siloed_profit"], reference["upper_bound"])
+    )
+    if not _close(document["normalized_score"], expected_score, AGGREGATE_TOLERANCE):
+        raise SubmissionError(
+            "normalized_score",
+            f"{document['normalized_score']!r} does not match the profit mean and the scenario's "
+            f"fixed references ({expected_score!r})",
+        )
+
+
+def validate_submission(document: dict[str, Any]) -> dict[str, Any]:
+    """Check a parsed submission: schema, scenario, hash, seeds, money, aggregates. Returns it.
+
+    Parameters
+    ----------
+    document : dict
+        A parsed submission (:func:`parse_submission`); it is not modified.
+
+    Raises
+    ------
+    SubmissionError
+        The first problem found; ``error.field`` names the field.
+
+    Examples
+    --------
+    >>> validate_submission({"schema_version": 1})
+    Traceback (most recent call last):
+    ...
+    coord_env.leaderboard.validate.SubmissionError: package_version: 'package_version' is a required property
+    """
+    _check_schema(document)
+    if document["schema_version"] != SCHEMA_VERSION:  # the schema pins it; kept for clarity
+        raise SubmissionError("schema_version", f"must be {SCHEMA_VERSION}")
+    scenario = scenario_of(document)
+    if document["scenario_hash"] != scenario.content_hash:
+        raise SubmissionError(
+            "scenario_hash",
+            f"does not match {scenario.env_id} ({scenario.content_hash}); the results were "
+            "produced on different scenario parameters",
+        )
+    _check_seeds(document)
+    _check_money(document)
+    _check_aggregates(document, scenario)
+    return document

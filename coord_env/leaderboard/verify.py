@@ -1,0 +1,72 @@
+"""``coord-bench verify``: re-run a submitted policy on the official seeds and compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from coord_env.harness.evaluate import evaluate
+from coord_env.leaderboard.validate import MONEY_COSTS, load_submission, scenario_of
+
+__all__ = ["VerificationResult", "verify_submission"]
+
+# A re-run on another machine may differ in the last bits of a float sum (BLAS, torch kernels);
+# anything beyond this relative difference is a different result.
+VERIFY_TOLERANCE = 1e-9
+_COMPARED = ("profit", "revenue", "salvage", *MONEY_COSTS)
+
+
+class VerificationResult(dict):
+    """``verified`` (bool), ``mismatches`` (list of str) and the re-run ``results`` document."""
+
+
+def _differs(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is not b
+    return abs(a - b) > VERIFY_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def verify_submission(
+    path: str | Path, policy: Any, *, workers: int = 0, progress: bool = False, write: bool = True
+) -> VerificationResult:
+    """Re-run ``policy`` on the submission's scenario and official seeds; mark it verified on a match.
+
+    Parameters
+    ----------
+    path : str or Path
+        A submission file (validated first).
+    policy : str or callable
+        ``module:factory``, a built-in name, a checkpoint folder, or a factory.
+    write : bool
+        On a match, rewrite the file with ``status: verified`` and a ``verification`` record.
+
+    Returns
+    -------
+    VerificationResult
+        Match means every seed's profit and money parts agree within ``VERIFY_TOLERANCE``
+        (relative), and so do the per-seed metrics.
+    """
+    from coord_env import __version__
+
+    path = Path(path)
+    submission = load_submission(path)
+    scenario = scenario_of(submission)
+    fresh = evaluate(policy, scenario, submission["seeds"], workers=workers, progress=progress)
+    mismatches = []
+    for old, new in zip(submission["per_seed"], fresh["per_seed"], strict=True):
+        for key in old:
+            if key != "seed" and _differs(old[key], new[key]):
+                mismatches.append(
+                    f"seed {old['seed']}: {key} submitted {old[key]!r}, re-run {new[key]!r}"
+                )
+    result = VerificationResult(verified=not mismatches, mismatches=mismatches, results=fresh)
+    if not mismatches and write:
+        submission["status"] = "verified"
+        submission["verification"] = {
+            "package_version": __version__,
+            "policy": policy if isinstance(policy, str) else getattr(policy, "__name__", "factory"),
+            "seeds": len(submission["seeds"]),
+        }
+        path.write_text(json.dumps(submission, indent=1, allow_nan=False) + "\n")
+    return result
