@@ -302,30 +302,59 @@ def test_order_prior_centres_the_initial_orders_on_mean_demand():
 # ---------------------------------------------------------------------------- rollouts
 def test_rollout_records_episodes_rewards_and_training_seeds():
     trainer = MTMATrainer("tiny", seed=0, **FAST)
-    seeds = []
-    for env in trainer.collector.envs:
-        reset = env.reset
+    collector, seeds = trainer.collector, []
+    reset = collector._reset
 
-        def recording_reset(seed=None, options=None, _reset=reset):
-            seeds.append(seed)
-            return _reset(seed=seed, options=options)
+    def recording_reset():
+        reset()
+        seeds.append(collector.episode_seed)
 
-        env.reset = recording_reset
-    rollout = trainer.collector.collect(trainer.actors, 45, trainer.generator)
-    ends, starts = rollout.episode_ends[:, 0], rollout.episode_starts[:, 0]
-    assert torch.nonzero(ends).flatten().tolist() == [19, 39]  # tiny: 20 steps per episode
-    assert torch.nonzero(starts).flatten().tolist() == [0, 20, 40]
+    collector._reset = recording_reset
+    rollout = collector.collect(trainer.actors, 45, trainer.generator)
+    ends, starts = rollout.episode_ends, rollout.episode_starts
+    for env in range(2):  # the batch runs in lockstep: tiny has 20 steps per episode
+        assert torch.nonzero(ends[:, env]).flatten().tolist() == [19, 39]
+        assert torch.nonzero(starts[:, env]).flatten().tolist() == [0, 20, 40]
     assert rollout.rewards.shape == (45, 2)
-    episode_reward = rollout.rewards[:20, 0].double().sum().item() / trainer.reward_scale
-    assert episode_reward == pytest.approx(rollout.episode_profits[0], rel=1e-5)
+    episode_reward = rollout.rewards[:20, 1].double().sum().item() / trainer.reward_scale
+    assert episode_reward == pytest.approx(rollout.episode_profits[1], rel=1e-5)
     assert len(rollout.episode_profits) == 4
+    assert rollout.episode_profits[0] != rollout.episode_profits[1]  # independent retailers
     assert rollout.acts[INVENTORY].min() == 1.0  # R = 1: the inventory agent acts on every tick
-    assert len(seeds) == 6 and len(set(seeds)) == 6
+    assert len(seeds) == 3 and len(set(seeds)) == 3
     assert all(0 <= seed < TRAINING_SEED_LIMIT for seed in seeds)
     assert not set(seeds) & set(EVALUATION_SEEDS)
     # the actors' memories start empty in every episode
     assert rollout.memories[INVENTORY][20, 0].abs().sum() == 0
     assert rollout.memories[INVENTORY][21, 0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("scenario", ["tiny", "multiscale"])
+def test_batched_rollout_matches_the_parallel_env_step_by_step(scenario):
+    """The collector drives the core directly; what it records is what RetailParallelEnv gives."""
+    trainer = MTMATrainer(scenario, seed=3, n_envs=1, n_steps=8, hidden_size=8)
+    collector, seeds = trainer.collector, []
+    reset = collector._reset
+
+    def recording_reset():
+        reset()
+        seeds.append(collector.episode_seed)
+
+    collector._reset = recording_reset
+    steps = coord_env.load_scenario(scenario).num_ticks + 3  # across an episode boundary
+    rollout = collector.collect(trainer.actors, steps, trainer.generator)
+    assert len(seeds) == 2
+    env = coord_env.parallel_env(scenario, **trainer.env_options)
+    for t in range(steps):
+        if rollout.episode_starts[t, 0]:
+            observations, _ = env.reset(seed=seeds.pop(0))
+        for agent in env.possible_agents:
+            assert np.array_equal(rollout.observations[agent][t, 0].numpy(), observations[agent])
+        assert np.array_equal(rollout.states[t, 0].numpy(), env.state())
+        actions = {a: rollout.actions[a][t, 0].numpy() for a in env.possible_agents}
+        observations, rewards, _, truncations, _ = env.step(actions)
+        assert rollout.rewards[t, 0].item() == np.float32(rewards[INVENTORY] * trainer.reward_scale)
+        assert bool(rollout.episode_ends[t, 0]) == truncations[INVENTORY]
 
 
 def test_inventory_mask_follows_the_period_on_multiscale():
@@ -342,7 +371,7 @@ def test_trainer_implements_the_protocol_and_variants():
     assert trainer.name == "mtma" and trainer.env_options == {"inventory_action": "order_up_to"}
     other = MTMATrainer("tiny", seed=0, inventory_action="order_quantity", **FAST)
     assert other.env_options == {"inventory_action": "order_quantity"}
-    assert other.collector.envs[0].inventory_action == "order_quantity"
+    assert other.collector.order_up_to is False
     assert set(MTMA_TRAINERS) == {"mtma", "mtma_single_timescale", "mtma_reversed"}
     for name, factory in MTMA_TRAINERS.items():
         variant = factory("tiny", 0, n_envs=3)

@@ -21,6 +21,7 @@ __all__ = ["MEMORY_MODES", "PRESETS", "MTMAConfig", "derived_reward_scale"]
 MEMORY_MODES = ("stack", "gru")
 RATIO_MODES = ("joint", "per_dimension")
 INVENTORY_ACTIONS = ("order_up_to", "order_quantity")
+ORDER_PRIOR_LEVELS = ("mean_demand", "base_stock")
 
 
 def _check_range(
@@ -90,6 +91,14 @@ class MTMAConfig:
         standard deviation ``order_prior`` times that level (``networks.order_prior_logits``): one
         period's mean demand ``mu_i`` for order quantities, ``(E[L_i] + 1) mu_i`` for order-up-to
         targets. None starts them near uniform, as SB3 and CleanRL do.
+    order_prior_level : {"mean_demand", "base_stock"}
+        Where an order-up-to prior is centred: the mean demand over lead time and review
+        ``(E[L_i] + 1) mu_i``, or the base-stock level, its Poisson quantile at the newsvendor
+        critical ratio (the siloed heuristic's target, with safety stock).
+    slate_prior : float or None
+        The recommender heads start with this logit bonus on the revenue-maximizing slate's product
+        in every slot (the siloed heuristic's static slate), and the order prior's ``mu_i`` is the
+        demand under that slate. None starts the recommender near uniform.
     value_normalization : bool
         Normalize the critic's targets with output preservation (``networks.Critic``).
     ratio : {"joint", "per_dimension"}
@@ -124,6 +133,8 @@ class MTMAConfig:
     reward_scale: float | None = None
     lr_decay_steps: int = 0
     order_prior: float | None = 0.5
+    order_prior_level: str = "mean_demand"
+    slate_prior: float | None = None
     value_normalization: bool = True
     ratio: str = "per_dimension"
     inventory_action: str = "order_up_to"
@@ -170,6 +181,13 @@ class MTMAConfig:
         _check_range("lr_decay_steps", self.lr_decay_steps, 0, 10**12, integer=True)
         if self.order_prior is not None:
             _check_range("order_prior", self.order_prior, 0.0, 100.0, low_open=True)
+        if self.order_prior_level not in ORDER_PRIOR_LEVELS:
+            raise ValueError(
+                f"MTMAConfig.order_prior_level must be one of {', '.join(ORDER_PRIOR_LEVELS)}, "
+                f"got {self.order_prior_level!r}"
+            )
+        if self.slate_prior is not None:
+            _check_range("slate_prior", self.slate_prior, 0.0, 100.0, low_open=True)
         if not isinstance(self.value_normalization, bool):
             raise ValueError(
                 f"MTMAConfig.value_normalization must be True or False, got {self.value_normalization!r}"

@@ -1,13 +1,20 @@
-"""Rollout collection: ``n_envs`` retail environments stepped side by side by the MTMA actors.
+"""Rollout collection: ``n_envs`` retailers simulated side by side as one batched simulator.
 
-The environments persist across rollouts: an episode under way at the end of one rollout continues
-in the next, and its last value is bootstrapped (``losses.generalized_advantage_estimates``).
-Every episode starts from a seed drawn from the trainer's ``numpy.random.Generator`` below
-``TRAINING_SEED_LIMIT``, so training never sees the official evaluation seeds. Episodes end by
+The collector drives ``coord_env.core`` directly with a batch of ``n_envs`` retailers (the core is
+vectorized over that leading dimension), instead of ``n_envs`` separate ``RetailParallelEnv``
+objects: one ``core.step`` per tick for the whole batch, and one observation build. The actions,
+observations, state vectors and rewards are exactly those of ``RetailParallelEnv`` with the same
+options (``tests/test_mtma.py`` checks it step by step); only the bookkeeping of the parallel API
+is skipped. Episodes have a fixed horizon, so the whole batch runs in lockstep: a batch of
+episodes starts from one seed drawn from the trainer's ``numpy.random.Generator`` below
+``TRAINING_SEED_LIMIT`` (training never sees the evaluation seeds), and ends together.
+
+Episodes continue across rollouts: one under way at the end of a rollout goes on in the next, and
+its last value is bootstrapped (``losses.generalized_advantage_estimates``). Episodes end by
 truncation at the horizon; since the state carries the time, that step has no future.
 
-Per step, one batched forward per actor over the envs gives the actions; the critic's values are
-computed after the rollout in one batch (its parameters do not change during the rollout).
+Per step, one batched forward per actor gives the actions; the critic's values are computed after
+the rollout in one batch (its parameters do not change during the rollout).
 """
 
 from __future__ import annotations
@@ -20,13 +27,15 @@ import torch
 
 from baselines.rl.mtma.networks import Actor, MultiCategorical
 from coord_env import core
-from coord_env.env.actions import INVENTORY
-from coord_env.env.layout import INVENTORY_ACTS
+from coord_env.env.actions import INVENTORY, RECOMMENDER
+from coord_env.env.layout import INVENTORY_ACTS, raw_state
 from coord_env.env.parallel import RetailParallelEnv
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
 from coord_env.scenarios import Scenario
 
-__all__ = ["Rollout", "RolloutCollector"]
+__all__ = ["ROLLOUT_FORMAT", "Rollout", "RolloutCollector"]
+
+ROLLOUT_FORMAT = 2  # 1: a list of RetailParallelEnv episodes (checkpoint format 1)
 
 
 @dataclass
@@ -74,8 +83,19 @@ def _generator_from_json(text: str) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
+def _generator_state_json(rng: np.random.Generator) -> str:
+    return json.dumps(rng.bit_generator.state)
+
+
+def _generator_from_json(text: str) -> np.random.Generator:
+    state = json.loads(text)
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
 class RolloutCollector:
-    """Steps ``n_envs`` ``RetailParallelEnv(scenario, **env_options)`` with the actors; records rollouts.
+    """Simulates ``n_envs`` retailers of ``scenario`` as one batch; records rollouts of the actors.
 
     Parameters
     ----------
@@ -85,9 +105,10 @@ class RolloutCollector:
         The networks whose memory shapes this collector keeps (read at each :meth:`collect`).
     reward_scale : float
     rng : numpy.random.Generator
-        The trainer's generator; it draws every episode's seed.
+        The trainer's generator; it draws every batch of episodes' seed.
     env_options : dict, optional
-        ``RetailParallelEnv`` options (the trainer's ``env_options``).
+        ``RetailParallelEnv`` options (the trainer's ``env_options``); they fix the action
+        decoding and the observation layouts. The reward is the team reward (the tick's profit).
     """
 
     def __init__(
@@ -99,61 +120,76 @@ class RolloutCollector:
         rng: np.random.Generator,
         env_options: dict | None = None,
     ):
-        self.envs = [RetailParallelEnv(scenario, **(env_options or {})) for _ in range(n_envs)]
-        self.agents = tuple(self.envs[0].possible_agents)
+        probe = RetailParallelEnv(scenario, **(env_options or {}))
+        if probe.continuous_actions:
+            raise ValueError("MTMA's collector needs discrete actions (continuous_actions=False)")
+        self.scenario = scenario
+        self.n_envs = n_envs
+        self.agents = tuple(probe.possible_agents)
+        self.action_dims = {a: len(probe.action_space(a).nvec) for a in self.agents}
+        self.level_step = probe.codec.level_step
+        self.order_up_to = probe.codec.order_up_to
+        self.state_layout = probe.state_layout
+        self.observation_layouts = probe.observation_layouts
         self.reward_scale = reward_scale
         self.rng = rng
-        self.started = False
+        self.simulator: core.State | None = None
+        self.episode_seed: int | None = None  # the seed of the batch of episodes under way
+        self.simulator_rng: np.random.Generator | None = None
+        self.episode_profits = np.zeros(n_envs)
         self.observations = {
-            agent: np.zeros((n_envs, *self.envs[0].observation_space(agent).shape), np.float32)
+            agent: np.zeros((n_envs, *probe.observation_space(agent).shape), np.float32)
             for agent in self.agents
         }
-        self.states = np.zeros((n_envs, *self.envs[0].state_space.shape), np.float32)
+        self.states = np.zeros((n_envs, *probe.state_space.shape), np.float32)
         self.memories = {agent: actors[agent].initial_memory(n_envs) for agent in self.agents}
         self.episode_starts = np.ones(n_envs, np.float32)
         # the "inventory acts on this tick" time feature, as an index into the state vector
-        self._acts_index = self.envs[0].state_layout.slices["time"].start + INVENTORY_ACTS
+        self._acts_index = self.state_layout.slices["time"].start + INVENTORY_ACTS
 
     @property
-    def n_envs(self) -> int:
-        return len(self.envs)
+    def started(self) -> bool:
+        return self.simulator is not None
 
-    def _reset_env(self, index: int) -> None:
-        """Start a new episode in env ``index`` from a fresh training seed; clear the memories."""
-        env = self.envs[index]
-        observations, _ = env.reset(seed=int(self.rng.integers(TRAINING_SEED_LIMIT)))
+    def _observe(self) -> None:
+        """The observations and state vectors of the batch, as ``RetailParallelEnv`` builds them."""
+        scaled = self.state_layout.build(raw_state(self.scenario, self.simulator))
+        for agent, layout in self.observation_layouts.items():
+            self.observations[agent][:] = layout.select(scaled)
+        self.states[:] = scaled
+
+    def _reset(self) -> None:
+        """Start a batch of episodes from a fresh training seed; clear the memories."""
+        self.episode_seed = int(self.rng.integers(TRAINING_SEED_LIMIT))
+        self.simulator_rng = np.random.default_rng(self.episode_seed)
+        self.simulator = core.reset(self.scenario, self.simulator_rng, batch_size=self.n_envs)
+        self.episode_profits[:] = 0.0
         for agent in self.agents:
-            self.observations[agent][index] = observations[agent]
-            self.memories[agent][index] = 0.0
-        self.states[index] = env.state()
-        self.episode_starts[index] = 1.0
+            self.memories[agent][:] = 0.0
+        self.episode_starts[:] = 1.0
+        self._observe()
 
     @torch.no_grad()
     def collect(
         self, actors: dict[str, Actor], n_steps: int, generator: torch.Generator
     ) -> Rollout:
-        """Play ``n_steps`` steps in every env with actions sampled from ``actors``."""
+        """Play ``n_steps`` steps of every retailer with actions sampled from ``actors``."""
         if not self.started:
-            for index in range(self.n_envs):
-                self._reset_env(index)
-            self.started = True
-        E = self.n_envs
+            self._reset()
+        s, E = self.scenario, self.n_envs
         buffers = {
             "observations": {
                 a: torch.zeros(n_steps, *self.observations[a].shape) for a in self.agents
             },
             "memories": {a: torch.zeros(n_steps, *self.memories[a].shape) for a in self.agents},
             "actions": {
-                a: torch.zeros(n_steps, E, len(self.envs[0].action_space(a).nvec), dtype=torch.long)
+                a: torch.zeros(n_steps, E, self.action_dims[a], dtype=torch.long)
                 for a in self.agents
             },
-            "log_probs": {
-                a: torch.zeros(n_steps, E, len(self.envs[0].action_space(a).nvec))
-                for a in self.agents
-            },
+            "log_probs": {a: torch.zeros(n_steps, E, self.action_dims[a]) for a in self.agents},
         }
         states = torch.zeros(n_steps, *self.states.shape)
-        rewards = np.zeros((n_steps, E), np.float32)
+        rewards = np.zeros((n_steps, E), np.float64)
         starts = np.zeros((n_steps, E), np.float32)
         ends = np.zeros((n_steps, E), np.float32)
         profits: list[float] = []
@@ -161,7 +197,7 @@ class RolloutCollector:
             states[t] = torch.from_numpy(self.states)
             starts[t] = self.episode_starts
             self.episode_starts[:] = 0.0
-            env_actions: list[dict[str, np.ndarray]] = [{} for _ in range(E)]
+            actions = {}
             for agent in self.agents:
                 observation = torch.from_numpy(self.observations[agent])
                 buffers["observations"][agent][t] = observation
@@ -171,19 +207,21 @@ class RolloutCollector:
                 action = distribution.sample(generator)
                 buffers["actions"][agent][t] = action
                 buffers["log_probs"][agent][t] = distribution.dimension_log_probs(action)
-                for index, row in enumerate(action.numpy()):
-                    env_actions[index][agent] = row
-            for index, env in enumerate(self.envs):
-                observations, team_rewards, _, truncations, _ = env.step(env_actions[index])
-                rewards[t, index] = team_rewards[INVENTORY]
-                if truncations[INVENTORY]:
-                    ends[t, index] = 1.0
-                    profits.append(float(env.episode_profit))
-                    self._reset_env(index)
-                else:
-                    for agent in self.agents:
-                        self.observations[agent][index] = observations[agent]
-                    self.states[index] = env.state()
+                actions[agent] = action.numpy()
+            units = actions[INVENTORY] * self.level_step
+            slates = actions[RECOMMENDER].reshape(E, s.num_segments, s.num_slots)
+            outcome = core.step(
+                s, self.simulator, units, slates, self.simulator_rng, order_up_to=self.order_up_to
+            )
+            profit = outcome.profit
+            rewards[t] = profit
+            self.episode_profits += profit
+            if self.simulator.tick >= s.num_ticks:  # the fixed horizon: every episode ends
+                ends[t] = 1.0
+                profits.extend(self.episode_profits.tolist())
+                self._reset()
+            else:
+                self._observe()
         acts = {agent: torch.ones(n_steps, E) for agent in self.agents}
         acts[INVENTORY] = states[..., self._acts_index].clone()
         return Rollout(
@@ -194,7 +232,7 @@ class RolloutCollector:
             acts=acts,
             states=states,
             last_states=torch.from_numpy(self.states.copy()),
-            rewards=torch.from_numpy(rewards * np.float32(self.reward_scale)),
+            rewards=torch.from_numpy((rewards * self.reward_scale).astype(np.float32)),
             episode_starts=torch.from_numpy(starts),
             episode_ends=torch.from_numpy(ends),
             episode_profits=profits,
@@ -202,34 +240,27 @@ class RolloutCollector:
 
     # ------------------------------------------------------------------ checkpointing
     def state_dict(self) -> dict:
-        """Everything needed to continue the episodes under way exactly (tensors, str, numbers).
-
-        The envs' simulator states and generators are read from their internals: the env pickles
-        by its constructor arguments only (``EzPickle``), which would lose the episode.
-        """
-        envs = []
-        for env in self.envs:
-            simulator = env._state
-            envs.append(
-                {
-                    "state": {
-                        f.name: (
-                            torch.from_numpy(value.copy())
-                            if isinstance(value := getattr(simulator, f.name), np.ndarray)
-                            else value
-                        )
-                        for f in fields(simulator)
-                    }
-                    if simulator is not None
-                    else None,
-                    "rng": _generator_state_json(env._rng) if env._rng is not None else None,
-                    "running": bool(env.agents),
-                    "episode_profit": float(env.episode_profit),
-                }
-            )
+        """Everything needed to continue the episodes under way exactly (tensors, str, numbers)."""
+        simulator = None
+        if self.simulator is not None:
+            simulator = {
+                f.name: (
+                    torch.from_numpy(value.copy())
+                    if isinstance(value := getattr(self.simulator, f.name), np.ndarray)
+                    else value
+                )
+                for f in fields(self.simulator)
+            }
         return {
-            "started": self.started,
-            "envs": envs,
+            "format": ROLLOUT_FORMAT,
+            "simulator": simulator,
+            "episode_seed": self.episode_seed,
+            "rng": (
+                _generator_state_json(self.simulator_rng)
+                if self.simulator_rng is not None
+                else None
+            ),
+            "episode_profits": torch.from_numpy(self.episode_profits.copy()),
             "observations": {a: torch.from_numpy(v.copy()) for a, v in self.observations.items()},
             "states": torch.from_numpy(self.states.copy()),
             "memories": {a: m.clone() for a, m in self.memories.items()},
@@ -237,25 +268,36 @@ class RolloutCollector:
         }
 
     def load_state_dict(self, saved: dict) -> None:
-        """Restore :meth:`state_dict`'s output into these envs (same scenario and ``n_envs``)."""
-        if len(saved["envs"]) != self.n_envs:
+        """Restore :meth:`state_dict`'s output (same scenario and ``n_envs``).
+
+        Raises
+        ------
+        ValueError
+            A rollout of another format or batch size.
+        """
+        if saved.get("format") != ROLLOUT_FORMAT:
             raise ValueError(
-                f"the saved rollout has {len(saved['envs'])} envs, this collector {self.n_envs}"
+                f"the saved rollout has format {saved.get('format', 1)}, this collector "
+                f"{ROLLOUT_FORMAT}"
             )
-        self.started = bool(saved["started"])
-        for env, record in zip(self.envs, saved["envs"], strict=True):
-            if record["state"] is not None:
-                env._state = core.State(
-                    **{
-                        name: value.numpy().copy() if isinstance(value, torch.Tensor) else value
-                        for name, value in record["state"].items()
-                    }
-                )
-            if record["rng"] is not None:
-                env._rng = _generator_from_json(record["rng"])
-            env.agents = list(env.possible_agents) if record["running"] else []
-            env.episode_profit = record["episode_profit"]
-            env.last_outcome = None
+        if saved["episode_profits"].shape[0] != self.n_envs:
+            raise ValueError(
+                f"the saved rollout has {saved['episode_profits'].shape[0]} envs, this "
+                f"collector {self.n_envs}"
+            )
+        self.simulator = None
+        if saved["simulator"] is not None:
+            self.simulator = core.State(
+                **{
+                    name: value.numpy().copy() if isinstance(value, torch.Tensor) else value
+                    for name, value in saved["simulator"].items()
+                }
+            )
+        self.simulator_rng = (
+            _generator_from_json(saved["rng"]) if saved["rng"] is not None else None
+        )
+        self.episode_seed = saved["episode_seed"]
+        self.episode_profits[:] = saved["episode_profits"].numpy()
         for agent in self.agents:
             self.observations[agent][:] = saved["observations"][agent].numpy()
             self.memories[agent] = saved["memories"][agent].clone()

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.heuristics.base_stock import critical_ratio, poisson_base_stock
+from baselines.heuristics.demand_model import expected_demand
+from baselines.heuristics.mnl import best_slates
 from baselines.rl.checkpoint import CheckpointError, describe_spaces, read_manifest, write_manifest
 from baselines.rl.mtma.config import MTMAConfig, derived_reward_scale
 from baselines.rl.mtma.losses import (
@@ -50,7 +53,10 @@ __all__ = [
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+# Format 1 saved one RetailParallelEnv per rollout env; its networks and optimizers load as they
+# are, and a resumed run starts a fresh batch of episodes instead of continuing the saved ones.
+READABLE_FORMATS = (1, 2)
 _SHORT = {INVENTORY: "inventory", RECOMMENDER: "recommender"}
 
 
@@ -119,7 +125,7 @@ class MTMATrainer:
         self.spaces = describe_spaces(probe)
         with torch.random.fork_rng(devices=[]):  # seed the initialization, leave the global stream
             torch.manual_seed(self.seed)
-            priors = {INVENTORY: self._order_prior(), RECOMMENDER: None}
+            priors = self._priors()
             self.actors = {
                 agent: build_actor(
                     probe.observation_space(agent).shape[0],
@@ -145,19 +151,45 @@ class MTMATrainer:
         self.iteration = 0
         self.stats: dict[str, float] = {}
 
-    def _order_prior(self) -> torch.Tensor | None:
-        """The inventory heads' initial logits (``config.order_prior``), or None for uniform."""
-        if self.config.order_prior is None:
-            return None
-        s = self.scenario
-        if self.config.inventory_action == "order_up_to":  # targets: demand over L_i + 1 periods
-            center = (s.mean_lead_time + 1.0) * s.demand_scale
-            return order_prior_logits(
-                center, s.target_step, s.order_levels, self.config.order_prior
+    def _priors(self) -> dict[str, torch.Tensor | None]:
+        """The actors' initial logits (``config.order_prior``, ``config.slate_prior``); None: uniform.
+
+        With a slate prior the recommender starts on the revenue-maximizing static slate (the
+        siloed heuristic's), and the order prior is centred on the demand that slate induces;
+        otherwise on ``demand_scale`` (the demand under a uniformly random slate).
+        """
+        s, config = self.scenario, self.config
+        priors: dict[str, torch.Tensor | None] = {INVENTORY: None, RECOMMENDER: None}
+        demand = s.demand_scale
+        if config.slate_prior is not None:
+            slates, _ = best_slates(
+                np.broadcast_to(s.price, s.utility.shape),
+                s.base_attraction,
+                s.no_purchase_attraction,
+                s.slot_boost,
             )
-        return order_prior_logits(
-            s.demand_scale, s.order_step, s.order_levels, self.config.order_prior
-        )
+            logits = torch.zeros(slates.size, s.num_products)
+            logits[torch.arange(slates.size), torch.as_tensor(slates.reshape(-1))] = float(
+                config.slate_prior
+            )
+            priors[RECOMMENDER] = logits
+            demand = np.maximum(
+                expected_demand(s, slates, np.ones(s.num_products), np.arange(1)), 1e-6
+            )
+        if config.order_prior is None:
+            return priors
+        if config.inventory_action == "order_up_to":  # targets: demand over L_i + 1 periods
+            center = (s.mean_lead_time + 1.0) * demand
+            if config.order_prior_level == "base_stock":
+                center = np.maximum(poisson_base_stock(center, critical_ratio(s)), 1.0)
+            priors[INVENTORY] = order_prior_logits(
+                center, s.target_step, s.order_levels, config.order_prior
+            )
+        else:
+            priors[INVENTORY] = order_prior_logits(
+                demand, s.order_step, s.order_levels, config.order_prior
+            )
+        return priors
 
     # ------------------------------------------------------------------ training
     def learn(self, steps: int) -> dict[str, float]:
@@ -307,7 +339,7 @@ class MTMATrainer:
         """Write ``model.pt``, ``config.json`` and ``manifest.json`` (checksums) to ``directory``.
 
         ``model.pt`` holds the network and optimizer state dicts, the numpy and torch generator
-        states, the counters and the rollout envs' episodes under way, so ``load`` then ``learn``
+        states, the counters and the batch of episodes under way, so ``load`` then ``learn``
         continues exactly as an uninterrupted run.
         """
         directory = Path(directory)
@@ -385,7 +417,7 @@ class MTMATrainer:
             raise CheckpointError(f"checkpoint {directory} has no {MODEL_FILE}") from None
         except Exception as error:  # torch raises many kinds on a damaged archive
             raise CheckpointError(f"{directory / MODEL_FILE} is not readable: {error}") from None
-        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        if not isinstance(payload, dict) or payload.get("format") not in READABLE_FORMATS:
             raise CheckpointError(f"{directory / MODEL_FILE} is not an MTMA checkpoint")
         if payload.get("scenario_hash") != scenario.content_hash or payload.get("spaces") != spaces:
             raise CheckpointError(
@@ -407,7 +439,8 @@ class MTMATrainer:
             optimizer.load_state_dict(payload["optimizers"][name])
         self.rng.bit_generator.state = json.loads(payload["numpy_rng"])
         self.generator.set_state(payload["torch_generator"])
-        self.collector.load_state_dict(payload["rollout"])
+        if payload["format"] == CHECKPOINT_FORMAT:
+            self.collector.load_state_dict(payload["rollout"])
         self.steps_done = int(payload["steps_done"])
         self.iteration = int(payload["iteration"])
         self.stats = dict(payload["stats"])
