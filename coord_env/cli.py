@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ TABLE_METRICS = (
 
 def _format_table(results: list[dict[str, Any]]) -> str:
     """Profit mean and 95% CI, normalized score and key coordination metrics, one row per policy."""
-    header = f"{'policy':<22}{'profit':>14}{'95% CI':>30}{'IQM':>14}{'norm.':>10}" + "".join(
+    width = max([22, *(len(r["policy"]) + 2 for r in results)])
+    header = f"{'policy':<{width}}{'profit':>14}{'95% CI':>30}{'IQM':>14}{'norm.':>10}" + "".join(
         f"{name[:14]:>16}" for name in TABLE_METRICS
     )
     lines = [header, "-" * len(header)]
@@ -36,7 +38,7 @@ def _format_table(results: list[dict[str, Any]]) -> str:
         )
         interval = f"[{p['ci_low']:,.0f}, {p['ci_high']:,.0f}]"
         lines.append(
-            f"{r['policy']:<22}{p['mean']:>14,.0f}{interval:>30}{p['iqm']:>14,.0f}{score:>10}{metrics}"
+            f"{r['policy']:<{width}}{p['mean']:>14,.0f}{interval:>30}{p['iqm']:>14,.0f}{score:>10}{metrics}"
         )
     return "\n".join(lines)
 
@@ -261,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        # As ``python -m`` does: --policy mypackage.module:factory finds code in the working directory.
+        sys.path.insert(0, os.getcwd())
     args = build_parser().parse_args(argv)
     args.argv = argv  # recorded in checkpoint manifests
     return args.handler(args)
