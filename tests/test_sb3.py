@@ -19,6 +19,7 @@ from baselines.rl.sb3 import (
     SharedPPOConfig,
     SiloedRLTrainer,
     derived_seed,
+    deterministic_actions,
     make_shared_vec_env,
 )
 from baselines.rl.trainer import Trainer
@@ -233,3 +234,36 @@ def test_shared_ppo_acts_with_continuous_actions():
     actions = trainer.policy().act(observations, infos)
     for agent, action in actions.items():
         assert env.action_space(agent).contains(action)
+
+
+@pytest.mark.parametrize("name", ["centralized", "siloed_rl", "ippo", "shared_ppo"])
+def test_fast_deterministic_actions_equal_sb3_predict(name):
+    """The evaluation fast path gives exactly ``predict(..., deterministic=True)``'s actions."""
+    from baselines.rl.policies import CommittedPolicy
+
+    scenario = coord_env.load_scenario("default")
+    factory = CommittedPolicy(name)
+    env = coord_env.parallel_env(scenario, **(factory.env_options_for(scenario) or {}))
+    policy = factory(env)
+    models = getattr(policy, "models", None) or {"joint": policy.model}
+    rng = np.random.default_rng(0)
+    for model in models.values():
+        shape = model.observation_space.shape
+        batch = rng.uniform(-1.0, 3.0, size=(64, *shape)).astype(np.float32)
+        expected, _ = model.predict(batch, deterministic=True)
+        assert np.array_equal(deterministic_actions(model, batch), expected)
+    observations, infos = env.reset(seed=5)
+    for _ in range(20):  # and along a real trajectory, through the policy object
+        actions = policy.act(observations, infos)
+        for agent, model in models.items():
+            if agent == "joint" and name == "centralized":
+                joint = policy.view.joint_observation(observations)
+                expected = policy.view.agent_actions(model.predict(joint, deterministic=True)[0])
+            elif agent == "joint":
+                shared = policy.shared_observations(observations)
+                expected = policy.agent_actions(model.predict(shared, deterministic=True)[0])
+            else:
+                expected = {agent: model.predict(observations[agent], deterministic=True)[0]}
+            for key, value in expected.items():
+                assert np.array_equal(actions[key], value)
+        observations, _, _, _, infos = env.step(actions)

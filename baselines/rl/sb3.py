@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.monitor import Monitor
@@ -289,6 +290,48 @@ def _check_seed(seed: Any) -> int:
 
 
 # ---------------------------------------------------------------------------------------- policies
+def deterministic_actions(model: PPO, observations: np.ndarray) -> np.ndarray:
+    """``model.predict(observations, deterministic=True)[0]`` for a batch, without SB3's overhead.
+
+    SB3's ``predict`` builds one torch ``Categorical`` per MultiDiscrete dimension on every call,
+    about 10 ms on ``default`` whatever the batch; evaluating a checkpoint makes one call per tick.
+    The deterministic action needs only the actor's output: the arg max of each dimension's logits
+    (MultiDiscrete), or the Gaussian mean clipped to the space (Box, as ``predict`` clips). Same
+    actions, about 8 times faster; ``tests/test_sb3.py`` checks equality with ``predict``.
+
+    Parameters
+    ----------
+    model : PPO
+        With an ``ActorCriticPolicy`` and a Box observation space.
+    observations : ndarray, shape (B, obs_dim)
+
+    Returns
+    -------
+    ndarray, shape (B, *action_shape)
+    """
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    policy = model.policy
+    with torch.no_grad():
+        tensor = torch.as_tensor(np.asarray(observations, dtype=np.float32))
+        tensor = preprocess_obs(tensor, policy.observation_space, policy.normalize_images)
+        features = policy.pi_features_extractor(tensor)
+        output = policy.action_net(policy.mlp_extractor.forward_actor(features))
+    space = policy.action_space
+    if isinstance(space, spaces.Box):
+        return np.clip(output.numpy(), space.low, space.high).reshape(-1, *space.shape)
+    nvec = [int(n) for n in space.nvec]
+    actions, start, dim = [], 0, 0
+    while dim < len(nvec):  # runs of equal sizes: one reshape and arg max per run
+        size, count = nvec[dim], 1
+        while dim + count < len(nvec) and nvec[dim + count] == size:
+            count += 1
+        block = output[:, start : start + size * count].reshape(-1, count, size)
+        actions.append(block.argmax(dim=-1))
+        start, dim = start + size * count, dim + count
+    return torch.cat(actions, dim=1).numpy().astype(np.int64)
+
+
 class _PredictingPolicy:
     """A trained SB3 policy as a baselines Policy: deterministic, no per-episode state."""
 
@@ -329,10 +372,8 @@ class JointPolicy(_PredictingPolicy):
         self.view = view
 
     def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        action, _ = self.model.predict(
-            self.view.joint_observation(observations), deterministic=True
-        )
-        return self.view.agent_actions(action)
+        joint = self.view.joint_observation(observations)[None]
+        return self.view.agent_actions(deterministic_actions(self.model, joint)[0])
 
 
 class DepartmentPolicy(_PredictingPolicy):
@@ -352,7 +393,7 @@ class DepartmentPolicy(_PredictingPolicy):
 
     def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {
-            agent: self.models[agent].predict(observation, deterministic=True)[0]
+            agent: deterministic_actions(self.models[agent], observation[None])[0]
             for agent, observation in observations.items()
         }
 
@@ -407,7 +448,7 @@ class SharedPolicy(_PredictingPolicy):
         return actions
 
     def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        padded, _ = self.model.predict(self.shared_observations(observations), deterministic=True)
+        padded = deterministic_actions(self.model, self.shared_observations(observations))
         return self.agent_actions(padded)
 
 
