@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.policies import COMMITTED, committed_checkpoint
 from baselines.rl.training import RL_BASELINES, train
 from coord_env.analysis.insights import INSIGHTS, insight_checks
@@ -27,11 +28,23 @@ from coord_env.harness.references import reference_for
 from coord_env.harness.seeds import EVALUATION_SEEDS
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["CURVE_SEEDS", "HEADLINE_SCENARIOS", "TRAINING_BUDGETS", "reproduce"]
+__all__ = [
+    "CURVE_SEEDS",
+    "HEADLINE_SCENARIOS",
+    "TRAINING_BUDGETS",
+    "reproduce",
+    "retrain",
+    "training_budget",
+    "training_command",
+    "training_config",
+]
 
 HEADLINE_SCENARIOS = ("default", "multiscale")
 CURVE_SEEDS = (0, 1, 2)  # training seeds of the learning curves; seed 0's checkpoint is committed
 TRAINING_BUDGETS = {"small": 100_000, "default": 300_000, "multiscale": 100_000}  # env steps
+# MTMA and its ablations: the budget of the reported result (on default, about 15 minutes on one
+# core of the 2-core machine); their learning rates decay linearly to zero at the budget.
+MTMA_BUDGETS = {"small": 100_000, "default": 400_000, "multiscale": 150_000}
 EVAL_EVERY = 15_000
 HEURISTICS = ("random", "mean_demand", "siloed", "coordinated", "lp")
 TABLE_METRICS = (
@@ -47,6 +60,31 @@ def curve_path(scenario: Scenario, name: str, seed: int) -> Path:
     return COMMITTED / scenario.name / "curves" / f"{name}_seed{seed}.csv"
 
 
+def training_budget(name: str, scenario: Scenario) -> int:
+    """The env-step budget of baseline ``name``'s committed checkpoint and curves on ``scenario``."""
+    budgets = MTMA_BUDGETS if name in MTMA_TRAINERS else TRAINING_BUDGETS
+    return budgets[scenario.name]
+
+
+def training_config(name: str, scenario: Scenario) -> dict[str, Any]:
+    """Hyperparameters beyond the trainer's defaults: MTMA's learning rates decay to the budget."""
+    if name in MTMA_TRAINERS:
+        return {"lr_decay_steps": training_budget(name, scenario)}
+    return {}
+
+
+def training_command(name: str, scenario: Scenario, seed: int) -> str:
+    """The ``coord-bench train`` command that :func:`retrain` runs for one (baseline, seed)."""
+    command = (
+        f"coord-bench train {name} --scenario {scenario.name} --steps "
+        f"{training_budget(name, scenario)} --seed {seed} --eval-every {EVAL_EVERY}"
+    )
+    config = training_config(name, scenario)
+    if config:
+        command += " --config " + " ".join(f"{key}={value}" for key, value in config.items())
+    return command
+
+
 def retrain(
     scenario: Scenario,
     names: Sequence[str] = RL_BASELINES,
@@ -54,7 +92,11 @@ def retrain(
     runs: str | Path = "runs",
     progress: bool = True,
 ) -> None:
-    """Train every baseline on every seed; commit seed ``seeds[0]``'s checkpoint and every log."""
+    """Train every baseline on every seed; commit seed ``CURVE_SEEDS[0]``'s checkpoint and every log.
+
+    A run folder that already holds a checkpoint is resumed to the budget, so an interrupted
+    retrain continues where it stopped.
+    """
     for name in names:
         for seed in seeds:
             out = Path(runs) / scenario.name / f"{name}_seed{seed}"
@@ -62,17 +104,19 @@ def retrain(
             checkpoint = train(
                 name,
                 scenario,
-                TRAINING_BUDGETS[scenario.name],
+                training_budget(name, scenario),
                 seed,
                 out,
                 eval_every=EVAL_EVERY,
                 resume=resume,
                 progress=progress,
+                command=training_command(name, scenario, seed),
+                config=training_config(name, scenario),
             )
             log = curve_path(scenario, name, seed)
             log.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(out / "progress.csv", log)
-            if seed == seeds[0]:
+            if seed == CURVE_SEEDS[0]:
                 target = committed_checkpoint(name, scenario)
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(checkpoint, target)

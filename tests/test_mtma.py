@@ -12,6 +12,7 @@ import torch
 from stable_baselines3.common.distributions import MultiCategoricalDistribution
 
 import coord_env
+from baselines.heuristics.base_stock import critical_ratio, poisson_base_stock
 from baselines.rl.checkpoint import CheckpointError, read_manifest, write_manifest
 from baselines.rl.mtma import (
     MTMA_TRAINERS,
@@ -292,11 +293,19 @@ def test_order_prior_centres_the_initial_orders_on_mean_demand():
     trainer = MTMATrainer("default", 0, n_envs=1, n_steps=4, inventory_action="order_quantity")
     first = trainer.policy().act(*observations)[INVENTORY] * s.order_step
     assert np.all((first >= 0.5 * s.demand_scale) & (first <= 1.5 * s.demand_scale))
-    # order-up-to targets start near the demand over the lead time and the review period
-    trainer = MTMATrainer("default", 0, n_envs=1, n_steps=4, inventory_action="order_up_to")
+    # order-up-to targets start near the demand over the lead time and the review period ...
+    trainer = MTMATrainer(
+        "default", 0, n_envs=1, n_steps=4, order_prior_level="mean_demand", order_prior=0.2
+    )
     target = trainer.policy().act(*observations)[INVENTORY] * s.target_step
     demand_over_lead_time = (s.mean_lead_time + 1) * s.demand_scale
     assert np.all(np.abs(target - demand_over_lead_time) <= 0.25 * demand_over_lead_time)
+    # ... or, by default, near the base-stock level: that demand's quantile at the critical ratio
+    base_stock = poisson_base_stock(demand_over_lead_time, critical_ratio(s))
+    trainer = MTMATrainer("default", 0, n_envs=1, n_steps=4, order_prior=0.2)
+    target = trainer.policy().act(*observations)[INVENTORY] * s.target_step
+    assert np.all(np.abs(target - base_stock) <= 0.25 * base_stock)
+    assert np.all(base_stock > demand_over_lead_time)
 
 
 # ---------------------------------------------------------------------------- rollouts
