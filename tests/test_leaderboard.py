@@ -4,6 +4,7 @@ import copy
 import json
 import pickle
 import re
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +88,21 @@ def test_a_real_results_document_becomes_a_valid_self_reported_submission(submis
         (lambda d: d.update(schema_version=2), "schema_version"),
         (lambda d: d["metrics"].pop("fill_rate"), "metrics.fill_rate"),
         (lambda d: d.update(status="verified"), "verification"),
+        (
+            lambda d: d.update(verification={"package_version": "0", "policy": "x", "seeds": 30}),
+            "verification",
+        ),
+        (lambda d: d.update(url="https://x.org/|injected|cells"), "url"),
+        (lambda d: d.update(url="https://x.org/)![t](https://evil.example/p.png"), "url"),
+        (lambda d: d.update(training_budget=1e5), "training_budget"),
+        (lambda d: d["seeds"].__setitem__(0, float(d["seeds"][0])), "seeds[0]"),
+        (lambda d: d["per_seed"][0].update(fill_rate=7.5), "per_seed[0].fill_rate"),
+        (
+            lambda d: d["metrics"].update(exposure_stock_rank_correlation=-3.0),
+            "metrics.exposure_stock_rank_correlation",
+        ),
+        (lambda d: d["per_seed"][1].update(holding_cost=-1.0), "per_seed[1].holding_cost"),
+        (lambda d: d.update(baseline=True, policy="mypkg.policy:make"), "policy"),
     ],
 )
 def test_schema_errors_name_the_field(submission, mutate, field):
@@ -152,8 +168,11 @@ def test_aggregates_must_match_their_per_seed_values(submission, mutate, field):
     assert _error(submission).field == field
 
 
-def test_consistently_inflated_profits_are_caught_by_the_money_check(submission):
-    """Raising every profit and its aggregates together still breaks revenue - costs."""
+def test_inflated_profits_without_matching_money_are_caught(submission):
+    """Raising every profit (and so its aggregates) without the money parts breaks the totals.
+
+    Self-reported figures are trusted otherwise: raising revenue by the same amount would pass,
+    which is what ``coord-bench verify`` is for."""
     for row in submission["per_seed"]:
         row["profit"] += 100.0
     assert _error(submission).field == "per_seed[0].profit"
@@ -178,6 +197,41 @@ def test_consistently_inflated_profits_are_caught_by_the_money_check(submission)
 def test_strict_parsing_refuses_non_json(text, fragment):
     with pytest.raises(SubmissionError, match=re.escape(fragment)):
         parse_submission(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": ' + "9" * 5000 + "}", '{"a": 1' + "0" * 30 + "}", '{"a": 1.' + "5" * 60 + "}"],
+)
+def test_overlong_numbers_are_refused_cleanly(text):
+    with pytest.raises(SubmissionError, match=r"(digits|too long)"):
+        parse_submission(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("Good\r# Injected heading", "control character"),
+        ("Good\x01 one", "control character"),
+        ("Good\n", "control character"),
+        ("Good\ud800", "surrogate"),
+        ("a" * 100_000 + "<", "characters"),
+    ],
+)
+def test_strings_that_would_break_the_generated_files_are_refused(submission, value, fragment):
+    submission["method"] = value
+    error = _error(submission)
+    assert error.field == "method" and fragment in str(error)
+    text = json.dumps(submission)  # and through the parser, as a file would arrive
+    with pytest.raises(SubmissionError, match=fragment):
+        parse_submission(text)
+
+
+def test_overflowing_money_cannot_make_the_checks_pass(submission):
+    """Revenue and salvage of 1e308 would overflow revenue + salvage to inf."""
+    for row in submission["per_seed"]:
+        row["revenue"] = row["salvage"] = 1e308
+    assert _error(submission).field == "per_seed[0].revenue"
 
 
 def test_duplicate_key_error_names_the_key():
@@ -259,7 +313,8 @@ def test_write_submission_files_by_scenario_and_slug_and_never_overwrites(tmp_pa
     assert info.value.field == "method"
 
     renamed = copy.deepcopy(submission)
-    renamed["method"] = "Another Name"  # identical results under a new name
+    renamed["method"] = "Another Name"  # the same results under a new name, nudged by 1e-9
+    renamed["per_seed"][0]["profit_volatility"] += 1e-9
     with pytest.raises(SubmissionError) as info:
         write_submission(renamed, tmp_path)
     assert info.value.field == "per_seed"
@@ -277,9 +332,10 @@ def test_collect_refuses_a_file_under_the_wrong_name(tmp_path, submission):
 # ----------------------------------------------------------------------------- rendering
 
 
-def test_rendered_tables_rank_by_profit_and_escape_submitted_text(submission, siloed_results):
+def test_rendered_tables_rank_by_profit_and_escape_submitted_text(submission):
     worse = copy.deepcopy(submission)
-    worse["method"] = "Worse | pipe"
+    worse["method"] = "![x](https://evil.example/p.png) | *b*"
+    worse["url"] = ""
     worse["authors"] = ["<script>alert(1)</script>"]
     for row in worse["per_seed"]:
         row["revenue"] -= 50.0
@@ -296,12 +352,12 @@ def test_rendered_tables_rank_by_profit_and_escape_submitted_text(submission, si
     validate_submission(worse)
     boards = {SCENARIO: [worse, submission]}
     markdown = render_markdown(boards)
-    rows = [
-        line for line in markdown.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")
-    ]
-    assert "My Method" in rows[0] and "Worse \\| pipe" in rows[1]
+    rows = [line for line in markdown.splitlines() if line.startswith(("| 1 ", "| 2 "))]
+    assert "[My Method](https://example.org/paper)" in rows[0]
+    assert "\\!\\[x\\]\\(https://evil.example/p.png\\) \\| \\*b\\*" in rows[1]
+    assert rows[0].count(" | ") == rows[1].count(" | ")  # no extra cells: the pipe is escaped
     page = render_html(boards, {SCENARIO: render_svg(SCENARIO, [worse, submission])})
-    assert "<script>alert" not in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert page.count('<tr data-method="') == 2
 
 
@@ -345,6 +401,17 @@ def test_baseline_rows_reproduce_and_a_tampered_row_is_caught(tmp_path):
     paths[0].write_text(json.dumps(forged))
     problems = rerun_baselines(tmp_path)
     assert len(problems) == 1 and problems[0].startswith(f"{SCENARIO}/siloed: per_seed[0]")
+
+
+def test_seeding_replaces_an_outdated_baseline_row(tmp_path):
+    (path,) = seed_baselines([SCENARIO], tmp_path, policies=["siloed"])
+    outdated = json.loads(path.read_text())
+    outdated["scenario_hash"] = "0" * 64  # as after a scenario version change
+    path.write_text(json.dumps(outdated))
+    with pytest.raises(SubmissionError, match=str(path)):
+        collect(tmp_path)
+    seed_baselines([SCENARIO], tmp_path, policies=["siloed"])
+    assert load_submission(path)["scenario_hash"] != "0" * 64
 
 
 def test_baseline_seeding_never_replaces_a_third_party_row(tmp_path, submission):
@@ -395,6 +462,8 @@ def test_submit_cli_refuses_results_on_other_seeds(tmp_path, capsys):
 
 def test_committed_leaderboard_is_valid_and_fresh():
     """CI also re-runs its baseline rows (``coord-bench leaderboard check`` in .ci/run)."""
-    boards = collect("leaderboards")
+    root = Path(__file__).resolve().parents[1] / "leaderboards"
+    boards = collect(root)
     assert {"default", "multiscale"} <= set(boards)
-    assert stale_files("leaderboards") == []
+    assert all(any(row["baseline"] for row in rows) for rows in boards.values())
+    assert stale_files(root) == []

@@ -15,6 +15,7 @@ from coord_env.leaderboard.submit import (
     make_submission,
     submission_files,
     submission_path,
+    write_text,
 )
 from coord_env.leaderboard.validate import SubmissionError, load_submission, scenario_of
 from coord_env.scenarios import list_scenarios, load_scenario
@@ -80,8 +81,7 @@ def build_leaderboard(root: str | Path = LEADERBOARD_DIR) -> list[Path]:
     """Regenerate README.md, index.html and the plots under ``root``; return the paths written."""
     files = rendered_files(root)
     for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_text(path, text)
     return list(files)
 
 
@@ -90,7 +90,7 @@ def stale_files(root: str | Path = LEADERBOARD_DIR) -> list[Path]:
     return [
         path
         for path, text in rendered_files(root).items()
-        if not path.is_file() or path.read_text() != text
+        if not path.is_file() or path.read_bytes() != text.encode("utf-8")
     ]
 
 
@@ -161,14 +161,25 @@ def seed_baselines(
                 continue
             submission = baseline_submission(name, scenario, workers=workers, progress=progress)
             path = submission_path(submission, root)
-            if path.is_file() and not load_submission(path)["baseline"]:
+            if path.is_file() and not _is_baseline_file(path):
                 raise SubmissionError(
                     "method", f"{path} is a third-party submission; baseline rows never replace one"
                 )
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(submission, indent=1, allow_nan=False) + "\n")
+            write_text(path, json.dumps(submission, indent=1, allow_nan=False) + "\n")
             written.append(path)
     return written
+
+
+def _is_baseline_file(path: Path) -> bool:
+    """Whether ``path`` holds a baseline row, even one no longer valid (an older scenario
+    version, say), so that seeding can replace it; a third-party row is never replaced."""
+    try:
+        return load_submission(path)["baseline"] is True
+    except SubmissionError:
+        try:
+            return json.loads(path.read_text(encoding="utf-8")).get("baseline") is True
+        except (ValueError, OSError, AttributeError):
+            return False
 
 
 def rerun_baselines(

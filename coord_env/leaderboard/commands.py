@@ -55,7 +55,7 @@ def _verify(args: argparse.Namespace) -> int:
         result = verify_submission(
             args.submission, args.policy, workers=args.workers, progress=not args.quiet
         )
-    except (SubmissionError, OSError, KeyError, ValueError) as error:
+    except (SubmissionError, OSError, KeyError, ValueError, ImportError, AttributeError) as error:
         return _fail("verify", error)
     if not result["verified"]:
         print(f"{args.submission}: NOT verified; {len(result['mismatches'])} mismatches:")
@@ -92,7 +92,10 @@ def _check(args: argparse.Namespace) -> int:
     if args.no_rerun:
         print("generated files are up to date; baseline rows not re-run (--no-rerun)")
         return 0
-    problems = rerun_baselines(args.leaderboard, workers=args.workers, progress=not args.quiet)
+    try:
+        problems = rerun_baselines(args.leaderboard, workers=args.workers, progress=not args.quiet)
+    except SubmissionError as error:
+        return _fail("leaderboard check", error)
     if problems:
         print("baseline rows that do not reproduce:")
         for line in problems:

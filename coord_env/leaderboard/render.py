@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from typing import Any
 
 from coord_env.harness.references import reference_for
@@ -71,8 +72,18 @@ def _cells(rank: int, s: dict[str, Any]) -> dict[str, tuple[str, float | str | N
     }
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>&-])")
+
+
 def _markdown_text(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    """Submitted text as literal Markdown: every punctuation that Markdown or GFM tables read is
+    backslash-escaped (validation already refuses control characters, so no line breaks)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _markdown_link(text: str, url: str) -> str:
+    """``[text](url)``; the schema admits no ``()|<>"`` or spaces in urls, so none can close it."""
+    return f"[{text}]({url})"
 
 
 def render_markdown(boards: dict[str, list[dict[str, Any]]]) -> str:
@@ -106,7 +117,7 @@ def render_markdown(boards: dict[str, list[dict[str, Any]]]) -> str:
             cells = _cells(rank, s)
             text = {key: _markdown_text(value[0]) for key, value in cells.items()}
             if s["url"]:
-                text["method"] = f"[{text['method']}]({s['url']})"
+                text["method"] = _markdown_link(text["method"], s["url"])
             lines.append("| " + " | ".join(text[key] for key, _, _ in COLUMNS) + " |")
         lines += ["", f"![{scenario.env_id} profit with 95% CI]({name}/profit_ci.svg)", ""]
     return "\n".join(lines)
@@ -267,8 +278,11 @@ def render_html(boards: dict[str, list[dict[str, Any]]], plots: dict[str, str]) 
             for key, _, kind in COLUMNS:
                 text, value = cells[key]
                 content = html.escape(text)
-                if key == "method" and s["url"]:
-                    content = f'<a href="{html.escape(s["url"])}">{content}</a>'
+                if key == "method":  # authors as a tooltip; the link when there is a url
+                    authors = html.escape(", ".join(s["authors"]))
+                    content = f'<span title="{authors}">{content}</span>'
+                    if s["url"]:
+                        content = f'<a href="{html.escape(s["url"])}">{content}</a>'
                 sort_value = "" if value is None else html.escape(str(value))
                 css = ' class="number"' if kind == "number" else ""
                 if key == "status" and s["status"] == "self-reported":

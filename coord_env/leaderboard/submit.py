@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from coord_env.leaderboard.validate import (
+    MONEY_COSTS,
     SubmissionError,
     load_submission,
     scenario_of,
@@ -18,11 +19,13 @@ __all__ = [
     "LEADERBOARD_DIR",
     "SUBMITTER_FIELDS",
     "check_not_duplicate",
+    "load_all",
     "make_submission",
     "slugify",
     "submission_files",
     "submission_path",
     "write_submission",
+    "write_text",
 ]
 
 LEADERBOARD_DIR = Path("leaderboards")
@@ -139,12 +142,42 @@ def check_not_duplicate(
                 f"{submission['method']!r} is already on {where} for {submission['scenario']} "
                 f"(as {other['method']!r}); choose another name",
             )
-        if other["per_seed"] == submission["per_seed"]:
+        if _same_results(other, submission):
             raise SubmissionError(
                 "per_seed",
-                f"identical to the results of {other['method']!r} on {where}; "
-                "a duplicate is not a new submission",
+                f"the per-seed profits and money are those of {other['method']!r} on {where} "
+                "(within 1e-6); a duplicate is not a new submission",
             )
+
+
+def _same_results(a: dict[str, Any], b: dict[str, Any], tolerance: float = 1e-6) -> bool:
+    """Whether two submissions' per-seed profits and money parts agree within ``tolerance``."""
+    keys = ("profit", "revenue", "salvage", *MONEY_COSTS)
+    if len(a["per_seed"]) != len(b["per_seed"]):
+        return False
+    return all(
+        abs(x[key] - y[key]) <= tolerance * max(1.0, abs(x[key]), abs(y[key]))
+        for x, y in zip(a["per_seed"], b["per_seed"], strict=True)
+        for key in keys
+    )
+
+
+def load_all(root: str | Path = LEADERBOARD_DIR) -> list[dict[str, Any]]:
+    """Every submission under ``root``, validated; an invalid file's error names its path."""
+    documents = []
+    for path in submission_files(root):
+        try:
+            documents.append(load_submission(path))
+        except SubmissionError as error:
+            raise SubmissionError(error.field, f"{path}: {error}") from None
+    return documents
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 with Unix newlines on every platform (the generated files are compared bytewise)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
 
 
 def write_submission(submission: dict[str, Any], root: str | Path = LEADERBOARD_DIR) -> Path:
@@ -158,10 +191,10 @@ def write_submission(submission: dict[str, Any], root: str | Path = LEADERBOARD_
         Never raised in practice: a file at the path means the same method name, a duplicate.
     """
     validate_submission(submission)
-    others = [load_submission(path) for path in submission_files(root)]
-    check_not_duplicate(submission, others)
+    check_not_duplicate(submission, load_all(root))
     path = submission_path(submission, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("x") as handle:  # "x": fail rather than overwrite, even in a race
+    # "x": fail rather than overwrite, even in a race
+    with path.open("x", encoding="utf-8", newline="\n") as handle:
         handle.write(json.dumps(submission, indent=1, allow_nan=False) + "\n")
     return path

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -61,12 +62,20 @@ def submission_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+MAX_STRING_LENGTH = 2_000  # the schema's longest field (command); checked before the schema
+MAX_INTEGER_DIGITS = 16  # beyond 2**53 an integer is not exact as a JSON number anyway
+# C0 and C1 control characters (newlines and tabs included) and DEL: no field is multi-line, and
+# a control character breaks Markdown tables and the SVG plot's XML.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicates:
-        raise SubmissionError(duplicates[0], "duplicate key in a JSON object")
-    return dict(pairs)
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise SubmissionError(duplicate, "duplicate key in a JSON object")
+    return document
 
 
 def _reject_constant(name: str) -> float:
@@ -74,21 +83,63 @@ def _reject_constant(name: str) -> float:
 
 
 def _finite_float(text: str) -> float:
+    if len(text) > 40:
+        raise SubmissionError("(document)", f"number {text[:40]}... is too long")
     value = float(text)
     if not math.isfinite(value):  # 1e999 parses as inf
         raise SubmissionError("(document)", f"number {text[:40]} overflows to infinity")
     return value
 
 
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise SubmissionError(
+            "(document)", f"integer {text[:40]} has more than {MAX_INTEGER_DIGITS} digits"
+        )
+    return int(text)
+
+
+def _check_strings(value: Any, path: list[Any]) -> None:
+    """Every string (keys too): bounded length, no control characters, valid Unicode."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key, path)
+            _check_strings(item, [*path, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_strings(item, [*path, index])
+    elif isinstance(value, str):
+        if len(value) > MAX_STRING_LENGTH:
+            raise SubmissionError(
+                _json_path(path),
+                f"string of {len(value):,} characters (at most {MAX_STRING_LENGTH:,})",
+            )
+        if _CONTROL.search(value):
+            raise SubmissionError(
+                _json_path(path), "contains a control character (newline, tab, ...); not allowed"
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SubmissionError(_json_path(path), "contains a lone surrogate") from None
+
+
 def parse_submission(data: bytes | str) -> dict[str, Any]:
     """Parse submission JSON strictly: size cap, UTF-8, no duplicate keys, no NaN or infinity.
+
+    Also refuses numbers too long to be meaningful, over-long strings, and strings with control
+    characters or lone surrogates, so that nothing later (schema, arithmetic, rendering) sees them.
 
     Raises
     ------
     SubmissionError
-        With ``field`` ``(document)`` for a file that is not one strict JSON object.
+        With ``field`` ``(document)`` for a file that is not one strict JSON object, or the path
+        of the offending string.
     """
-    raw = data.encode() if isinstance(data, str) else bytes(data)
+    try:
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    except UnicodeEncodeError:
+        raise SubmissionError("(document)", "contains a lone surrogate") from None
     if len(raw) > MAX_SUBMISSION_BYTES:
         raise SubmissionError(
             "(document)", f"{len(raw):,} bytes is over the limit of {MAX_SUBMISSION_BYTES:,}"
@@ -100,6 +151,7 @@ def parse_submission(data: bytes | str) -> dict[str, Any]:
             object_pairs_hook=_reject_duplicate_keys,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
+            parse_int=_bounded_int,
         )
     except UnicodeDecodeError as error:
         raise SubmissionError("(document)", f"not UTF-8 text ({error.reason})") from None
@@ -111,6 +163,7 @@ def parse_submission(data: bytes | str) -> dict[str, Any]:
         ) from None
     if not isinstance(document, dict):
         raise SubmissionError("(document)", f"must be a JSON object, got {type(document).__name__}")
+    _check_strings(document, [])
     return document
 
 
@@ -153,16 +206,40 @@ def _error_field(error: Any) -> str:
     if error.validator == "required":
         missing = [name for name in error.validator_value if name not in error.instance]
         path.append(missing[0])
+    elif error.validator == "not" and isinstance(error.validator_value, dict):
+        path += error.validator_value.get("required", [])[:1]  # a field that must be absent
     elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
         path.append(sorted(set(error.instance) - allowed)[0])
     return _json_path(path)
 
 
-def _check_schema(document: dict[str, Any]) -> None:
-    from jsonschema import Draft202012Validator
+@cache
+def _validator() -> Any:
+    """Draft 2020-12, except that ``integer`` excludes floats such as ``1.0`` (seeds, budgets)."""
+    from jsonschema import Draft202012Validator, validators
 
-    validator = Draft202012Validator(submission_schema())
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    strict = validators.extend(Draft202012Validator, type_checker=checker)
+    return strict(submission_schema())
+
+
+def _check_builtin(document: dict[str, Any]) -> None:
+    """A baseline row must name a built-in policy: CI re-runs it by that name."""
+    from baselines import BUILTIN_POLICIES
+
+    if document["baseline"] and document["policy"] not in BUILTIN_POLICIES:
+        raise SubmissionError(
+            "policy",
+            f"a baseline row must name a built-in policy ({', '.join(BUILTIN_POLICIES)}), "
+            f"got {document['policy']!r}",
+        )
+
+
+def _check_schema(document: dict[str, Any]) -> None:
+    validator = _validator()
     errors = sorted(
         validator.iter_errors(document), key=lambda e: (len(e.path), list(map(str, e.path)))
     )
@@ -202,8 +279,11 @@ def _known_ids() -> list[str]:
 
 
 def _close(a: float | None, b: float | None, tolerance: float) -> bool:
+    """Equal within ``tolerance`` (relative, at least absolute); a non-finite value never is."""
     if a is None or b is None:
         return a is None and b is None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return False
     return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
 
 
@@ -231,7 +311,9 @@ def _check_seeds(document: dict[str, Any]) -> None:
 
 def _check_money(document: dict[str, Any]) -> None:
     for index, row in enumerate(document["per_seed"]):
-        expected = row["revenue"] + row["salvage"] - sum(row[cost] for cost in MONEY_COSTS)
+        expected = math.fsum(
+            [row["revenue"], row["salvage"], *(-row[cost] for cost in MONEY_COSTS)]
+        )
         if not _close(row["profit"], expected, MONEY_TOLERANCE):
             raise SubmissionError(
                 f"per_seed[{index}].profit",
@@ -293,7 +375,14 @@ def validate_submission(document: dict[str, Any]) -> dict[str, Any]:
     ...
     coord_env.leaderboard.validate.SubmissionError: package_version: 'package_version' is a required property
     """
+    if not isinstance(document, dict):
+        raise SubmissionError("(document)", f"must be a JSON object, got {type(document).__name__}")
+    try:
+        _check_strings(document, [])
+    except RecursionError:
+        raise SubmissionError("(document)", "nested too deeply") from None
     _check_schema(document)
+    _check_builtin(document)
     if document["schema_version"] != SCHEMA_VERSION:  # the schema pins it; kept for clarity
         raise SubmissionError("schema_version", f"must be {SCHEMA_VERSION}")
     scenario = scenario_of(document)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from coord_env.harness.evaluate import evaluate
+from coord_env.leaderboard.submit import write_text
 from coord_env.leaderboard.validate import MONEY_COSTS, load_submission, scenario_of
 
 __all__ = ["VerificationResult", "verify_submission"]
@@ -25,6 +26,16 @@ def _differs(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is not b
     return abs(a - b) > VERIFY_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def _policy_label(policy: Any) -> str:
+    """What the verification record says was run: the name or ``module:factory``, or for a
+    checkpoint folder only its name (a local path says nothing to others)."""
+    if not isinstance(policy, str):
+        return getattr(policy, "__name__", type(policy).__name__)[:200]
+    if Path(policy).is_dir():
+        return f"checkpoint {Path(policy).resolve().name}"[:200]
+    return policy[:200]
 
 
 def verify_submission(
@@ -65,8 +76,8 @@ def verify_submission(
         submission["status"] = "verified"
         submission["verification"] = {
             "package_version": __version__,
-            "policy": policy if isinstance(policy, str) else getattr(policy, "__name__", "factory"),
+            "policy": _policy_label(policy),
             "seeds": len(submission["seeds"]),
         }
-        path.write_text(json.dumps(submission, indent=1, allow_nan=False) + "\n")
+        write_text(path, json.dumps(submission, indent=1, allow_nan=False) + "\n")
     return result
