@@ -115,7 +115,8 @@ def render_markdown(boards: dict[str, list[dict[str, Any]]]) -> str:
         )
         for rank, s in enumerate(ranked(submissions), start=1):
             cells = _cells(rank, s)
-            text = {key: _markdown_text(value[0]) for key, value in cells.items()}
+            text = {key: value[0] for key, value in cells.items()}  # numbers we formatted
+            text["method"] = _markdown_text(text["method"])  # the only submitted free text
             if s["url"]:
                 text["method"] = _markdown_link(text["method"], s["url"])
             lines.append("| " + " | ".join(text[key] for key, _, _ in COLUMNS) + " |")
