@@ -44,7 +44,7 @@ CURVE_SEEDS = (0, 1, 2)  # training seeds of the learning curves; seed 0's check
 TRAINING_BUDGETS = {"small": 100_000, "default": 300_000, "multiscale": 100_000}  # env steps
 # MTMA and its ablations: the budget of the reported result (on default, about 15 minutes on one
 # core of the 2-core machine); their learning rates decay linearly to zero at the budget.
-MTMA_BUDGETS = {"small": 100_000, "default": 400_000, "multiscale": 150_000}
+MTMA_BUDGETS = {"small": 100_000, "default": 400_000, "multiscale": 300_000}
 EVAL_EVERY = 15_000
 HEURISTICS = ("random", "mean_demand", "siloed", "coordinated", "lp")
 TABLE_METRICS = (

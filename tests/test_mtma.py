@@ -612,3 +612,22 @@ def test_checkpoint_records_the_env_options_its_spaces_depend_on(tmp_path: Path,
     assert loaded.env_options == {"inventory_action": inventory_action}
     assert_same_weights(weights(loaded), weights(trainer))
     assert read_manifest(tmp_path)["env_options"] == {"inventory_action": inventory_action}
+
+
+@pytest.mark.parametrize(("scenario", "ticks"), [("tiny", 1), ("multiscale", 4)])
+def test_discount_is_per_period(monkeypatch, scenario, ticks):
+    """With R ticks per period each step discounts by gamma ** (1 / R): the same horizon in periods."""
+    import baselines.rl.mtma.trainer as trainer_module
+
+    seen = {}
+    original = trainer_module.generalized_advantage_estimates
+
+    def recording(rewards, values, last_values, ends, gamma, gae_lambda):
+        seen.update(gamma=gamma, gae_lambda=gae_lambda)
+        return original(rewards, values, last_values, ends, gamma, gae_lambda)
+
+    monkeypatch.setattr(trainer_module, "generalized_advantage_estimates", recording)
+    trainer = MTMATrainer(scenario, 0, n_envs=1, n_steps=8, epochs=1, minibatch_size=8)
+    trainer.learn(8)
+    assert seen["gamma"] ** ticks == pytest.approx(trainer.config.gamma)
+    assert seen["gae_lambda"] ** ticks == pytest.approx(trainer.config.gae_lambda)

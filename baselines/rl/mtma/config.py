@@ -58,10 +58,14 @@ class MTMAConfig:
     n_steps : int
         Steps per environment per rollout; a rollout holds ``n_envs * n_steps`` transitions.
     gamma, gae_lambda : float
-        Discount and GAE(lambda) parameter, in [0, 1]. The objective is the undiscounted episode
-        profit, but a stock decision pays off within a few lead times, so gamma = 0.95 (a horizon
-        of about 20 periods) cuts the variance of the advantages at little bias; on ``default``
-        it learned faster than 0.99 and 0.9.
+        Discount and GAE(lambda) parameter per inventory period, in [0, 1]; with R ticks per
+        period each tick applies ``gamma ** (1 / R)`` (and ``gae_lambda ** (1 / R)``), so the
+        horizon is the same number of periods on every scenario. The objective is the
+        undiscounted episode profit, but a stock decision pays off within a few lead times, so
+        gamma = 0.95 (a horizon of about 20 periods) cuts the variance of the advantages at little
+        bias; on ``default`` it learned faster than 0.99 and 0.9. Per tick instead of per period,
+        MTMA on ``multiscale`` (R = 4, a horizon of 5 periods, about one lead time) got worse
+        while it trained: held-out profit 42,279 after 15k steps, 34,711 after 150k.
     clip_range : float
         PPO ratio clip epsilon, in (0, 1).
     epochs : int

@@ -254,13 +254,15 @@ class MTMATrainer:
         with torch.no_grad():
             values = self.critic(rollout.states)
             last_values = self.critic(rollout.last_states)
+        # gamma and lambda are per period; a step is one of R ticks (docs/training.md)
+        per_tick = 1.0 / self.scenario.ticks_per_period
         advantages, returns = generalized_advantage_estimates(
             rollout.rewards,
             values,
             last_values,
             rollout.episode_ends,
-            config.gamma,
-            config.gae_lambda,
+            config.gamma**per_tick,
+            config.gae_lambda**per_tick,
         )
         if config.value_normalization:
             self.critic.update_normalization(returns)  # keeps every V(s); rescales the targets
