@@ -309,16 +309,22 @@ def test_order_prior_centres_the_initial_orders_on_mean_demand():
 
 
 # ---------------------------------------------------------------------------- rollouts
-def test_rollout_records_episodes_rewards_and_training_seeds():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
-    collector, seeds = trainer.collector, []
-    reset = collector._reset
+def record_episode_seeds(collector) -> list[int]:
+    """The seed of every batch of episodes ``collector`` starts from now on, in order."""
+    seeds, reset = [], collector._reset
 
     def recording_reset():
         reset()
         seeds.append(collector.episode_seed)
 
     collector._reset = recording_reset
+    return seeds
+
+
+def test_rollout_records_episodes_rewards_and_training_seeds():
+    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    collector = trainer.collector
+    seeds = record_episode_seeds(collector)
     rollout = collector.collect(trainer.actors, 45, trainer.generator)
     ends, starts = rollout.episode_ends, rollout.episode_starts
     for env in range(2):  # the batch runs in lockstep: tiny has 20 steps per episode
@@ -342,14 +348,8 @@ def test_rollout_records_episodes_rewards_and_training_seeds():
 def test_batched_rollout_matches_the_parallel_env_step_by_step(scenario):
     """The collector drives the core directly; what it records is what RetailParallelEnv gives."""
     trainer = MTMATrainer(scenario, seed=3, n_envs=1, n_steps=8, hidden_size=8)
-    collector, seeds = trainer.collector, []
-    reset = collector._reset
-
-    def recording_reset():
-        reset()
-        seeds.append(collector.episode_seed)
-
-    collector._reset = recording_reset
+    collector = trainer.collector
+    seeds = record_episode_seeds(collector)
     steps = coord_env.load_scenario(scenario).num_ticks + 3  # across an episode boundary
     rollout = collector.collect(trainer.actors, steps, trainer.generator)
     assert len(seeds) == 2

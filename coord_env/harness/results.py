@@ -12,9 +12,22 @@ from coord_env.harness.metrics import METRICS
 from coord_env.harness.stats import summarize
 from coord_env.scenarios import Scenario
 
-__all__ = ["SCHEMA_VERSION", "build_results", "normalized_score"]
+__all__ = ["RESULTS_FIELDS", "SCHEMA_VERSION", "build_results", "normalized_score"]
 
 SCHEMA_VERSION = 1
+# The top-level fields of a results document, in order (SPEC section 6).
+RESULTS_FIELDS = (
+    "schema_version",
+    "package_version",
+    "scenario",
+    "scenario_hash",
+    "policy",
+    "seeds",
+    "per_seed",
+    "profit",
+    "normalized_score",
+    "metrics",
+)
 
 
 def normalized_score(profit: float, siloed_profit: float, upper_bound: float) -> float:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from coord_env.harness.results import RESULTS_FIELDS
 from coord_env.leaderboard.validate import (
     MONEY_COSTS,
     SubmissionError,
@@ -39,18 +40,6 @@ SUBMITTER_FIELDS = (
     "status",
     "baseline",
     "verification",
-)
-_RESULTS_FIELDS = (
-    "schema_version",
-    "package_version",
-    "scenario",
-    "scenario_hash",
-    "policy",
-    "seeds",
-    "per_seed",
-    "profit",
-    "normalized_score",
-    "metrics",
 )
 
 
@@ -96,10 +85,10 @@ def make_submission(
     SubmissionError
         The results document or the record is invalid (the field is named).
     """
-    unknown = sorted(set(results) - set(_RESULTS_FIELDS))
+    unknown = sorted(set(results) - set(RESULTS_FIELDS))
     if unknown:
         raise SubmissionError(unknown[0], "is not a field of a results document")
-    submission = {key: results[key] for key in _RESULTS_FIELDS if key in results}
+    submission = {key: results[key] for key in RESULTS_FIELDS if key in results}
     submission.update(
         method=method,
         authors=list(authors),

@@ -83,17 +83,6 @@ def _generator_from_json(text: str) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
-def _generator_state_json(rng: np.random.Generator) -> str:
-    return json.dumps(rng.bit_generator.state)
-
-
-def _generator_from_json(text: str) -> np.random.Generator:
-    state = json.loads(text)
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
-    return np.random.Generator(bit_generator)
-
-
 class RolloutCollector:
     """Simulates ``n_envs`` retailers of ``scenario`` as one batch; records rollouts of the actors.
 
