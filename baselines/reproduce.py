@@ -22,7 +22,7 @@ from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.policies import COMMITTED, committed_checkpoint
 from baselines.rl.training import RL_BASELINES, train
 from coord_env.analysis.insights import INSIGHTS, insight_checks
-from coord_env.harness.evaluate import evaluate, resolve_policy, run_episode
+from coord_env.harness.evaluate import evaluate, policy_supports, resolve_policy, run_episode
 from coord_env.harness.plots import plot_learning_curves, plot_profit
 from coord_env.harness.references import reference_for
 from coord_env.harness.seeds import EVALUATION_SEEDS
@@ -160,11 +160,7 @@ def _scenario_section(
     scenario: Scenario, figures: Path, seeds: Sequence[int], workers: int, progress: bool
 ) -> list[str]:
     """One scenario's table, figures, claims and insights; figures are linked relative to the page."""
-    names = [
-        name
-        for name in (*HEURISTICS, *RL_BASELINES)
-        if getattr(resolve_policy(name)[1], "supports", lambda s: True)(scenario)
-    ]
+    names = [name for name in (*HEURISTICS, *RL_BASELINES) if policy_supports(name, scenario)]
     results = {
         name: evaluate(name, scenario, seeds, workers=workers, progress=progress) for name in names
     }

@@ -11,6 +11,7 @@ from typing import Any
 
 import coord_env
 from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_episode
+from coord_env.harness.evaluate import policy_supports
 
 __all__ = ["main"]
 
@@ -59,8 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     from baselines import BUILTIN_POLICIES
 
     for name in args.policies or list(BUILTIN_POLICIES):
-        supports = getattr(resolve_policy(name)[1], "supports", None)
-        if supports is not None and not supports(scenario):
+        if not policy_supports(name, scenario):
             if args.policies:  # asked for by name: say why it is missing
                 print(
                     f"{name}: skipped, not available for {scenario.env_id} (coord-bench evaluate "

@@ -31,6 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 from baselines.policy import AgentPolicies, Policy, as_policy
+from coord_env.checks import check_choice
 from coord_env.env import RetailParallelEnv
 from coord_env.env.actions import INVENTORY, RECOMMENDER
 from coord_env.env.parallel import REWARD_MODES
@@ -78,12 +79,6 @@ def _resolve_reward_scale(scenario: Scenario, reward_scale: float | None) -> flo
             f"reward_scale must be a finite number > 0 (or None for the scenario default), "
             f"got {reward_scale!r}"
         )
-    return value
-
-
-def _choice(field: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{field} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value
 
 
@@ -265,9 +260,9 @@ class AgentView(_RetailView):
         reward_scale: float | None = None,
         **env_options,
     ):
-        self.agent = _choice("agent", agent, DEPARTMENTS)
+        self.agent = check_choice("agent", agent, DEPARTMENTS)
         self.partner_agent = DEPARTMENTS[1 - DEPARTMENTS.index(agent)]
-        self.reward_mode = _choice("reward_mode", reward_mode, REWARD_MODES)
+        self.reward_mode = check_choice("reward_mode", reward_mode, REWARD_MODES)
         super().__init__(
             RetailParallelEnv(scenario, reward_mode=reward_mode, **env_options), reward_scale
         )

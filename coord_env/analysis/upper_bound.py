@@ -29,6 +29,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from coord_env.checks import check_choice
 from coord_env.core import reset
 from coord_env.scenarios import Scenario
 
@@ -180,10 +181,7 @@ def fluid_upper_bound(scenario: Scenario, seed: int, formulation: str = "auto") 
     >>> fluid_upper_bound(load_scenario("tiny"), 1, "decomposed").value >= bound.value
     True
     """
-    if formulation not in FORMULATIONS:
-        raise ValueError(
-            f"formulation must be one of {', '.join(map(repr, FORMULATIONS))}; got {formulation!r}"
-        )
+    check_choice("formulation", formulation, FORMULATIONS)
     s = scenario
     state = reset(s, np.random.default_rng(seed), batch_size=1)
     initial, popularity = state.on_hand[0].astype(float), state.popularity_path[0]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from coord_env.checks import check_choice
 from coord_env.scenarios import Scenario
 
 __all__ = ["INVENTORY", "RECOMMENDER", "ActionCodec", "InvalidActionError"]
@@ -47,10 +48,7 @@ class ActionCodec:
     """
 
     def __init__(self, scenario: Scenario, continuous_actions: bool, inventory_action: str):
-        if inventory_action not in INVENTORY_ACTIONS:
-            raise ValueError(
-                f"inventory_action must be one of {INVENTORY_ACTIONS}, got {inventory_action!r}"
-            )
+        check_choice("inventory_action", inventory_action, INVENTORY_ACTIONS)
         s = scenario
         self.scenario = s
         self.continuous = bool(continuous_actions)

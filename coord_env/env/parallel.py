@@ -10,6 +10,7 @@ from gymnasium.utils import EzPickle
 from pettingzoo import ParallelEnv
 
 from coord_env import core
+from coord_env.checks import check_choice
 from coord_env.env.actions import INVENTORY, RECOMMENDER, ActionCodec
 from coord_env.env.layout import build_fields, layouts_for, raw_state
 from coord_env.scenarios import Scenario, load_scenario
@@ -39,12 +40,6 @@ INFO_KEYS = (
     "tick",
     "acts",
 )
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-    return value
 
 
 class RetailParallelEnv(ParallelEnv, EzPickle):
@@ -105,10 +100,12 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
             **overrides,
         )
         self.scenario = load_scenario(scenario, **overrides)
-        self.observation_mode = _choice("observation_mode", observation_mode, OBSERVATION_MODES)
-        self.reward_mode = _choice("reward_mode", reward_mode, REWARD_MODES)
+        self.observation_mode = check_choice(
+            "observation_mode", observation_mode, OBSERVATION_MODES
+        )
+        self.reward_mode = check_choice("reward_mode", reward_mode, REWARD_MODES)
         if render_mode is not None:
-            _choice("render_mode", render_mode, RENDER_MODES)
+            check_choice("render_mode", render_mode, RENDER_MODES)
         self.render_mode = render_mode
         self.possible_agents = [INVENTORY, RECOMMENDER]
         self.agents: list[str] = []

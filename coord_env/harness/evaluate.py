@@ -24,7 +24,7 @@ from coord_env.harness.seeds import EVALUATION_SEEDS
 from coord_env.harness.trajectory import Trajectory
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["MONEY", "evaluate", "policy_seed", "resolve_policy", "run_episode"]
+__all__ = ["MONEY", "evaluate", "policy_seed", "policy_supports", "resolve_policy", "run_episode"]
 
 MONEY = ("revenue", "salvage", "purchase_cost", "holding_cost", "lost_sale_penalty")
 PolicyFactory = Callable[[RetailParallelEnv], Any]
@@ -69,6 +69,13 @@ def resolve_policy(spec: str | PolicyFactory) -> tuple[str, PolicyFactory]:
             "or give a third-party factory as 'module:function'"
         )
     return spec, BUILTIN_POLICIES[spec]
+
+
+def policy_supports(spec: str | PolicyFactory, scenario: Scenario) -> bool:
+    """Whether the policy can act on ``scenario``: its factory's ``supports(scenario)`` if it has
+    one (``lp`` refuses ``large``; an RL baseline needs a committed checkpoint), else True."""
+    supports = getattr(resolve_policy(spec)[1], "supports", None)
+    return supports is None or bool(supports(scenario))
 
 
 def policy_seed(seed: int) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from coord_env.harness.evaluate import evaluate
+from coord_env.harness.evaluate import evaluate, policy_supports
 from coord_env.leaderboard.render import render_html, render_markdown, render_svg
 from coord_env.leaderboard.submit import (
     LEADERBOARD_DIR,
@@ -156,8 +156,7 @@ def seed_baselines(
     written = []
     for scenario in scenarios:
         for name in policies or list(BUILTIN_POLICIES):
-            supports = getattr(BUILTIN_POLICIES[name], "supports", None)
-            if supports is not None and not supports(load_scenario(scenario)):
+            if not policy_supports(name, load_scenario(scenario)):
                 continue
             submission = baseline_submission(name, scenario, workers=workers, progress=progress)
             path = submission_path(submission, root)

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from coord_env.checks import check_choice
 from coord_env.scenarios import Scenario
 
 __all__ = ["MEMORY_MODES", "PRESETS", "MTMAConfig", "derived_reward_scale"]
@@ -159,21 +160,9 @@ class MTMAConfig:
         _check_range("minibatch_size", self.minibatch_size, 1, 10_000_000, integer=True)
         _check_range("entropy_coef", self.entropy_coef, 0.0, 10.0)
         _check_range("max_grad_norm", self.max_grad_norm, 0.0, 1e6, low_open=True)
-        if self.memory not in MEMORY_MODES:
-            raise ValueError(
-                f"MTMAConfig.memory must be one of {', '.join(map(repr, MEMORY_MODES))}, "
-                f"got {self.memory!r}"
-            )
-        if self.inventory_action not in INVENTORY_ACTIONS:
-            raise ValueError(
-                "MTMAConfig.inventory_action must be one of "
-                f"{', '.join(map(repr, INVENTORY_ACTIONS))}, got {self.inventory_action!r}"
-            )
-        if self.ratio not in RATIO_MODES:
-            raise ValueError(
-                f"MTMAConfig.ratio must be one of {', '.join(map(repr, RATIO_MODES))}, "
-                f"got {self.ratio!r}"
-            )
+        check_choice("MTMAConfig.memory", self.memory, MEMORY_MODES)
+        check_choice("MTMAConfig.inventory_action", self.inventory_action, INVENTORY_ACTIONS)
+        check_choice("MTMAConfig.ratio", self.ratio, RATIO_MODES)
         _check_range("stack_size", self.stack_size, 1, 64, integer=True)
         _check_range("hidden_size", self.hidden_size, 1, 4096, integer=True)
         _check_range("sequence_length", self.sequence_length, 1, 10_000, integer=True)
@@ -187,11 +176,7 @@ class MTMAConfig:
         _check_range("lr_decay_steps", self.lr_decay_steps, 0, 10**12, integer=True)
         if self.order_prior is not None:
             _check_range("order_prior", self.order_prior, 0.0, 100.0, low_open=True)
-        if self.order_prior_level not in ORDER_PRIOR_LEVELS:
-            raise ValueError(
-                f"MTMAConfig.order_prior_level must be one of {', '.join(ORDER_PRIOR_LEVELS)}, "
-                f"got {self.order_prior_level!r}"
-            )
+        check_choice("MTMAConfig.order_prior_level", self.order_prior_level, ORDER_PRIOR_LEVELS)
         if self.slate_prior is not None:
             _check_range("slate_prior", self.slate_prior, 0.0, 100.0, low_open=True)
         if not isinstance(self.value_normalization, bool):
