@@ -15,6 +15,7 @@ from coord_env.leaderboard.submit import (
     make_submission,
     submission_files,
     submission_path,
+    submission_text,
     write_text,
 )
 from coord_env.leaderboard.validate import SubmissionError, load_submission, scenario_of
@@ -64,10 +65,18 @@ def collect(root: str | Path = LEADERBOARD_DIR) -> dict[str, list[dict[str, Any]
     return {name: boards[name] for name in sorted(boards, key=order.index)}
 
 
-def rendered_files(root: str | Path = LEADERBOARD_DIR) -> dict[Path, str]:
-    """The generated files and their contents: README.md, index.html, one SVG per scenario."""
+Boards = dict[str, list[dict[str, Any]]]
+
+
+def rendered_files(
+    root: str | Path = LEADERBOARD_DIR, boards: Boards | None = None
+) -> dict[Path, str]:
+    """The generated files and their contents: README.md, index.html, one SVG per scenario.
+
+    ``boards`` is :func:`collect`'s result, when the caller already has it.
+    """
     root = Path(root)
-    boards = collect(root)
+    boards = collect(root) if boards is None else boards
     plots = {name: render_svg(name, subs) for name, subs in boards.items()}
     files = {
         root / "README.md": render_markdown(boards),
@@ -85,11 +94,11 @@ def build_leaderboard(root: str | Path = LEADERBOARD_DIR) -> list[Path]:
     return list(files)
 
 
-def stale_files(root: str | Path = LEADERBOARD_DIR) -> list[Path]:
+def stale_files(root: str | Path = LEADERBOARD_DIR, boards: Boards | None = None) -> list[Path]:
     """Generated files that are missing or differ from what the submissions give (empty: fresh)."""
     return [
         path
-        for path, text in rendered_files(root).items()
+        for path, text in rendered_files(root, boards).items()
         if not path.is_file() or path.read_bytes() != text.encode("utf-8")
     ]
 
@@ -164,7 +173,7 @@ def seed_baselines(
                 raise SubmissionError(
                     "method", f"{path} is a third-party submission; baseline rows never replace one"
                 )
-            write_text(path, json.dumps(submission, indent=1, allow_nan=False) + "\n")
+            write_text(path, submission_text(submission))
             written.append(path)
     return written
 
@@ -184,22 +193,20 @@ def _is_baseline_file(path: Path) -> bool:
 def rerun_baselines(
     root: str | Path = LEADERBOARD_DIR,
     *,
-    scenarios: Sequence[str] | None = None,
+    boards: Boards | None = None,
     workers: int = 0,
     progress: bool = False,
 ) -> list[str]:
     """Re-run every baseline row and compare it with the committed one; return the mismatches.
 
     A row reproduces when its per-seed values (profit, money, every metric) are exactly equal.
+    Validation has already required a baseline row to name a built-in policy.
     """
     problems = []
-    for name, submissions in collect(root).items():
-        if scenarios is not None and name not in scenarios:
-            continue
+    for name, submissions in (collect(root) if boards is None else boards).items():
         for committed in submissions:
             if not committed["baseline"]:
                 continue
-            _builtin(committed["policy"])  # a baseline row must name a built-in policy
             fresh = evaluate(committed["policy"], name, workers=workers, progress=progress)
             for index, (old, new) in enumerate(
                 zip(committed["per_seed"], fresh["per_seed"], strict=True)

@@ -78,7 +78,7 @@ def _build(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     try:
         boards = collect(args.leaderboard)
-        stale = stale_files(args.leaderboard)
+        stale = stale_files(args.leaderboard, boards)
     except SubmissionError as error:
         return _fail("leaderboard check", error)
     count = sum(len(rows) for rows in boards.values())
@@ -93,7 +93,9 @@ def _check(args: argparse.Namespace) -> int:
         print("generated files are up to date; baseline rows not re-run (--no-rerun)")
         return 0
     try:
-        problems = rerun_baselines(args.leaderboard, workers=args.workers, progress=not args.quiet)
+        problems = rerun_baselines(
+            args.leaderboard, boards=boards, workers=args.workers, progress=not args.quiet
+        )
     except SubmissionError as error:
         return _fail("leaderboard check", error)
     if problems:

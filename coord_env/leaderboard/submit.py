@@ -14,6 +14,7 @@ from coord_env.leaderboard.validate import (
     load_submission,
     scenario_of,
     validate_submission,
+    within_tolerance,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "slugify",
     "submission_files",
     "submission_path",
+    "submission_text",
     "write_submission",
     "write_text",
 ]
@@ -145,10 +147,15 @@ def _same_results(a: dict[str, Any], b: dict[str, Any], tolerance: float = 1e-6)
     if len(a["per_seed"]) != len(b["per_seed"]):
         return False
     return all(
-        abs(x[key] - y[key]) <= tolerance * max(1.0, abs(x[key]), abs(y[key]))
+        within_tolerance(x[key], y[key], tolerance)
         for x, y in zip(a["per_seed"], b["per_seed"], strict=True)
         for key in keys
     )
+
+
+def submission_text(submission: dict[str, Any]) -> str:
+    """A submission file's contents: indented JSON, no NaN, a final newline."""
+    return json.dumps(submission, indent=1, allow_nan=False) + "\n"
 
 
 def load_all(root: str | Path = LEADERBOARD_DIR) -> list[dict[str, Any]]:
@@ -185,5 +192,5 @@ def write_submission(submission: dict[str, Any], root: str | Path = LEADERBOARD_
     path.parent.mkdir(parents=True, exist_ok=True)
     # "x": fail rather than overwrite, even in a race
     with path.open("x", encoding="utf-8", newline="\n") as handle:
-        handle.write(json.dumps(submission, indent=1, allow_nan=False) + "\n")
+        handle.write(submission_text(submission))
     return path

@@ -36,6 +36,7 @@ __all__ = [
     "scenario_of",
     "submission_schema",
     "validate_submission",
+    "within_tolerance",
 ]
 
 MAX_SUBMISSION_BYTES = 1_000_000  # 30 seeds take about 20 kB; a cap keeps parsing cheap
@@ -278,7 +279,7 @@ def _known_ids() -> list[str]:
     return [load_scenario(name).env_id for name in list_scenarios()]
 
 
-def _close(a: float | None, b: float | None, tolerance: float) -> bool:
+def within_tolerance(a: float | None, b: float | None, tolerance: float) -> bool:
     """Equal within ``tolerance`` (relative, at least absolute); a non-finite value never is."""
     if a is None or b is None:
         return a is None and b is None
@@ -314,7 +315,7 @@ def _check_money(document: dict[str, Any]) -> None:
         expected = math.fsum(
             [row["revenue"], row["salvage"], *(-row[cost] for cost in MONEY_COSTS)]
         )
-        if not _close(row["profit"], expected, MONEY_TOLERANCE):
+        if not within_tolerance(row["profit"], expected, MONEY_TOLERANCE):
             raise SubmissionError(
                 f"per_seed[{index}].profit",
                 f"{row['profit']!r} is not revenue + salvage - purchase_cost - holding_cost - "
@@ -326,7 +327,7 @@ def _check_aggregates(document: dict[str, Any], scenario: Scenario) -> None:
     profits = np.array([row["profit"] for row in document["per_seed"]], dtype=float)
     summary = summarize(profits)
     for key in ("mean", "iqm", "ci_low", "ci_high"):
-        if not _close(document["profit"][key], summary[key], AGGREGATE_TOLERANCE):
+        if not within_tolerance(document["profit"][key], summary[key], AGGREGATE_TOLERANCE):
             raise SubmissionError(
                 f"profit.{key}",
                 f"{document['profit'][key]!r} does not match the per-seed profits, which give "
@@ -335,7 +336,7 @@ def _check_aggregates(document: dict[str, Any], scenario: Scenario) -> None:
     for name in METRICS:
         values = [row[name] for row in document["per_seed"] if row[name] is not None]
         expected = float(np.mean(values)) if values else None
-        if not _close(document["metrics"][name], expected, AGGREGATE_TOLERANCE):
+        if not within_tolerance(document["metrics"][name], expected, AGGREGATE_TOLERANCE):
             raise SubmissionError(
                 f"metrics.{name}",
                 f"{document['metrics'][name]!r} is not the mean of the per-seed values "
@@ -347,7 +348,7 @@ def _check_aggregates(document: dict[str, Any], scenario: Scenario) -> None:
         if reference is None
         else normalized_score(summary["mean"], reference["siloed_profit"], reference["upper_bound"])
     )
-    if not _close(document["normalized_score"], expected_score, AGGREGATE_TOLERANCE):
+    if not within_tolerance(document["normalized_score"], expected_score, AGGREGATE_TOLERANCE):
         raise SubmissionError(
             "normalized_score",
             f"{document['normalized_score']!r} does not match the profit mean and the scenario's "

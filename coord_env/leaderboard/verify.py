@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from coord_env.harness.evaluate import evaluate
-from coord_env.leaderboard.submit import write_text
-from coord_env.leaderboard.validate import MONEY_COSTS, load_submission, scenario_of
+from coord_env.leaderboard.submit import submission_text, write_text
+from coord_env.leaderboard.validate import load_submission, scenario_of, within_tolerance
 
 __all__ = ["VerificationResult", "verify_submission"]
 
 # A re-run on another machine may differ in the last bits of a float sum (BLAS, torch kernels);
 # anything beyond this relative difference is a different result.
 VERIFY_TOLERANCE = 1e-9
-_COMPARED = ("profit", "revenue", "salvage", *MONEY_COSTS)
 
 
 class VerificationResult(dict):
     """``verified`` (bool), ``mismatches`` (list of str) and the re-run ``results`` document."""
-
-
-def _differs(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is not b
-    return abs(a - b) > VERIFY_TOLERANCE * max(1.0, abs(a), abs(b))
 
 
 def _policy_label(policy: Any) -> str:
@@ -67,7 +59,7 @@ def verify_submission(
     mismatches = []
     for old, new in zip(submission["per_seed"], fresh["per_seed"], strict=True):
         for key in old:
-            if key != "seed" and _differs(old[key], new[key]):
+            if key != "seed" and not within_tolerance(old[key], new[key], VERIFY_TOLERANCE):
                 mismatches.append(
                     f"seed {old['seed']}: {key} submitted {old[key]!r}, re-run {new[key]!r}"
                 )
@@ -79,5 +71,5 @@ def verify_submission(
             "policy": _policy_label(policy),
             "seeds": len(submission["seeds"]),
         }
-        write_text(path, json.dumps(submission, indent=1, allow_nan=False) + "\n")
+        write_text(path, submission_text(submission))
     return result
