@@ -21,8 +21,18 @@ from baselines.heuristics.demand_model import PopularityEstimator, expected_dema
 from baselines.heuristics.mnl import best_slates
 from coord_env.env import RetailParallelEnv
 from coord_env.env.layout import INVENTORY_ACTS
+from coord_env.scenarios import Scenario
 
-__all__ = ["SiloedPolicy"]
+__all__ = ["SiloedPolicy", "static_slates"]
+
+
+def static_slates(scenario: Scenario) -> np.ndarray:
+    """(M, C) every segment's revenue-maximizing slate under the base attractions: marketing's
+    plan before it sees any sales (the exact cardinality-C MNL optimum, ``mnl.best_slates``)."""
+    s = scenario
+    revenue = np.broadcast_to(s.price, s.utility.shape)
+    slates, _ = best_slates(revenue, s.base_attraction, s.no_purchase_attraction, s.slot_boost)
+    return slates
 
 
 class SiloedPolicy:
@@ -63,9 +73,7 @@ class SiloedPolicy:
         self.ratio = critical_ratio(s)
         self.lead_time = s.mean_lead_time
         self.revenue = np.broadcast_to(s.price, s.utility.shape)
-        self.static_slates, _ = best_slates(
-            self.revenue, s.base_attraction, s.no_purchase_attraction, s.slot_boost
-        )
+        self.static_slates = static_slates(s)
         # The forecast starts from the fitted model's mean demand under the marketing slates.
         self.initial_forecast = expected_demand(
             s, self.static_slates, np.ones(s.num_products), np.arange(1)

@@ -19,7 +19,7 @@ from torch import nn
 
 from baselines.heuristics.base_stock import critical_ratio, poisson_base_stock
 from baselines.heuristics.demand_model import expected_demand
-from baselines.heuristics.mnl import best_slates
+from baselines.heuristics.siloed import static_slates
 from baselines.rl.checkpoint import CheckpointError, describe_spaces, read_manifest, write_manifest
 from baselines.rl.mtma.config import MTMAConfig, derived_reward_scale
 from baselines.rl.mtma.losses import (
@@ -162,12 +162,7 @@ class MTMATrainer:
         priors: dict[str, torch.Tensor | None] = {INVENTORY: None, RECOMMENDER: None}
         demand = s.demand_scale
         if config.slate_prior is not None:
-            slates, _ = best_slates(
-                np.broadcast_to(s.price, s.utility.shape),
-                s.base_attraction,
-                s.no_purchase_attraction,
-                s.slot_boost,
-            )
+            slates = static_slates(s)
             logits = torch.zeros(slates.size, s.num_products)
             logits[torch.arange(slates.size), torch.as_tensor(slates.reshape(-1))] = float(
                 config.slate_prior
