@@ -17,3 +17,24 @@ def test_reproduce_writes_the_page_and_figures(tmp_path, capsys):
     assert "![profit per policy](figures/tiny_profit.png)" in text
     # no RL checkpoint is committed for tiny, and the page says so instead of inventing claims
     assert "No MTMA checkpoint is committed for this scenario" in text
+
+
+def test_the_ablation_verdict_follows_the_seed_spread():
+    import numpy as np
+
+    from baselines.reproduce import _ablation_line
+
+    # overlapping seeds: the means differ by less than the noise
+    line = _ablation_line(
+        np.array([61_000.0, 61_400.0, 61_200.0]), np.array([62_700, 61_200, 60_700.0])
+    )
+    assert "indistinguishable" in line and "61,200 ± 200 vs 61,533 ± 1,041" in line
+    assert "seed spread 0.19 times the ablation's" in line
+    # clearly separated seeds get a direction
+    assert "lower (Welch p = 0.00" in _ablation_line(
+        np.array([50.0, 51, 52]), np.array([60.0, 61, 62])
+    )
+    assert ", higher (Welch" in _ablation_line(np.array([60.0, 61, 62]), np.array([50.0, 51, 52]))
+    # one seed has no spread to compare, and the line says so rather than printing nan
+    single = _ablation_line(np.array([61_000.0]), np.array([62_000.0, 61_000]))
+    assert "one seed: no spread" in single and "nan" not in single
