@@ -1,12 +1,16 @@
 """The committed RL checkpoints: intact, documented, small, and playable through the harness."""
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
 import coord_env
 from baselines import BUILTIN_POLICIES
+from baselines.reproduce import training_budget, training_config
 from baselines.rl.checkpoint import read_manifest
+from baselines.rl.mtma import MTMA_TRAINERS, MTMAConfig
 from baselines.rl.policies import COMMITTED
 
 CHECKPOINTS = sorted(path.parent for path in COMMITTED.glob("*/*/manifest.json"))
@@ -32,3 +36,16 @@ def test_a_committed_checkpoint_is_intact_documented_small_and_plays(directory: 
     assert BUILTIN_POLICIES[directory.name].supports(scenario)
     result = coord_env.evaluate(directory.name, scenario, seeds=[2_000_000])
     assert len(result["per_seed"]) == 1
+
+
+@pytest.mark.parametrize("directory", CHECKPOINTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_committed_checkpoint_is_what_retrain_would_train(directory: Path):
+    """Budgets and MTMA presets may change only together with the checkpoints they produced."""
+    scenario = coord_env.load_scenario(directory.parent.name)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["budget"] == training_budget(directory.name, scenario)
+    if directory.name in MTMA_TRAINERS:
+        preset = MTMA_TRAINERS[directory.name].default_preset
+        expected = MTMAConfig.preset(preset, **training_config(directory.name, scenario))
+        stored = json.loads((directory / "config.json").read_text())["config"]
+        assert stored == dataclasses.asdict(expected)
