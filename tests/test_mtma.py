@@ -141,6 +141,11 @@ def test_presets_order_the_timescales_as_documented():
     assert single.inventory_update_every == single.recommender_update_every == 1
     speeds = _speeds(reversed_)
     assert speeds["inventory"] > speeds["recommender"]
+    # in every preset the critic is at least as fast as each actor (SPEC: critic fastest; ties
+    # with the recommender by measurement, docs/training.md)
+    for preset in PRESETS.values():
+        speeds = _speeds(preset)
+        assert speeds["critic"] >= max(speeds["inventory"], speeds["recommender"])
     # the presets differ only in timescales
     timescale_fields = {
         "inventory_lr",

@@ -26,15 +26,36 @@ def test_the_ablation_verdict_follows_the_seed_spread():
 
     # overlapping seeds: the means differ by less than the noise
     line = _ablation_line(
-        np.array([61_000.0, 61_400.0, 61_200.0]), np.array([62_700, 61_200, 60_700.0])
+        np.array([61_000.0, 61_400, 61_200]), np.array([62_700, 61_200, 60_700.0])
     )
-    assert "indistinguishable" in line and "61,200 ± 200 vs 61,533 ± 1,041" in line
-    assert "seed spread 0.19 times the ablation's" in line
+    assert "not significantly different" in line and "61,200 ± 200 vs 61,533 ± 1,041" in line
+    assert "Profit -0.5%" in line and "seed spread 0.19 times the ablation's" in line
     # clearly separated seeds get a direction
-    assert "lower (Welch p = 0.00" in _ablation_line(
+    assert "significantly lower (Welch p = 0.00" in _ablation_line(
         np.array([50.0, 51, 52]), np.array([60.0, 61, 62])
     )
-    assert ", higher (Welch" in _ablation_line(np.array([60.0, 61, 62]), np.array([50.0, 51, 52]))
+    assert "significantly higher" in _ablation_line(
+        np.array([60.0, 61, 62]), np.array([50.0, 51, 52])
+    )
+    # losses: less negative is higher, and the change is relative to the ablation's size
+    losses = _ablation_line(
+        np.array([-1_000.0, -1_050, -1_100]), np.array([-3_000.0, -3_050, -3_100])
+    )
+    assert "Profit +65.6%, significantly higher" in losses
+    # no spread at all: no test, no division by zero, and never a verdict from a nan
+    flat = _ablation_line(np.array([5.0, 5, 5]), np.array([5.0, 5, 5]))
+    assert "not significantly different (Welch p = n/a); seed spread n/a" in flat
+    assert "nan" not in flat and "inf" not in flat
     # one seed has no spread to compare, and the line says so rather than printing nan
     single = _ablation_line(np.array([61_000.0]), np.array([62_000.0, 61_000]))
     assert "one seed: no spread" in single and "nan" not in single
+
+
+def test_budget_exceptions_name_real_baselines_and_scenarios():
+    from baselines.reproduce import BUDGET_EXCEPTIONS, TRAINING_BUDGETS, training_budget
+    from baselines.rl.training import RL_BASELINES
+    from coord_env import load_scenario
+
+    for (name, scenario), budget in BUDGET_EXCEPTIONS.items():
+        assert name in RL_BASELINES and scenario in TRAINING_BUDGETS
+        assert training_budget(name, load_scenario(scenario)) == budget
