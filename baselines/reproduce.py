@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from baselines.rl.checkpoint import MANIFEST, read_manifest
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.policies import COMMITTED, committed_checkpoint
 from baselines.rl.training import RL_BASELINES, train
@@ -28,6 +28,7 @@ from coord_env.harness.evaluate import evaluate, policy_supports, resolve_policy
 from coord_env.harness.plots import plot_learning_curves, plot_profit
 from coord_env.harness.references import reference_for
 from coord_env.harness.seeds import EVALUATION_SEEDS
+from coord_env.harness.stats import relative_change
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = [
@@ -107,7 +108,7 @@ def retrain(
     for name in names:
         for seed in seeds:
             out = Path(runs) / scenario.name / f"{name}_seed{seed}"
-            resume = (out / "checkpoint" / "manifest.json").exists()
+            resume = (out / "checkpoint" / MANIFEST).exists()
             checkpoint = train(
                 name,
                 scenario,
@@ -255,7 +256,7 @@ def _claims(
         ours, theirs = mtma["profit"]["mean"], other["profit"]["mean"]
         verdict = "higher" if ours > theirs else "lower" if ours < theirs else "equal"
         cis = "the 95% CIs overlap" if _overlap(mtma, other) else "the 95% CIs do not overlap"
-        return f"- MTMA vs {name}: {_change(ours, theirs)} mean profit ({verdict}); {cis}."
+        return f"- MTMA vs {name}: {relative_change(ours, theirs)} mean profit ({verdict}); {cis}."
 
     lines += [versus("siloed"), versus("siloed_rl"), versus("coordinated")]
     if bound is not None:
@@ -265,21 +266,14 @@ def _claims(
         lines.append(
             _ablation_line(_final(curves["mtma"]), _final(curves["mtma_single_timescale"]))
         )
-    manifest_path = committed_checkpoint("mtma", scenario) / "manifest.json"
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
+    checkpoint = committed_checkpoint("mtma", scenario)
+    if (checkpoint / MANIFEST).exists():
+        manifest = read_manifest(checkpoint)
         lines.append(
             f"- Training the committed MTMA checkpoint took {manifest['wall_time_s'] / 60:.1f} "
             f"minutes for {manifest['steps']:,} environment steps (`{manifest['command']}`)."
         )
     return [*lines, ""]
-
-
-def _change(value: float, reference: float) -> str:
-    """``value`` relative to ``reference`` in percent, signed by which is larger."""
-    if reference == 0:
-        return "n/a"
-    return f"{100 * (value - reference) / abs(reference):+.1f}%"
 
 
 def _ablation_line(ours: np.ndarray, ablation: np.ndarray) -> str:
@@ -308,7 +302,7 @@ def _ablation_line(ours: np.ndarray, ablation: np.ndarray) -> str:
     spread = f"{sd_ours / sd_ablation:.2f} times the ablation's" if sd_ablation > 0 else "n/a"
     return (
         head + f"{_money(ours.mean())} ± {_money(sd_ours)} vs {_money(ablation.mean())} ± "
-        f"{_money(sd_ablation)} (mean ± sd). Profit {_change(ours.mean(), ablation.mean())}, "
+        f"{_money(sd_ablation)} (mean ± sd). Profit {relative_change(ours.mean(), ablation.mean())}, "
         f"{verdict} (Welch p = {_number(p_value, 2)}); seed spread {spread}."
     )
 

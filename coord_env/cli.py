@@ -12,6 +12,7 @@ from typing import Any
 import coord_env
 from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_episode
 from coord_env.harness.evaluate import policy_supports
+from coord_env.harness.stats import relative_change
 
 __all__ = ["main"]
 
@@ -75,8 +76,10 @@ def _run(args: argparse.Namespace) -> int:
     print(_format_table(results))
     by_name = {r["policy"]: r for r in results}
     if "siloed" in by_name and "coordinated" in by_name:
-        gain = by_name["coordinated"]["profit"]["mean"] / by_name["siloed"]["profit"]["mean"] - 1
-        print(f"\ncoordinated vs siloed: {100 * gain:+.1f}% mean profit")
+        change = relative_change(
+            by_name["coordinated"]["profit"]["mean"], by_name["siloed"]["profit"]["mean"]
+        )
+        print(f"\ncoordinated vs siloed: {change} mean profit")
     plots = [plot_profit(results, out / f"{scenario.name}_profit.png")]
     shown = [name for name in ("siloed", "coordinated") if name in by_name] or [
         results[0]["policy"]

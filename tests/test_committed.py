@@ -42,7 +42,7 @@ def test_a_committed_checkpoint_is_intact_documented_small_and_plays(directory: 
 def test_a_committed_checkpoint_is_what_retrain_would_train(directory: Path):
     """Budgets and MTMA presets may change only together with the checkpoints they produced."""
     scenario = coord_env.load_scenario(directory.parent.name)
-    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest = read_manifest(directory)
     assert manifest["budget"] == training_budget(directory.name, scenario)
     if directory.name in MTMA_TRAINERS:
         preset = MTMA_TRAINERS[directory.name].default_preset

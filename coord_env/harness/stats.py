@@ -7,12 +7,25 @@ import inspect
 import numpy as np
 from scipy import stats
 
-__all__ = ["iqm", "summarize"]
+__all__ = ["iqm", "relative_change", "summarize"]
 
 BOOTSTRAP_RESAMPLES = 9_999
 # scipy >= 1.15 names the generator ``rng``; older releases ``random_state``.
 _RNG_KEYWORD = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
 CONFIDENCE = 0.95
+
+
+def relative_change(value: float, reference: float) -> str:
+    """``value`` relative to ``reference`` in percent, signed by which is larger ("n/a" for 0).
+
+    Examples
+    --------
+    >>> relative_change(68_180.0, 57_223.0), relative_change(-1_000.0, -3_000.0)
+    ('+19.1%', '+66.7%')
+    """
+    if reference == 0:
+        return "n/a"
+    return f"{100 * (value - reference) / abs(reference):+.1f}%"
 
 
 def iqm(values: np.ndarray) -> float:

@@ -39,7 +39,10 @@ BASELINE_URL = (
 )
 
 
-def collect(root: str | Path = LEADERBOARD_DIR) -> dict[str, list[dict[str, Any]]]:
+Boards = dict[str, list[dict[str, Any]]]  # scenario name -> its submissions
+
+
+def collect(root: str | Path = LEADERBOARD_DIR) -> Boards:
     """Load and validate every submission under ``root``, grouped by scenario name (catalog order).
 
     Raises
@@ -48,7 +51,7 @@ def collect(root: str | Path = LEADERBOARD_DIR) -> dict[str, list[dict[str, Any]
         The first invalid submission (its path prefixes the message), a file outside its
         scenario's folder or under another name than its method's, or a duplicate.
     """
-    boards: dict[str, list[dict[str, Any]]] = {}
+    boards: Boards = {}
     for path in submission_files(root):
         try:
             submission = load_submission(path)
@@ -63,9 +66,6 @@ def collect(root: str | Path = LEADERBOARD_DIR) -> dict[str, list[dict[str, Any]
         boards.setdefault(scenario_of(submission).name, []).append(submission)
     order = list_scenarios()
     return {name: boards[name] for name in sorted(boards, key=order.index)}
-
-
-Boards = dict[str, list[dict[str, Any]]]
 
 
 def rendered_files(
