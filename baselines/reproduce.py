@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from baselines.rl.checkpoint import MANIFEST, read_manifest
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.policies import COMMITTED, committed_checkpoint
 from baselines.rl.training import RL_BASELINES, train
 from coord_env.analysis.insights import INSIGHTS, insight_checks
+from coord_env.checkpoint import MANIFEST, read_manifest
 from coord_env.harness.evaluate import evaluate, policy_supports, resolve_policy, run_episode
 from coord_env.harness.plots import plot_learning_curves, plot_profit
 from coord_env.harness.references import reference_for

@@ -11,6 +11,7 @@ from __future__ import annotations
 from coord_env.env import INFO_KEYS, InvalidActionError, ObservationLayout, RetailParallelEnv
 from coord_env.harness import EVALUATION_SEEDS, evaluate
 from coord_env.registration import register_scenarios
+from coord_env.registry import register_policy, registered_policies
 from coord_env.retail_v0 import env, parallel_env, raw_env
 from coord_env.scenarios import Scenario, ScenarioError, list_scenarios, load_scenario
 
@@ -31,6 +32,8 @@ __all__ = [
     "load_scenario",
     "parallel_env",
     "raw_env",
+    "register_policy",
+    "registered_policies",
 ]
 
 register_scenarios()

@@ -1,4 +1,4 @@
-"""coord-bench: the command line. It parses arguments and calls the library, nothing more."""
+"""coord-bench: the command line of the coord_env benchmark (it parses arguments, calls the library)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,32 @@ import coord_env
 from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_episode
 from coord_env.harness.evaluate import policy_supports
 from coord_env.harness.stats import relative_change
+from coord_env.registry import (
+    PolicyRegistrationError,
+    builtin_policies,
+    command_plugins,
+    registered_policies,
+)
 
 __all__ = ["main"]
+
+DESCRIPTION = """\
+coord-bench: evaluate, train and compare policies on coord_env, a PettingZoo benchmark where an
+inventory agent and a recommender agent run one simulated retailer together.
+
+Start here:
+  coord-bench run                  every built-in baseline on the default scenario: a table of
+                                   profit and coordination metrics, results JSON and plots
+                                   in coord_bench_output/ (about 2 minutes)
+  coord-bench scenarios -v         the scenario catalog
+  coord-bench policies             the policies you can evaluate by name
+  coord-bench evaluate --policy NAME|module:factory|CHECKPOINT --scenario S --out FILE
+"""
+
+EPILOG = """\
+Docs: README.md, and docs/ (model.md: the model and the env; plug_in.md: your own policy;
+training.md: the RL baselines; leaderboard.md: submitting). Each command has --help.
+"""
 
 TABLE_METRICS = (
     "fill_rate",
@@ -58,9 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     seeds = list(EVALUATION_SEEDS[: args.num_seeds] if args.num_seeds else EVALUATION_SEEDS)
     out = Path(args.out)
     results = []
-    from baselines import BUILTIN_POLICIES
-
-    for name in args.policies or list(BUILTIN_POLICIES):
+    for name in args.policies or list(builtin_policies()):
         if not policy_supports(name, scenario):
             if args.policies:  # asked for by name: say why it is missing
                 print(
@@ -110,59 +132,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    """Train one RL baseline; the checkpoint plugs into evaluate as --policy OUT/checkpoint."""
-    from baselines.rl.training import train
-
-    config = {}
-    for item in args.config or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            print(f"coord-bench train: --config takes key=value; got {item!r}", file=sys.stderr)
-            return 2
-        try:
-            config[key] = json.loads(value)  # numbers, true/false, lists
-        except json.JSONDecodeError:
-            config[key] = value  # plain words, e.g. memory=gru
-    out = Path(args.out or f"runs/{args.name}_{args.scenario}_seed{args.seed}")
-    try:
-        checkpoint = train(
-            args.name,
-            args.scenario,
-            args.steps,
-            args.seed,
-            out,
-            eval_every=args.eval_every,
-            resume=args.resume,
-            progress=not args.quiet,
-            command="coord-bench " + " ".join(args.argv),
-            config=config,
-        )
-    except (KeyError, ValueError) as error:
-        message = error.args[0] if error.args else str(error)
-        print(f"coord-bench train: {message}", file=sys.stderr)
-        return 2
-    print(
-        f"wrote {checkpoint} (evaluate it with: coord-bench evaluate --policy {checkpoint} "
-        f"--scenario {args.scenario} --out results.json)"
-    )
-    return 0
-
-
-def _reproduce(args: argparse.Namespace) -> int:
-    """docs/results.md and its figures, from the committed checkpoints or retrained."""
-    from baselines.reproduce import reproduce
-
-    page = reproduce(
-        args.out,
-        args.scenarios,
-        retrain_models=args.retrain,
-        num_seeds=args.num_seeds,
-        workers=args.workers,
-        runs=args.runs,
-        progress=not args.quiet,
-    )
-    print(f"wrote {page} and its figures")
+def _policies(args: argparse.Namespace) -> int:
+    """List every registered policy: built-in baselines and installed plug-ins."""
+    policies = registered_policies()
+    width = max(len(name) for name in policies) + 2
+    for spec in policies.values():
+        source = "built-in" if spec.builtin else f"plug-in {spec.plugin}"
+        print(f"{spec.name:<{width}}{spec.description}  [{source}]")
     return 0
 
 
@@ -177,13 +153,18 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="coord-bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="coord-bench",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     scenario_names = coord_env.list_scenarios()
 
     run = commands.add_parser(
         "run",
-        help="the main job: evaluate the heuristic baselines, print a table, write results and plots",
+        help="the main job: evaluate every built-in baseline, print a table, write results and plots",
     )
     run.add_argument("--scenario", default="default", choices=scenario_names)
     run.add_argument(
@@ -216,47 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--quiet", action="store_true")
     one.set_defaults(handler=_evaluate)
 
-    from baselines.rl.training import RL_BASELINES
-
-    training = commands.add_parser(
-        "train", help="train an RL baseline: progress bar, logs, held-out evaluation, checkpoints"
-    )
-    training.add_argument(
-        "name", choices=RL_BASELINES, metavar="NAME", help=", ".join(RL_BASELINES)
-    )
-    training.add_argument("--scenario", default="default", choices=scenario_names)
-    training.add_argument("--steps", type=int, required=True, help="budget in environment steps")
-    training.add_argument("--seed", type=int, default=0, help="training seed in [0, 1000000)")
-    training.add_argument("--out", help="run folder (default: runs/NAME_SCENARIO_seedK)")
-    training.add_argument(
-        "--eval-every", type=int, default=0, help="steps between evaluations (0: 10 per run)"
-    )
-    training.add_argument("--resume", action="store_true", help="continue OUT/checkpoint")
-    training.add_argument(
-        "--config", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. n_envs=4"
-    )
-    training.add_argument("--quiet", action="store_true")
-    training.set_defaults(handler=_train)
-
-    again = commands.add_parser(
-        "reproduce", help="write docs/results.md: every baseline, learning curves, claims, insights"
-    )
-    again.add_argument("--out", default="docs/results.md")
-    again.add_argument(
-        "--scenarios", nargs="+", default=["default", "multiscale"], choices=scenario_names
-    )
-    again.add_argument(
-        "--retrain", action="store_true", help="retrain every RL baseline and seed first (hours)"
-    )
-    again.add_argument("--runs", default="runs", help="run folders for --retrain")
-    again.add_argument("--num-seeds", type=int, default=0, help="first N official seeds (0: all)")
-    again.add_argument("--workers", type=int, default=2)
-    again.add_argument("--quiet", action="store_true")
-    again.set_defaults(handler=_reproduce)
-
     from coord_env.leaderboard.commands import add_commands
 
     add_commands(commands, scenario_names)
+
+    for add_plugin_commands in command_plugins():  # train, reproduce: from the baselines
+        add_plugin_commands(commands, scenario_names)
+
+    policies = commands.add_parser(
+        "policies", help="list the registered policies: built-in baselines and plug-ins"
+    )
+    policies.set_defaults(handler=_policies)
 
     scenarios = commands.add_parser("scenarios", help="list the scenario catalog")
     scenarios.add_argument("-v", "--verbose", action="store_true", help="print descriptions")
@@ -271,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())
     args = build_parser().parse_args(argv)
     args.argv = argv  # recorded in checkpoint manifests
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except PolicyRegistrationError as error:  # an installed plug-in is broken: say which
+        print(f"coord-bench: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

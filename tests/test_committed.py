@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 import coord_env
-from baselines import BUILTIN_POLICIES
 from baselines.reproduce import training_budget, training_config
-from baselines.rl.checkpoint import read_manifest
 from baselines.rl.mtma import MTMA_TRAINERS, MTMAConfig
 from baselines.rl.policies import COMMITTED
+from coord_env.checkpoint import read_manifest
+from coord_env.registry import builtin_policies
 
 CHECKPOINTS = sorted(path.parent for path in COMMITTED.glob("*/*/manifest.json"))
 
@@ -33,7 +33,7 @@ def test_a_committed_checkpoint_is_intact_documented_small_and_plays(directory: 
     assert manifest["steps"] >= manifest["budget"]
     size = sum(path.stat().st_size for path in directory.iterdir())
     assert size < 3_000_000, f"{directory} holds {size:,} bytes"
-    assert BUILTIN_POLICIES[directory.name].supports(scenario)
+    assert builtin_policies()[directory.name].supports(scenario)
     result = coord_env.evaluate(directory.name, scenario, seeds=[2_000_000])
     assert len(result["per_seed"]) == 1
 

@@ -13,7 +13,6 @@ from stable_baselines3.common.distributions import MultiCategoricalDistribution
 
 import coord_env
 from baselines.heuristics.base_stock import critical_ratio, poisson_base_stock
-from baselines.rl.checkpoint import CheckpointError, read_manifest, write_manifest
 from baselines.rl.mtma import (
     MTMA_TRAINERS,
     PRESETS,
@@ -30,6 +29,7 @@ from baselines.rl.mtma.losses import (
 from baselines.rl.mtma.networks import Critic, MultiCategorical, StackedActor, order_prior_logits
 from baselines.rl.mtma.schedules import learning_rates, updates_on
 from baselines.rl.trainer import Trainer
+from coord_env.checkpoint import CheckpointError, read_manifest, write_manifest
 from coord_env.harness.seeds import EVALUATION_SEEDS, TRAINING_SEED_LIMIT
 
 INVENTORY, RECOMMENDER = "inventory_0", "recommender_0"

@@ -1,4 +1,4 @@
-"""The policy interface and its adapters (baselines.policy), and third-party policies in evaluate()."""
+"""The policy interface and its adapters (coord_env.policy), and third-party policies in evaluate()."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import coord_env
-from baselines import BUILTIN_POLICIES, SiloedPolicy
-from baselines.policy import AgentPolicies, FunctionPolicy, Policy, PredictPolicy, as_policy
+from baselines import SiloedPolicy
 from coord_env.harness.evaluate import policy_seed
+from coord_env.policy import AgentPolicies, FunctionPolicy, Policy, PredictPolicy, as_policy
+from coord_env.registry import builtin_policies
 
 AGENTS = ("inventory_0", "recommender_0")
 FAKE_OBSERVATIONS = {"inventory_0": np.array([1.0, 2.0]), "recommender_0": np.array([3.0])}
@@ -372,8 +373,8 @@ def test_unknown_builtin_name_lists_the_valid_names():
         coord_env.evaluate("no_such_policy", "tiny", seeds=[1])
     message = str(excinfo.value)
     assert "no_such_policy" in message
-    assert set(BUILTIN_POLICIES) >= {"random", "siloed", "coordinated", "mean_demand"}
-    for name in BUILTIN_POLICIES:
+    assert set(builtin_policies()) >= {"random", "siloed", "coordinated", "mean_demand"}
+    for name in builtin_policies():
         assert name in message
     assert "module:function" in message
 

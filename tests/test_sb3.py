@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 
 import coord_env
-from baselines.policy import Policy
-from baselines.rl.checkpoint import CheckpointError
 from baselines.rl.sb3 import (
     SB3_TRAINERS,
     TRAINER_STATE,
@@ -23,7 +21,9 @@ from baselines.rl.sb3 import (
     make_shared_vec_env,
 )
 from baselines.rl.trainer import Trainer
+from coord_env.checkpoint import CheckpointError
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
+from coord_env.policy import Policy
 
 TINY_PPO = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1}  # rollouts of 64 steps
 CHUNK = {"chunk_steps": 64}  # departmental learners alternate every rollout

@@ -6,11 +6,12 @@ import json
 import pytest
 
 import coord_env
-from baselines import BUILTIN_POLICIES, CheckpointPolicy
-from baselines.rl.checkpoint import CheckpointError, file_sha256
+from baselines import CheckpointPolicy
 from baselines.rl.training import RL_BASELINES, train, trainer_class
+from coord_env.checkpoint import CheckpointError, file_sha256
 from coord_env.cli import main
 from coord_env.harness.seeds import EVALUATION_SEEDS, VALIDATION_SEEDS
+from coord_env.registry import builtin_policies
 
 FAST = {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1}  # a few updates, not learning
 EVAL_SEEDS = (2_000_000, 2_000_001)
@@ -106,7 +107,7 @@ def test_unknown_baselines_and_budgets_are_refused():
         trainer_class("dqn")
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         train("centralized", "tiny", 0, 5, "unused", progress=False)
-    assert set(RL_BASELINES) <= set(BUILTIN_POLICIES)
+    assert set(RL_BASELINES) <= set(builtin_policies())
 
 
 def test_a_checkpoint_evaluates_through_the_cli(run, tmp_path, capsys):
@@ -138,7 +139,7 @@ def test_a_corrupt_checkpoint_is_refused(run, tmp_path):
 
 
 def test_a_builtin_rl_name_without_a_committed_checkpoint_says_how_to_train_one():
-    factory = BUILTIN_POLICIES["centralized"]
+    factory = builtin_policies()["centralized"]
     assert not factory.supports(coord_env.load_scenario("tiny"))
     with pytest.raises(ValueError, match=r"coord-bench train centralized --scenario tiny"):
         coord_env.evaluate("centralized", "tiny", [1])

@@ -12,9 +12,9 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from baselines.policy import Policy
-from baselines.rl.checkpoint import read_manifest
+from coord_env.checkpoint import read_manifest
 from coord_env.env import RetailParallelEnv
+from coord_env.policy import Policy
 from coord_env.scenarios import Scenario
 
 __all__ = ["COMMITTED", "CheckpointPolicy", "CommittedPolicy", "committed_checkpoint"]
@@ -86,6 +86,10 @@ class CommittedPolicy:
         if not (path / "manifest.json").is_file():
             return False
         return read_manifest(path).get("scenario_hash") == scenario.content_hash
+
+    def training_budget(self, scenario: Scenario) -> int:
+        """Env steps behind the committed checkpoint for ``scenario`` (its manifest's ``steps``)."""
+        return int(read_manifest(committed_checkpoint(self.name, scenario))["steps"])
 
     def __call__(self, env: RetailParallelEnv) -> Policy:
         if not _rl_installed():

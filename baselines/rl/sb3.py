@@ -62,12 +62,12 @@ from supersuit import (
     pettingzoo_env_to_vec_env_v1,
 )
 
-from baselines.policy import Policy
-from baselines.rl.checkpoint import CheckpointError, check_provenance, describe_spaces
 from baselines.rl.threads import torch_threads
 from baselines.rl.views import DEPARTMENTS, AgentView, JointView, default_reward_scale
+from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces
 from coord_env.env import RetailParallelEnv
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
+from coord_env.policy import Policy
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from baselines.policy import Policy
+from coord_env.policy import Policy
 from coord_env.scenarios import Scenario
 
 __all__ = ["Trainer"]

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from baselines.rl.checkpoint import CheckpointError, read_manifest, write_manifest
 from baselines.rl.trainer import Trainer
+from coord_env.checkpoint import CheckpointError, read_manifest, write_manifest
 from coord_env.harness.evaluate import evaluate
 from coord_env.harness.seeds import VALIDATION_SEEDS
 from coord_env.scenarios import Scenario, load_scenario
@@ -286,7 +286,7 @@ def _save(
     """Replace the checkpoint atomically enough: write beside it, then swap."""
     import shutil
 
-    from baselines.rl.checkpoint import describe_spaces
+    from coord_env.checkpoint import describe_spaces
     from coord_env.env import RetailParallelEnv
 
     staging = directory.with_name(directory.name + ".new")

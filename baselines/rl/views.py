@@ -30,12 +30,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from baselines.policy import AgentPolicies, Policy, as_policy
 from coord_env.checks import check_choice
 from coord_env.env import RetailParallelEnv
 from coord_env.env.actions import INVENTORY, RECOMMENDER
 from coord_env.env.parallel import REWARD_MODES
 from coord_env.harness.evaluate import policy_seed
+from coord_env.policy import AgentPolicies, Policy, as_policy
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = ["DEPARTMENTS", "AgentView", "JointView", "default_reward_scale"]

@@ -16,12 +16,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from coord_env.checkpoint import MANIFEST
 from coord_env.env import InvalidActionError, RetailParallelEnv
 from coord_env.harness.metrics import compute_metrics
 from coord_env.harness.references import reference_for
 from coord_env.harness.results import build_results
 from coord_env.harness.seeds import EVALUATION_SEEDS
 from coord_env.harness.trajectory import Trajectory
+from coord_env.policy import as_policy
+from coord_env.registry import checkpoint_policy, policy_spec
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = ["MONEY", "evaluate", "policy_seed", "policy_supports", "resolve_policy", "run_episode"]
@@ -31,49 +34,48 @@ PolicyFactory = Callable[[RetailParallelEnv], Any]
 
 
 def resolve_policy(spec: str | PolicyFactory) -> tuple[str, PolicyFactory]:
-    """A (name, factory) pair from a built-in name, ``"module:factory"``, a checkpoint directory
+    """A (name, factory) pair from a registered name, ``"module:factory"``, a checkpoint folder
     (written by ``coord-bench train``), or a factory callable.
 
     A factory may define ``env_options_for(scenario)``: the environment options its policy acts
     under (e.g. a policy trained with continuous actions); :func:`run_episode` uses them unless
-    given options explicitly.
+    given options explicitly. Registered names resolve to their :class:`~coord_env.registry.PolicySpec`.
 
     Raises
     ------
     KeyError
-        An unknown built-in name (the message lists the valid ones).
+        An unknown name (the message lists the registered ones).
     ImportError, AttributeError
         A ``module:factory`` path that does not import.
+    CheckpointError
+        A checkpoint folder that is corrupt, or that no registered policy loads.
     """
     if isinstance(spec, type) or (callable(spec) and not hasattr(spec, "act")):
         return getattr(spec, "name", getattr(spec, "__name__", type(spec).__name__)), spec
     if not isinstance(spec, str):
         raise TypeError(
-            f"policy must be a built-in name, 'module:factory', or a factory env -> policy; got a "
-            f"{type(spec).__name__} instance (to evaluate an existing object, pass lambda env: obj)"
+            f"policy must be a registered name, 'module:factory', or a factory env -> policy; got "
+            f"a {type(spec).__name__} instance (to evaluate an existing object, pass lambda env: obj)"
         )
-    if Path(spec, "manifest.json").is_file():  # a trained checkpoint directory
-        from baselines.rl.policies import CheckpointPolicy
-
-        factory = CheckpointPolicy(spec)
-        return factory.name, factory
+    if Path(spec, MANIFEST).is_file():  # a trained checkpoint folder
+        factory = checkpoint_policy(spec)
+        return getattr(factory, "name", spec), factory
     if ":" in spec:
         module_name, _, attribute = spec.partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
         return spec, factory
-    from baselines import BUILTIN_POLICIES  # the built-in names live with the baselines
-
-    if spec not in BUILTIN_POLICIES:
-        raise KeyError(
-            f"unknown policy {spec!r}; built-in policies: {', '.join(BUILTIN_POLICIES)}; "
-            "or give a third-party factory as 'module:function'"
-        )
-    return spec, BUILTIN_POLICIES[spec]
+    return spec, policy_spec(spec)
 
 
 def policy_supports(spec: str | PolicyFactory, scenario: Scenario) -> bool:
     """Whether the policy can act on ``scenario``: its factory's ``supports(scenario)`` if it has
-    one (``lp`` refuses ``large``; an RL baseline needs a committed checkpoint), else True."""
+    one (``lp`` refuses ``large``; an RL baseline needs a committed checkpoint), else True.
+
+    Raises
+    ------
+    KeyError
+        An unknown policy name.
+    """
     supports = getattr(resolve_policy(spec)[1], "supports", None)
     return supports is None or bool(supports(scenario))
 
@@ -110,8 +112,6 @@ def run_episode(
     InvalidActionError
         If the policy returns an invalid action; the message names the policy, agent and field.
     """
-    from baselines.policy import as_policy
-
     if env_options is None and hasattr(factory, "env_options_for"):
         env_options = factory.env_options_for(scenario)
     env = RetailParallelEnv(scenario, **(env_options or {}))
@@ -195,8 +195,8 @@ def evaluate(
     Parameters
     ----------
     policy : str or callable
-        A built-in name (``"siloed"``, ...), ``"module:factory"``, or a factory ``env -> policy``
-        where the policy is anything :func:`baselines.policy.as_policy` accepts. To evaluate a
+        A registered name (``"siloed"``, ...), ``"module:factory"``, or a factory ``env -> policy``
+        where the policy is anything :func:`coord_env.policy.as_policy` accepts. To evaluate a
         plain function ``f(observations, infos)``, pass ``lambda env: f``.
     scenario : str or Scenario
     seeds : sequence of int, optional

@@ -37,36 +37,44 @@ def plot_profit(results: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     -------
     Path of the written file.
     """
-    figure = _figure(6.4, 3.8)
-    axes = figure.add_subplot()
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     names = [r["policy"] for r in results]
+    # Horizontal bars, one row per policy from the top: long names stay readable at any count.
+    figure = _figure(7.2, 1.3 + 0.34 * len(results))
+    axes = figure.add_subplot()
     means = np.array([r["profit"]["mean"] for r in results])
     low = means - np.array([r["profit"]["ci_low"] for r in results])
     high = np.array([r["profit"]["ci_high"] for r in results]) - means
     positions = np.arange(len(results))
-    axes.bar(positions, means, color="tab:blue", alpha=0.35)
+    axes.barh(positions, means, height=0.6, color="tab:blue", alpha=0.35)
     axes.errorbar(
-        positions,
         means,
-        yerr=[low, high],
+        positions,
+        xerr=[low, high],
         fmt="o",
         color="tab:blue",
-        capsize=6,
+        capsize=4,
         label="mean, 95% CI",
     )
     rng = np.random.default_rng(0)  # jitter only
     for position, result in zip(positions, results, strict=True):
         profits = [row["profit"] for row in result["per_seed"]]
         axes.scatter(
-            position + rng.uniform(-0.15, 0.15, len(profits)),
             profits,
-            s=8,
+            position + rng.uniform(-0.2, 0.2, len(profits)),
+            s=6,
             color="black",
             alpha=0.5,
+            label="one seed" if position == 0 else None,
         )
-    axes.axhline(0.0, color="grey", linewidth=0.8)
-    axes.set_xticks(positions, names)
-    axes.set_ylabel("episode profit")
+    axes.axvline(0.0, color="grey", linewidth=0.8)
+    axes.set_yticks(positions, names)
+    axes.invert_yaxis()  # the first policy on top, as in the table
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=7))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:,.0f}k"))
+    axes.set_xlabel("episode profit")
+    axes.grid(axis="x", alpha=0.3)
     axes.set_title(
         f"{results[0]['scenario']}: profit over {len(results[0]['seeds'])} seeds", fontsize="medium"
     )

@@ -19,6 +19,7 @@ from coord_env.leaderboard.submit import (
     write_text,
 )
 from coord_env.leaderboard.validate import SubmissionError, load_submission, scenario_of
+from coord_env.registry import PolicySpec, builtin_policies
 from coord_env.scenarios import list_scenarios, load_scenario
 
 __all__ = [
@@ -109,14 +110,14 @@ def baseline_submission(
     """Evaluate the built-in policy ``name`` on the official seeds and wrap it as a verified row."""
     from coord_env import __version__
 
-    factory = _builtin(name)
+    spec = _builtin(name)
     results = evaluate(name, scenario, workers=workers, progress=progress)
     submission = make_submission(
         results,
         method=name,
         authors=BASELINE_AUTHORS,
         url=BASELINE_URL,
-        training_budget=_training_budget(factory, scenario),
+        training_budget=spec.training_budget(load_scenario(scenario)),
         hardware="any (deterministic; re-run by coord-bench leaderboard check)",
         command=f"coord-bench evaluate --policy {name} --scenario {scenario} --out results.json",
         baseline=True,
@@ -130,25 +131,13 @@ def baseline_submission(
     return submission
 
 
-def _builtin(name: str) -> Any:
-    from baselines import BUILTIN_POLICIES
-
-    if name not in BUILTIN_POLICIES:
+def _builtin(name: str) -> PolicySpec:
+    builtin = builtin_policies()
+    if name not in builtin:
         raise SubmissionError(
-            "policy",
-            f"{name!r} is not a built-in baseline; built-in: {', '.join(BUILTIN_POLICIES)}",
+            "policy", f"{name!r} is not a built-in baseline; built-in: {', '.join(builtin)}"
         )
-    return BUILTIN_POLICIES[name]
-
-
-def _training_budget(factory: Any, scenario: str) -> int | None:
-    """Env steps behind a committed RL checkpoint (its manifest), None for a heuristic."""
-    from baselines.rl.checkpoint import read_manifest
-    from baselines.rl.policies import CommittedPolicy, committed_checkpoint
-
-    if not isinstance(factory, CommittedPolicy):
-        return None
-    return int(read_manifest(committed_checkpoint(factory.name, load_scenario(scenario)))["steps"])
+    return builtin[name]
 
 
 def seed_baselines(
@@ -160,11 +149,9 @@ def seed_baselines(
     progress: bool = False,
 ) -> list[Path]:
     """Write (or rewrite) the baseline rows: every built-in policy that supports each scenario."""
-    from baselines import BUILTIN_POLICIES
-
     written = []
     for scenario in scenarios:
-        for name in policies or list(BUILTIN_POLICIES):
+        for name in policies or list(builtin_policies()):
             if not policy_supports(name, load_scenario(scenario)):
                 continue
             submission = baseline_submission(name, scenario, workers=workers, progress=progress)

@@ -25,6 +25,7 @@ from coord_env.harness.references import reference_for
 from coord_env.harness.results import SCHEMA_VERSION, normalized_score
 from coord_env.harness.seeds import EVALUATION_SEEDS
 from coord_env.harness.stats import summarize
+from coord_env.registry import builtin_policies
 from coord_env.scenarios import Scenario, list_scenarios, load_scenario
 
 __all__ = [
@@ -229,12 +230,11 @@ def _validator() -> Any:
 
 def _check_builtin(document: dict[str, Any]) -> None:
     """A baseline row must name a built-in policy: CI re-runs it by that name."""
-    from baselines import BUILTIN_POLICIES
-
-    if document["baseline"] and document["policy"] not in BUILTIN_POLICIES:
+    builtin = builtin_policies()
+    if document["baseline"] and document["policy"] not in builtin:
         raise SubmissionError(
             "policy",
-            f"a baseline row must name a built-in policy ({', '.join(BUILTIN_POLICIES)}), "
+            f"a baseline row must name a built-in policy ({', '.join(builtin)}), "
             f"got {document['policy']!r}",
         )
 

@@ -20,7 +20,6 @@ from torch import nn
 from baselines.heuristics.base_stock import critical_ratio, poisson_base_stock
 from baselines.heuristics.demand_model import expected_demand
 from baselines.heuristics.siloed import static_slates
-from baselines.rl.checkpoint import CheckpointError, describe_spaces, read_manifest, write_manifest
 from baselines.rl.mtma.config import MTMAConfig, derived_reward_scale
 from baselines.rl.mtma.losses import (
     clipped_surrogate_loss,
@@ -39,6 +38,7 @@ from baselines.rl.mtma.networks import (
 from baselines.rl.mtma.policy import MTMAPolicy
 from baselines.rl.mtma.rollout import Rollout, RolloutCollector
 from baselines.rl.mtma.schedules import CRITIC, learning_rates, updates_on
+from coord_env.checkpoint import CheckpointError, describe_spaces, read_manifest, write_manifest
 from coord_env.env.actions import INVENTORY, RECOMMENDER
 from coord_env.env.parallel import RetailParallelEnv
 from coord_env.scenarios import Scenario, load_scenario

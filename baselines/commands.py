@@ -1,0 +1,112 @@
+"""The baselines' ``coord-bench`` subcommands, ``train`` and ``reproduce``, added by plug-in.
+
+``pyproject.toml`` names :func:`add_commands` in the entry-point group ``coord_env.commands``: the
+commands live with the code they drive, and coord_env's command line stays free of baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from baselines.rl.training import RL_BASELINES
+
+__all__ = ["add_commands"]
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Train one RL baseline; the checkpoint plugs into evaluate as --policy OUT/checkpoint."""
+    from baselines.rl.training import train
+
+    config = {}
+    for item in args.config or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"coord-bench train: --config takes key=value; got {item!r}", file=sys.stderr)
+            return 2
+        try:
+            config[key] = json.loads(value)  # numbers, true/false, lists
+        except json.JSONDecodeError:
+            config[key] = value  # plain words, e.g. memory=gru
+    out = Path(args.out or f"runs/{args.name}_{args.scenario}_seed{args.seed}")
+    try:
+        checkpoint = train(
+            args.name,
+            args.scenario,
+            args.steps,
+            args.seed,
+            out,
+            eval_every=args.eval_every,
+            resume=args.resume,
+            progress=not args.quiet,
+            command="coord-bench " + " ".join(args.argv),
+            config=config,
+        )
+    except (KeyError, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        print(f"coord-bench train: {message}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {checkpoint} (evaluate it with: coord-bench evaluate --policy {checkpoint} "
+        f"--scenario {args.scenario} --out results.json)"
+    )
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    """docs/results.md and its figures, from the committed checkpoints or retrained."""
+    from baselines.reproduce import reproduce
+
+    page = reproduce(
+        args.out,
+        args.scenarios,
+        retrain_models=args.retrain,
+        num_seeds=args.num_seeds,
+        workers=args.workers,
+        runs=args.runs,
+        progress=not args.quiet,
+    )
+    print(f"wrote {page} and its figures")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[str]) -> None:
+    """Add ``train`` and ``reproduce`` to coord-bench's subcommands."""
+    training = commands.add_parser(
+        "train", help="train an RL baseline: progress bar, logs, held-out evaluation, checkpoints"
+    )
+    training.add_argument(
+        "name", choices=RL_BASELINES, metavar="NAME", help=", ".join(RL_BASELINES)
+    )
+    training.add_argument("--scenario", default="default", choices=scenario_names)
+    training.add_argument("--steps", type=int, required=True, help="budget in environment steps")
+    training.add_argument("--seed", type=int, default=0, help="training seed in [0, 1000000)")
+    training.add_argument("--out", help="run folder (default: runs/NAME_SCENARIO_seedK)")
+    training.add_argument(
+        "--eval-every", type=int, default=0, help="steps between evaluations (0: 10 per run)"
+    )
+    training.add_argument("--resume", action="store_true", help="continue OUT/checkpoint")
+    training.add_argument(
+        "--config", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. n_envs=4"
+    )
+    training.add_argument("--quiet", action="store_true")
+    training.set_defaults(handler=_train)
+
+    again = commands.add_parser(
+        "reproduce", help="write docs/results.md: every baseline, learning curves, claims, insights"
+    )
+    again.add_argument("--out", default="docs/results.md")
+    again.add_argument(
+        "--scenarios", nargs="+", default=["default", "multiscale"], choices=scenario_names
+    )
+    again.add_argument(
+        "--retrain", action="store_true", help="retrain every RL baseline and seed first (hours)"
+    )
+    again.add_argument("--runs", default="runs", help="run folders for --retrain")
+    again.add_argument("--num-seeds", type=int, default=0, help="first N official seeds (0: all)")
+    again.add_argument("--workers", type=int, default=2)
+    again.add_argument("--quiet", action="store_true")
+    again.set_defaults(handler=_reproduce)

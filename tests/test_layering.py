@@ -1,0 +1,83 @@
+"""The layers go one way: baselines build on coord_env, and coord_env never imports baselines.
+
+coord_env reaches the baselines only through its policy registry and command plug-ins (entry
+points), so the env, the harness and the leaderboard install, import and run without them.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import coord_env
+
+PACKAGE = Path(coord_env.__file__).resolve().parent
+FORBIDDEN = "baselines"
+
+
+def _imports_forbidden(name: str | None) -> bool:
+    return name is not None and (name == FORBIDDEN or name.startswith(FORBIDDEN + "."))
+
+
+def forbidden_imports(source: str, filename: str) -> list[str]:
+    """Every place in ``source`` that imports ``baselines``: import statements anywhere (lazy ones
+    inside functions too), and importlib.import_module / __import__ of a literal name."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        names: list[str | None] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Call) and node.args:
+            function = node.func
+            called = getattr(function, "attr", getattr(function, "id", None))
+            argument = node.args[0]
+            if called in ("import_module", "__import__") and isinstance(argument, ast.Constant):
+                names = [str(argument.value)]
+        found += [
+            f"{filename}:{node.lineno} imports {name}" for name in names if _imports_forbidden(name)
+        ]
+    return found
+
+
+def test_no_module_of_coord_env_imports_baselines():
+    offending = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        offending += forbidden_imports(path.read_text(), str(path.relative_to(PACKAGE.parent)))
+    assert not offending, "coord_env must not import baselines:\n" + "\n".join(offending)
+
+
+def test_the_check_sees_lazy_and_dynamic_imports():
+    source = (
+        "import importlib\n"
+        "def f():\n"
+        "    from baselines.rl import policies\n"
+        "def g():\n"
+        "    import baselines\n"
+        "    return importlib.import_module('baselines.policy')\n"
+        "from baselines_other import x\n"  # another package that merely shares the prefix
+    )
+    assert forbidden_imports(source, "m.py") == [
+        "m.py:3 imports baselines.rl",
+        "m.py:5 imports baselines",
+        "m.py:6 imports baselines.policy",
+    ]
+
+
+def test_importing_every_coord_env_module_loads_no_baselines():
+    """At run time too: every module of coord_env imports without pulling in baselines (the
+    registry loads the plug-ins only when it is first read)."""
+    code = (
+        "import pkgutil, importlib, sys, coord_env\n"
+        "for module in pkgutil.walk_packages(coord_env.__path__, 'coord_env.'):\n"
+        "    importlib.import_module(module.name)\n"
+        "loaded = sorted(name for name in sys.modules if name.split('.')[0] == 'baselines')\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
