@@ -8,10 +8,16 @@
 
 from __future__ import annotations
 
-from coord_env.env import INFO_KEYS, InvalidActionError, ObservationLayout, RetailParallelEnv
+from coord_env.env import (
+    INFO_KEYS,
+    InvalidActionError,
+    ObservationLayout,
+    RetailParallelEnv,
+    RetailVectorEnv,
+)
 from coord_env.harness import EVALUATION_SEEDS, evaluate
 from coord_env.registration import register_scenarios
-from coord_env.retail_v0 import env, parallel_env, raw_env
+from coord_env.retail_v0 import env, parallel_env, raw_env, vector_env
 from coord_env.scenarios import Scenario, ScenarioError, list_scenarios, load_scenario
 
 __version__ = "0.1.0"
@@ -22,6 +28,7 @@ __all__ = [
     "InvalidActionError",
     "ObservationLayout",
     "RetailParallelEnv",
+    "RetailVectorEnv",
     "Scenario",
     "ScenarioError",
     "__version__",
@@ -31,6 +38,7 @@ __all__ = [
     "load_scenario",
     "parallel_env",
     "raw_env",
+    "vector_env",
 ]
 
 register_scenarios()
