@@ -76,17 +76,6 @@ def vector_steps_per_second(name: str, num_envs: int, seconds: float, seed: int 
     return steps * num_envs / (time.perf_counter() - start)
 
 
-def vector_reset_milliseconds(name: str, num_envs: int, repeats: int = 20) -> float:
-    """Median wall time of the vector env's ``reset(seed=...)`` in milliseconds."""
-    envs = coord_env.vector_env(name, num_envs)
-    times = []
-    for seed in range(repeats):
-        start = time.perf_counter()
-        envs.reset(seed=seed)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per env")
@@ -133,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for num_envs in args.batch_sizes:
             rate = vector_steps_per_second(name, num_envs, args.seconds)
-            reset_ms = vector_reset_milliseconds(name, num_envs)
+            reset_ms = reset_milliseconds(
+                lambda name=name, num_envs=num_envs: coord_env.vector_env(name, num_envs),
+                repeats=20,
+            )
             cells.append(f"{rate:,.0f} ({rate * products / 1e6:.2f}M), {reset_ms:.2f} ms")
         print(f"| {name} | {products} | " + " | ".join(cells) + " |", flush=True)
     if reference:
