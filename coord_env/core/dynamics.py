@@ -7,8 +7,8 @@ grows with B * M * N per tick, not with the number of customers.
 How customers are sampled exactly without a loop over them
 -----------------------------------------------------------
 Arrivals are Poisson and choices independent, so the first-choice counts X_ki and the walk-aways are
-independent Poisson(Lambda_k P_ki) (Poisson thinning). We draw them in one go, one Poisson per
-cell. Where a product is short (D_i > I_i), the spec serves a uniformly
+independent Poisson(Lambda_k P_ki) (Poisson thinning). We draw them in one go: for one retailer a
+Poisson total split by one multinomial, for a batch one Poisson per cell (the same law). Where a product is short (D_i > I_i), the spec serves a uniformly
 random subset of its D_i customers. Given D_i, those customers' segment labels are i.i.d. with
 pi_ki = Lambda_k P_ki / sum_k Lambda_k P_ki, so the served and the unserved labels are two independent
 multinomials (I_i and D_i - I_i draws); we draw them afresh for the short products (the same law as
@@ -150,10 +150,16 @@ def _customer_counts(
 ) -> np.ndarray:
     """Customers per category, shape (B, K): independent Poisson(total_rate * pvals) counts.
 
-    By Poisson thinning these are the counts of Poisson(total_rate) arrivals split by ``pvals``;
-    one vectorized Poisson draw per cell is cheaper than a Poisson total and a multinomial split.
-    Each count is truncated at ``cap``.
+    By Poisson thinning these are the counts of Poisson(total_rate) arrivals split by ``pvals``.
+    For one retailer, numpy's scalar-argument calls (a Poisson total, one multinomial split) are
+    the fastest; for a batch, one vectorized Poisson draw per cell beats the array-argument
+    multinomial. Both draw the same law. Each count is truncated at ``cap``.
     """
+    # No count exceeds its total, so the truncation only acts when a total exceeds the cap.
+    if pvals.shape[0] == 1:
+        total = rng.poisson(total_rate)
+        counts = rng.multinomial(total, pvals[0])[None]
+        return np.minimum(counts, cap) if total > cap else counts
     counts = rng.poisson(total_rate * pvals)
     return np.minimum(counts, cap) if counts.max() > cap else counts
 

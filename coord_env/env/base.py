@@ -102,27 +102,25 @@ class RetailEnvBase:
 
         ``tick`` is the tick just simulated (the state's tick minus one).
         """
-        per_product = np.stack(
-            (
-                outcome.sales,
-                outcome.substitute_sales,
-                outcome.lost,
-                outcome.ordered,
-                outcome.received,
-                outcome.disposed,
-                outcome.demand,
-                outcome.impressions,
-            )
-        )  # (8, B, N): one stack and one sum beat eight reductions
-        totals = per_product.sum(axis=2).astype(np.float64)
+        per_product = (
+            outcome.sales,
+            outcome.substitute_sales,
+            outcome.lost,
+            outcome.ordered,
+            outcome.received,
+            outcome.disposed,
+            outcome.demand,
+            outcome.impressions,
+        )  # each (B, N): one concatenation and one sum beat eight reductions
+        B = outcome.revenue.shape[0]
+        totals = np.concatenate(per_product).sum(axis=1).reshape(8, B).astype(np.float64)
         sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
         revenue, salvage = outcome.revenue, outcome.salvage
         purchase, holding = outcome.purchase_cost, outcome.holding_cost
         penalty = outcome.lost_sale_penalty
         operations = salvage - purchase - holding - penalty  # the float64 steps of Outcome.profit
-        fill_rate = np.ones_like(demand)
+        fill_rate = np.ones(B)
         np.divide(sold - substitute_sold, demand, out=fill_rate, where=demand > 0)
-        B = demand.shape[0]
         return {
             "profit": revenue + operations,
             "revenue": revenue,

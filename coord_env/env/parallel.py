@@ -214,4 +214,4 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
     def _info(self, outcome: core.Outcome) -> dict[str, float]:
         """The batch-of-one infos as Python floats."""
         info = self._info_arrays(outcome, self._state.tick - 1)
-        return dict(zip(info, np.stack(list(info.values()))[:, 0].tolist(), strict=True))
+        return dict(zip(info, np.concatenate(list(info.values())).tolist(), strict=True))
