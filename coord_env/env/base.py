@@ -113,14 +113,16 @@ class RetailEnvBase:
             outcome.impressions,
         )  # each (B, N): one concatenation and one sum beat eight reductions
         B = outcome.revenue.shape[0]
-        totals = np.concatenate(per_product).sum(axis=1).reshape(8, B).astype(np.float64)
+        totals = np.concatenate(per_product).sum(axis=1, dtype=np.float64).reshape(8, B)
         sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
         revenue, salvage = outcome.revenue, outcome.salvage
         purchase, holding = outcome.purchase_cost, outcome.holding_cost
         penalty = outcome.lost_sale_penalty
         operations = salvage - purchase - holding - penalty  # the float64 steps of Outcome.profit
-        fill_rate = np.ones(B)
-        np.divide(sold - substitute_sold, demand, out=fill_rate, where=demand > 0)
+        fill_rate = np.divide(sold - substitute_sold, demand, out=np.ones(B), where=demand > 0)
+        period_tick = np.empty((2, B))
+        period_tick[0] = tick // self.scenario.ticks_per_period
+        period_tick[1] = tick
         return {
             "profit": revenue + operations,
             "revenue": revenue,
@@ -137,8 +139,8 @@ class RetailEnvBase:
             "fill_rate": fill_rate,
             "impressions": impressions,
             "oos_impressions": outcome.oos_impressions.astype(np.float64),
-            "period": np.full(B, float(tick // self.scenario.ticks_per_period)),
-            "tick": np.full(B, float(tick)),
+            "period": period_tick[0],
+            "tick": period_tick[1],
         }
 
     def _rewards(self, info: dict[str, Any]) -> dict[str, Any]:
