@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             rate = vector_steps_per_second(name, num_envs, args.seconds)
             reset_ms = reset_milliseconds(
                 lambda name=name, num_envs=num_envs: coord_env.vector_env(name, num_envs),
-                repeats=20,
+                repeats=5,
             )
             cells.append(f"{rate:,.0f} ({rate * products / 1e6:.2f}M), {reset_ms:.2f} ms")
         print(f"| {name} | {products} | " + " | ".join(cells) + " |", flush=True)
