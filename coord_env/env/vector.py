@@ -129,6 +129,7 @@ class RetailVectorEnv(RetailEnvBase):
         self.last_outcome: core.Outcome | None = None
         self.episode_profit = np.zeros(B)
         self._ended = False
+        self._state_vectors = np.zeros(self.state_space.shape, np.float32)
 
     # ------------------------------------------------------------------ API
     def observation_space(self, agent: str) -> spaces.Space:
@@ -222,7 +223,7 @@ class RetailVectorEnv(RetailEnvBase):
         }
         rewards = self._rewards(info)
         self._ended = state.tick >= s.num_ticks
-        observations, _ = self._observe(state)
+        observations, self._state_vectors = self._observe(state)
         terminations = {agent: np.zeros(B, dtype=bool) for agent in self.agents}
         truncations = {agent: np.full(B, self._ended) for agent in self.agents}
         return observations, rewards, terminations, truncations, infos
@@ -231,7 +232,7 @@ class RetailVectorEnv(RetailEnvBase):
         """The full state of every retailer, float32 ``(B, state_dim)`` (layout: ``state_layout``)."""
         if self.simulator is None:
             raise RuntimeError("state() called before reset()")
-        return self._observe(self.simulator)[1]
+        return self._state_vectors.copy()  # built with the observations, from the same state
 
     def set_simulation(
         self, simulator: core.State, rng: np.random.Generator | None = None
@@ -273,7 +274,7 @@ class RetailVectorEnv(RetailEnvBase):
             agent: {key: np.full(self.num_envs, value) for key, value in zero.items()}
             for agent in self.agents
         }
-        observations, _ = self._observe(simulator)
+        observations, self._state_vectors = self._observe(simulator)
         return observations, infos
 
     def close(self) -> None:
