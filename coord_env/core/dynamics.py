@@ -414,7 +414,8 @@ def _shortage(
     # The retailers with a shortage (short_b is sorted), and each short product's retailer among them.
     starts = np.flatnonzero(np.r_[True, short_b[1:] != short_b[:-1]])
     retailers = short_b[starts]  # (U,)
-    group = np.repeat(_index(starts.size), np.diff(np.r_[starts, short_b.size]))  # (S,)
+    sizes = np.diff(np.r_[starts, short_b.size])  # short products per such retailer
+    group = np.repeat(_index(starts.size), sizes)  # (S,)
     available = attraction[retailers] * (remaining[retailers] > 0)[:, None, :]  # (U, M, N)
     in_stock_weight = available.sum(axis=2)  # (U, M)
     buy = in_stock_weight / (in_stock_weight + s.no_purchase_attraction)
@@ -439,11 +440,13 @@ def _shortage(
             np.add.at(unserved, over_u, asked - kept)
             # Their first choices: a uniformly random subset of the segment's buyers'.
             lost_u, lost_k = np.nonzero(unserved)
-            origins = np.zeros((lost_u.size, short_b.size), dtype=np.int64)
-            mine = group[None, :] == lost_u[:, None]  # (Q, S): the retailer's short products
-            origins[mine] = buyers[:, lost_k].T[mine]
+            # (Q, widest retailer) table of the buyers by first choice, padded with zeros
+            position = _index(int(sizes.max()))[None, :]
+            mine = position < sizes[lost_u, None]
+            rows = np.where(mine, starts[lost_u, None] + position, 0)
+            origins = np.where(mine, buyers[rows, lost_k[:, None]], 0)
             lost_by_origin = _multivariate_hypergeometric(rng, origins, unserved[lost_u, lost_k])
-            lost_rows += lost_by_origin.sum(axis=0)
+            np.add.at(lost_rows, rows[mine], lost_by_origin[mine])
         served[retailers] += demanded
         sold_substitute[retailers] = demanded.sum(axis=1)
     lost[short_b, short_i] = lost_rows
