@@ -412,9 +412,9 @@ def _shortage(
 
     remaining = on_hand - np.minimum(demand, on_hand)
     # The retailers with a shortage (short_b is sorted), and each short product's retailer among them.
-    starts = np.flatnonzero(np.r_[True, short_b[1:] != short_b[:-1]])
+    starts = np.flatnonzero(np.diff(short_b, prepend=-1))
     retailers = short_b[starts]  # (U,)
-    sizes = np.diff(np.r_[starts, short_b.size])  # short products per such retailer
+    sizes = np.diff(starts, append=short_b.size)  # short products per such retailer
     group = np.repeat(_index(starts.size), sizes)  # (S,)
     available = attraction[retailers] * (remaining[retailers] > 0)[:, None, :]  # (U, M, N)
     in_stock_weight = available.sum(axis=2)  # (U, M)
