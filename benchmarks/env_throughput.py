@@ -1,11 +1,14 @@
 """Environment throughput: steps per second with random actions (resets included) and reset time.
 
 Measures every coord_env scenario and, on the same run, PettingZoo's ``mpe2`` ``simple_spread_v3``
-parallel env as a reference made by another team (``pip install mpe2``; skipped if missing).
+parallel env as a reference made by another team (``pip install mpe2``; skipped if missing); then
+the vector env (``coord_env.vector_env``) at several batch sizes, in env-steps/s (retailer-ticks)
+and product-steps/s (retailer-ticks times products).
 
     python benchmarks/env_throughput.py [--seconds 5] [--scenarios tiny default ...]
+        [--batch-sizes 1 64 256 1024]
 
-Prints a Markdown table (the README's numbers come from it).
+Prints two Markdown tables (the README's numbers come from them).
 """
 
 from __future__ import annotations
@@ -51,10 +54,33 @@ def reset_milliseconds(make_env: Callable[[], object], repeats: int = 200) -> fl
     return 1000 * float(np.median(times))
 
 
+def vector_steps_per_second(name: str, num_envs: int, seconds: float, seed: int = 0) -> float:
+    """Env-steps per second (retailer-ticks) of the vector env, random actions, autoresets included.
+
+    The actions are drawn beforehand (a pool of 16 batches, cycled), so the time is the env's.
+    """
+    envs = coord_env.vector_env(name, num_envs)
+    for agent in envs.possible_agents:
+        envs.action_space(agent).seed(seed)
+    pool = [{a: envs.action_space(a).sample() for a in envs.possible_agents} for _ in range(16)]
+    envs.reset(seed=seed)
+    steps = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for actions in pool:
+            envs.step(actions)
+        steps += len(pool)
+        if time.perf_counter() >= deadline:
+            break
+    return steps * num_envs / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per env")
     parser.add_argument("--scenarios", nargs="*", default=coord_env.list_scenarios())
+    parser.add_argument("--batch-sizes", nargs="*", type=int, default=[1, 64, 256, 1024])
     args = parser.parse_args(argv)
 
     rows = []
@@ -85,6 +111,25 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{rate / reference:.2f}" if reference else "n/a"
         reset_text = f"{reset_ms:.3f}" if reset_ms is not None else ""
         print(f"| {label} | {rate:,.0f} | {ratio} | {reset_text} |")
+
+    if not args.batch_sizes:
+        return 0
+    print("\nVector env (`coord_env.vector_env`), env-steps/s (product-steps/s), reset (ms):\n")
+    print("| scenario | N | " + " | ".join(f"B={b}" for b in args.batch_sizes) + " |")
+    print("|---|---:|" + "---:|" * len(args.batch_sizes))
+    for name in args.scenarios:
+        products = coord_env.load_scenario(name).num_products
+        cells = []
+        for num_envs in args.batch_sizes:
+            rate = vector_steps_per_second(name, num_envs, args.seconds)
+            reset_ms = reset_milliseconds(
+                lambda name=name, num_envs=num_envs: coord_env.vector_env(name, num_envs),
+                repeats=5,
+            )
+            cells.append(f"{rate:,.0f} ({rate * products / 1e6:.2f}M), {reset_ms:.2f} ms")
+        print(f"| {name} | {products} | " + " | ".join(cells) + " |", flush=True)
+    if reference:
+        print(f"\nmpe2 simple_spread_v3 in the same run: {reference:,.0f} steps/s")
     return 0
 
 

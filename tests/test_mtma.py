@@ -385,7 +385,7 @@ def test_trainer_implements_the_protocol_and_variants():
     assert trainer.name == "mtma" and trainer.env_options == {"inventory_action": "order_up_to"}
     other = MTMATrainer("tiny", seed=0, inventory_action="order_quantity", **FAST)
     assert other.env_options == {"inventory_action": "order_quantity"}
-    assert other.collector.order_up_to is False
+    assert other.collector.env.codec.order_up_to is False
     assert set(MTMA_TRAINERS) == {"mtma", "mtma_single_timescale", "mtma_reversed"}
     for name, factory in MTMA_TRAINERS.items():
         variant = factory("tiny", 0, n_envs=3)

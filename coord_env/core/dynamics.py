@@ -7,16 +7,18 @@ grows with B * M * N per tick, not with the number of customers.
 How customers are sampled exactly without a loop over them
 -----------------------------------------------------------
 Arrivals are Poisson and choices independent, so the first-choice counts X_ki and the walk-aways are
-independent Poisson(Lambda_k P_ki) (Poisson thinning). We draw them in one go: a Poisson total per
-retailer split by one multinomial. Where a product is short (D_i > I_i), the spec serves a uniformly
+independent Poisson(Lambda_k P_ki) (Poisson thinning). We draw them in one go: for one retailer a
+Poisson total split by one multinomial, for a batch one Poisson per cell (the same law). Where a product is short (D_i > I_i), the spec serves a uniformly
 random subset of its D_i customers. Given D_i, those customers' segment labels are i.i.d. with
 pi_ki = Lambda_k P_ki / sum_k Lambda_k P_ki, so the served and the unserved labels are two independent
 multinomials (I_i and D_i - I_i draws); we draw them afresh for the short products (the same law as
 keeping X and drawing a hypergeometric subset), and split the unserved into retrying (sigma_k) and
-giving up in the same draw. Retriers choose among products still in stock by one multinomial per
-(segment, first choice). Only where they over-demand a product is a uniformly random subset of them
-served, by a multivariate hypergeometric draw per such product (a loop over short products, never
-over customers).
+giving up in the same draw. Every retrier of a segment faces the same choice set (the products still
+in stock), so a binomial per (segment, first choice) splits them into buyers and walk-aways and one
+multinomial per segment spreads the buyers over the products in stock: O(B M N). Only where they
+over-demand a product is a uniformly random subset of them served (multivariate hypergeometric, drawn
+colour by colour with vectorized univariate draws), and the first choices of the unserved are a
+uniformly random subset of their segment's buyers' (the same draw).
 """
 
 from __future__ import annotations
@@ -146,19 +148,20 @@ _ROW_LOOP_MAX = 16
 def _customer_counts(
     rng: np.random.Generator, pvals: np.ndarray, total_rate: float, cap: int
 ) -> np.ndarray:
-    """Customers per category, shape (B, K): Poisson(total_rate) arrivals split by ``pvals``.
+    """Customers per category, shape (B, K): independent Poisson(total_rate * pvals) counts.
 
-    By Poisson thinning the K counts are independent Poisson(total_rate * pvals); each is truncated
-    at ``cap``. The scalar-rate calls keep numpy on its fast path (see ``_multinomial``).
+    By Poisson thinning these are the counts of Poisson(total_rate) arrivals split by ``pvals``.
+    For one retailer, numpy's scalar-argument calls (a Poisson total, one multinomial split) are
+    the fastest; for a batch, one vectorized Poisson draw per cell beats the array-argument
+    multinomial. Both draw the same law. Each count is truncated at ``cap``.
     """
     # No count exceeds its total, so the truncation only acts when a total exceeds the cap.
     if pvals.shape[0] == 1:
         total = rng.poisson(total_rate)
         counts = rng.multinomial(total, pvals[0])[None]
         return np.minimum(counts, cap) if total > cap else counts
-    totals = rng.poisson(total_rate, size=pvals.shape[0])
-    counts = _multinomial(rng, totals, pvals)
-    return np.minimum(counts, cap) if totals.max() > cap else counts
+    counts = rng.poisson(total_rate * pvals)
+    return np.minimum(counts, cap) if counts.max() > cap else counts
 
 
 def _admit(
@@ -327,6 +330,31 @@ def step(
     )
 
 
+def _multivariate_hypergeometric(
+    rng: np.random.Generator, colors: np.ndarray, nsample: np.ndarray
+) -> np.ndarray:
+    """Row-wise multivariate hypergeometric draws: ``nsample[r]`` items taken without replacement
+    from an urn holding ``colors[r, c]`` items of colour c. Shapes (R, K) and (R,) -> (R, K).
+
+    Drawn colour by colour, each as a univariate hypergeometric given the colours before it (the
+    exact joint law), with one vectorized call per colour present, so the cost grows with R * K,
+    with no loop over rows.
+    """
+    out = np.zeros(colors.shape, dtype=np.int64)
+    left = np.asarray(nsample, dtype=np.int64).copy()
+    rest = colors.sum(axis=1)
+    for c in np.flatnonzero(colors.any(axis=0)).tolist():
+        rows = np.flatnonzero(left)
+        if not rows.size:
+            break
+        good = colors[rows, c]
+        rest[rows] -= good
+        drawn = rng.hypergeometric(good, rest[rows], left[rows])
+        out[rows, c] = drawn
+        left[rows] -= drawn
+    return out
+
+
 def _shortage(
     s: Scenario,
     rng: np.random.Generator,
@@ -343,8 +371,16 @@ def _shortage(
     Given D_i, the labels of product i's customers are i.i.d. with pi_ki = rate_ki / sum_k rate_ki, and
     the served customers are a uniformly random subset, so for a short product the served and the
     unserved labels are independent multinomials (I_i and D_i - I_i draws); the unserved ones are
-    split into retrying (sigma_k) and giving up in the same draw. Retriers pick a substitute among the
-    products in stock; only where they over-demand one is a random subset served (hypergeometric).
+    split into retrying (sigma_k) and giving up in the same draw.
+
+    Every retrier of segment k faces the same choice set (the products still in stock), whatever
+    its first choice, so the substitution is drawn in O(B M N): a binomial per (first choice,
+    segment) splits the retriers into buyers and walk-aways (lost to their first choice), then one
+    multinomial per segment spreads the segment's buyers over the products in stock. Where the
+    buyers over-demand a substitute, a uniformly random subset of them is served (a multivariate
+    hypergeometric over segments); the unserved of a segment are then a uniformly random subset
+    of its buyers, so their first choices are a multivariate hypergeometric draw over the
+    buyers' first choices.
 
     Relabels ``first`` in place for the short products. Returns served (B, M, N) first-choice and
     substitute purchases by segment and product, lost (B, N) by first-choice product, and substitute
@@ -368,29 +404,51 @@ def _shortage(
     # The fresh labels replace the first draw's for short products (same law given D_i).
     first[short_b, :, short_i] = split[:, 0, :M] + retrying + split[:, 1, M:]
     lost_rows = split[:, 1, M:].sum(axis=1)  # gave up at once, per short product
-    remaining = on_hand - np.minimum(demand, on_hand)
-
     sold_substitute = np.zeros((B, N), dtype=np.int64)
-    row, k_idx = np.nonzero(retrying)
-    if row.size:
-        b_idx = short_b[row]
-        available = attraction[b_idx, k_idx] * (remaining[b_idx] > 0)  # (rows, N)
-        choice = np.concatenate([s.no_purchase_attraction[k_idx, None], available], axis=1)
-        choice /= choice.sum(axis=1, keepdims=True)
-        picks = _multinomial(rng, retrying[row, k_idx], choice)[:, 1:]  # (rows, N)
-        np.add.at(sold_substitute, b_idx, picks)
-        over_b, over_j = np.nonzero(sold_substitute > remaining)
-        for b, j in zip(
-            over_b.tolist(), over_j.tolist(), strict=True
-        ):  # loop over short substitutes only
-            in_batch = b_idx == b
-            picks[in_batch, j] = rng.multivariate_hypergeometric(
-                picks[in_batch, j], int(remaining[b, j])
-            )
-            sold_substitute[b, j] = remaining[b, j]
-        np.add.at(served, (b_idx, k_idx), picks)
-        np.add.at(lost_rows, row, retrying[row, k_idx] - picks.sum(axis=1))
     lost = np.zeros((B, N), dtype=np.int64)
+    if not retrying.any():
+        lost[short_b, short_i] = lost_rows
+        return served, lost, sold_substitute
+
+    remaining = on_hand - np.minimum(demand, on_hand)
+    # The retailers with a shortage (short_b is sorted), and each short product's retailer among them.
+    starts = np.flatnonzero(np.diff(short_b, prepend=-1))
+    retailers = short_b[starts]  # (U,)
+    sizes = np.diff(starts, append=short_b.size)  # short products per such retailer
+    group = np.repeat(_index(starts.size), sizes)  # (S,)
+    available = attraction[retailers] * (remaining[retailers] > 0)[:, None, :]  # (U, M, N)
+    in_stock_weight = available.sum(axis=2)  # (U, M)
+    buy = in_stock_weight / (in_stock_weight + s.no_purchase_attraction)
+    buyers = rng.binomial(retrying, buy[group])  # (S, M), by first choice and segment
+    lost_rows += (retrying - buyers).sum(axis=1)
+    segment_buyers = np.zeros((starts.size, M), dtype=np.int64)
+    np.add.at(segment_buyers, group, buyers)
+    row_u, row_k = np.nonzero(segment_buyers)
+    if row_u.size:
+        choice = available[row_u, row_k] / in_stock_weight[row_u, row_k, None]
+        picks = _multinomial(rng, segment_buyers[row_u, row_k], choice)  # (R, N)
+        demanded = np.zeros((starts.size, M, N), dtype=np.int64)
+        demanded[row_u, row_k] = picks
+        wanted = demanded.sum(axis=1)  # (U, N) substitute demand per product
+        over_u, over_j = np.nonzero(wanted > remaining[retailers])
+        if over_u.size:
+            # A uniformly random subset of the product's retriers is served, across segments.
+            asked = demanded[over_u, :, over_j]  # (O, M)
+            kept = _multivariate_hypergeometric(rng, asked, remaining[retailers[over_u], over_j])
+            demanded[over_u, :, over_j] = kept
+            unserved = np.zeros((starts.size, M), dtype=np.int64)
+            np.add.at(unserved, over_u, asked - kept)
+            # Their first choices: a uniformly random subset of the segment's buyers'.
+            lost_u, lost_k = np.nonzero(unserved)
+            # (Q, widest retailer) table of the buyers by first choice, padded with zeros
+            position = _index(int(sizes.max()))[None, :]
+            mine = position < sizes[lost_u, None]
+            rows = np.where(mine, starts[lost_u, None] + position, 0)
+            origins = np.where(mine, buyers[rows, lost_k[:, None]], 0)
+            lost_by_origin = _multivariate_hypergeometric(rng, origins, unserved[lost_u, lost_k])
+            np.add.at(lost_rows, rows[mine], lost_by_origin[mine])
+        served[retailers] += demanded
+        sold_substitute[retailers] = demanded.sum(axis=1)
     lost[short_b, short_i] = lost_rows
     return served, lost, sold_substitute
 

@@ -118,7 +118,8 @@ def reset(scenario: Scenario, rng: np.random.Generator, batch_size: int = 1) -> 
     drift_path = np.zeros((B, T, N))
     if np.any(s.drift_std > 0):
         stationary = s.drift_std / np.sqrt(1.0 - s.drift_rho**2)
-        shocks = np.clip(rng.standard_normal((B, T, N)), -DRIFT_TRUNCATION_SD, DRIFT_TRUNCATION_SD)
+        shocks = rng.standard_normal((B, T, N))
+        np.clip(shocks, -DRIFT_TRUNCATION_SD, DRIFT_TRUNCATION_SD, out=shocks)  # in place: no copy
         shocks[:, 0] *= stationary
         shocks[:, 1:] *= s.drift_std
         # d(0) = shocks[0]; d(t) = rho d(t-1) + shocks[t]
@@ -130,6 +131,9 @@ def reset(scenario: Scenario, rng: np.random.Generator, batch_size: int = 1) -> 
         uniform = rng.random((B, T, N))
         lead_time_path = 1 + (uniform[..., None] >= cdf).sum(axis=-1).astype(np.int64)
 
+    popularity_path = np.exp(drift_path)
+    popularity_path *= s.product_shock  # in place: one (B, T, N) array, not two
+
     def zeros(*shape: int, dtype: type = np.int64) -> np.ndarray:
         return np.zeros(shape, dtype=dtype)
 
@@ -138,7 +142,7 @@ def reset(scenario: Scenario, rng: np.random.Generator, batch_size: int = 1) -> 
         on_hand=on_hand,
         pipeline=zeros(B, N, s.max_lead_time),
         drift_path=drift_path,
-        popularity_path=np.exp(drift_path) * s.product_shock,
+        popularity_path=popularity_path,
         lead_time_path=lead_time_path,
         last_visits=zeros(B, M),
         last_purchases=zeros(B, M),

@@ -81,11 +81,13 @@ class ActionCodec:
         return self.max_level_units
 
     def decode(
-        self, actions: Mapping[str, Any], agents: list[str]
+        self, actions: Mapping[str, Any], agents: list[str], batch_size: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Validate a parallel-API action dict and return units (N,) and slates (M, C).
 
         The units are order quantities, or target inventory positions when ``order_up_to``.
+        With ``batch_size`` B, every action has a leading batch dimension and the results are
+        units (B, N) and slates (B, M, C); an error names the first bad batch index.
 
         Raises
         ------
@@ -102,31 +104,35 @@ class ActionCodec:
             raise InvalidActionError(
                 f"actions must have exactly the keys {agents}; missing {missing}, unknown {unknown}"
             )
-        inventory = self._check(INVENTORY, actions[INVENTORY])
-        recommender = self._check(RECOMMENDER, actions[RECOMMENDER])
+        batch = () if batch_size is None else (batch_size,)
+        inventory = self._check(INVENTORY, actions[INVENTORY], batch)
+        recommender = self._check(RECOMMENDER, actions[RECOMMENDER], batch)
         s = self.scenario
         if self.continuous:
             levels_in_units = np.rint(inventory * self.max_level_units).astype(np.int64)
-            scores = recommender.reshape(s.num_segments, s.num_products)
-            slates = np.argsort(-scores, axis=1, kind="stable")[:, : s.num_slots]
+            scores = recommender.reshape(*batch, s.num_segments, s.num_products)
+            slates = np.argsort(-scores, axis=-1, kind="stable")[..., : s.num_slots]
         else:
             levels_in_units = inventory * self.level_step
-            slates = recommender.reshape(s.num_segments, s.num_slots)
+            slates = recommender.reshape(*batch, s.num_segments, s.num_slots)
         return levels_in_units, slates
 
-    def _check(self, agent: str, action: Any) -> np.ndarray:
+    def _check(self, agent: str, action: Any, batch: tuple[int, ...] = ()) -> np.ndarray:
         space = self.spaces[agent]
         field = self._field[agent]
+        shape = batch + space.shape
         try:
             array = np.asarray(action)
         except ValueError as error:  # ragged nested sequences
             raise InvalidActionError(
-                f"{agent}: {field} must be an array of shape {space.shape}, got a ragged sequence"
+                f"{agent}: {field} must be an array of shape {shape}, got a ragged sequence"
             ) from error
-        if array.shape != space.shape:
-            raise InvalidActionError(
-                f"{agent}: {field} must have shape {space.shape}, got {array.shape}"
-            )
+        if array.shape != shape:
+            raise InvalidActionError(f"{agent}: {field} must have shape {shape}, got {array.shape}")
+
+        def where(bad: np.ndarray) -> str:  # the first bad batch index, when batched
+            return f" at batch index {int(np.argwhere(bad)[0, 0])}" if batch else ""
+
         if isinstance(space, spaces.MultiDiscrete):
             high = int(space.nvec[0]) - 1
             if array.dtype.kind not in "iu":
@@ -137,7 +143,8 @@ class ActionCodec:
             outside = levels.view(np.uint64) > high  # negatives wrap to huge values
             if np.count_nonzero(outside):
                 raise InvalidActionError(
-                    f"{agent}: {field} must be integers in [0, {high}], got {array[outside][0]}"
+                    f"{agent}: {field} must be integers in [0, {high}], got "
+                    f"{array[outside][0]}{where(outside)}"
                 )
             return levels
         if array.dtype.kind != "f":
@@ -148,12 +155,14 @@ class ActionCodec:
         low, high = float(space.low[0]), float(space.high[0])
         inside = (array >= low) & (array <= high)  # False for NaN
         if np.count_nonzero(inside) != array.size:
-            if not np.all(np.isfinite(array)):
+            finite = np.isfinite(array)
+            if not np.all(finite):
                 raise InvalidActionError(
-                    f"{agent}: {field} must be finite floats in [{low:g}, {high:g}], got NaN or inf"
+                    f"{agent}: {field} must be finite floats in [{low:g}, {high:g}], got NaN or "
+                    f"inf{where(~finite)}"
                 )
             bad = array[~inside][0]
             raise InvalidActionError(
-                f"{agent}: {field} must lie in [{low:g}, {high:g}], got {bad:g}"
+                f"{agent}: {field} must lie in [{low:g}, {high:g}], got {bad:g}{where(~inside)}"
             )
         return array.astype(np.float64)

@@ -11,38 +11,16 @@ from pettingzoo import ParallelEnv
 
 from coord_env import core
 from coord_env.checks import check_choice
-from coord_env.env.actions import INVENTORY, RECOMMENDER, ActionCodec
-from coord_env.env.layout import build_fields, layouts_for, raw_state
-from coord_env.scenarios import Scenario, load_scenario
+from coord_env.env.actions import INVENTORY, RECOMMENDER
+from coord_env.env.base import INFO_KEYS, OBSERVATION_MODES, REWARD_MODES, RetailEnvBase
+from coord_env.scenarios import Scenario
 
 __all__ = ["INFO_KEYS", "OBSERVATION_MODES", "REWARD_MODES", "RetailParallelEnv"]
 
-OBSERVATION_MODES = ("partial", "full", "siloed")
-REWARD_MODES = ("team", "departmental")
 RENDER_MODES = ("ansi", "rgb_array")
-INFO_KEYS = (
-    "profit",
-    "revenue",
-    "salvage",
-    "purchase_cost",
-    "holding_cost",
-    "lost_sale_penalty",
-    "units_sold",
-    "units_lost",
-    "units_ordered",
-    "units_received",
-    "units_disposed",
-    "demand",
-    "fill_rate",
-    "impressions",
-    "oos_impressions",
-    "period",
-    "tick",
-    "acts",
-)
 
 
-class RetailParallelEnv(ParallelEnv, EzPickle):
+class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
     """A retailer whose inventory and recommender agents share one profit (PettingZoo parallel API).
 
     Parameters
@@ -99,29 +77,18 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
             render_mode,
             **overrides,
         )
-        self.scenario = load_scenario(scenario, **overrides)
-        self.observation_mode = check_choice(
-            "observation_mode", observation_mode, OBSERVATION_MODES
+        RetailEnvBase.__init__(
+            self,
+            scenario,
+            observation_mode,
+            reward_mode,
+            continuous_actions,
+            inventory_action,
+            **overrides,
         )
-        self.reward_mode = check_choice("reward_mode", reward_mode, REWARD_MODES)
         if render_mode is not None:
             check_choice("render_mode", render_mode, RENDER_MODES)
         self.render_mode = render_mode
-        self.possible_agents = [INVENTORY, RECOMMENDER]
-        self.agents: list[str] = []
-        self.codec = ActionCodec(self.scenario, continuous_actions, inventory_action)
-        self.continuous_actions = self.codec.continuous
-        self.inventory_action = inventory_action
-        fields = build_fields(self.scenario, self.codec.max_order)
-        self.observation_layouts, self.state_layout = layouts_for(fields, self.observation_mode)
-        self.observation_spaces = {
-            agent: spaces.Box(layout.low, layout.high, dtype=np.float32)
-            for agent, layout in self.observation_layouts.items()
-        }
-        self.action_spaces = dict(self.codec.spaces)
-        self.state_space = spaces.Box(
-            self.state_layout.low, self.state_layout.high, dtype=np.float32
-        )
         self._rng: np.random.Generator | None = None
         self._state: core.State | None = None
         self.last_outcome: core.Outcome | None = None
@@ -142,8 +109,7 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
         self.agents = list(self.possible_agents)
         self.last_outcome = None
         self.episode_profit = 0.0
-        zero = dict.fromkeys(INFO_KEYS, 0.0)
-        zero["fill_rate"] = 1.0
+        zero = self._zero_info()
         infos = {agent: dict(zero) for agent in self.agents}
         return self._observations(), infos
 
@@ -171,22 +137,12 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
         )
         self.last_outcome = outcome
         info = self._info(outcome)
-        profit = info["profit"]
-        self.episode_profit += profit
+        self.episode_profit += info["profit"]
         infos = {
             INVENTORY: {**info, "acts": float(inventory_acts)},
             RECOMMENDER: {**info, "acts": 1.0},
         }
-        if self.reward_mode == "team":
-            rewards = {INVENTORY: profit, RECOMMENDER: profit}
-        else:
-            operations = (
-                info["salvage"]
-                - info["purchase_cost"]
-                - info["holding_cost"]
-                - info["lost_sale_penalty"]
-            )
-            rewards = {INVENTORY: operations, RECOMMENDER: info["revenue"]}  # sum exactly to profit
+        rewards = self._rewards(info)
         done = state.tick >= s.num_ticks
         observations = self._observations()
         terminations = {agent: False for agent in self.agents}
@@ -199,7 +155,7 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
         """The full state as a float32 vector (layout: ``env.state_layout``), for centralized critics."""
         if self._state is None:
             raise RuntimeError("state() called before reset()")
-        return self.state_layout.build(raw_state(self.scenario, self._state))[0]
+        return self._observe(self._state)[1][0]
 
     def render(self) -> str | np.ndarray | None:
         """ANSI text table or a small RGB dashboard, per ``render_mode``."""
@@ -252,45 +208,10 @@ class RetailParallelEnv(ParallelEnv, EzPickle):
 
     # ------------------------------------------------------------------ internals
     def _observations(self) -> dict[str, np.ndarray]:
-        scaled = self.state_layout.build(raw_state(self.scenario, self._state))
-        return {
-            agent: layout.select(scaled)[0] for agent, layout in self.observation_layouts.items()
-        }
+        observations, _ = self._observe(self._state)
+        return {agent: observation[0] for agent, observation in observations.items()}
 
     def _info(self, outcome: core.Outcome) -> dict[str, float]:
-        per_product = (
-            outcome.sales,
-            outcome.substitute_sales,
-            outcome.lost,
-            outcome.ordered,
-            outcome.received,
-            outcome.disposed,
-            outcome.demand,
-            outcome.impressions,
-        )  # each (1, N): one concatenation and one sum beat eight reductions
-        totals = np.concatenate(per_product).sum(axis=1).tolist()
-        sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
-        tick = self._state.tick - 1
-        revenue, salvage = float(outcome.revenue[0]), float(outcome.salvage[0])
-        purchase, holding = float(outcome.purchase_cost[0]), float(outcome.holding_cost[0])
-        penalty = float(outcome.lost_sale_penalty[0])
-        operations = salvage - purchase - holding - penalty  # the float64 steps of Outcome.profit
-        return {
-            "profit": revenue + operations,
-            "revenue": revenue,
-            "salvage": salvage,
-            "purchase_cost": purchase,
-            "holding_cost": holding,
-            "lost_sale_penalty": penalty,
-            "units_sold": float(sold),
-            "units_lost": float(lost),
-            "units_ordered": float(ordered),
-            "units_received": float(received),
-            "units_disposed": float(disposed),
-            "demand": float(demand),
-            "fill_rate": (sold - substitute_sold) / demand if demand else 1.0,
-            "impressions": float(impressions),
-            "oos_impressions": float(outcome.oos_impressions[0]),
-            "period": float(tick // self.scenario.ticks_per_period),
-            "tick": float(tick),
-        }
+        """The batch-of-one infos as Python floats."""
+        info = self._info_arrays(outcome, self._state.tick - 1)
+        return dict(zip(info, np.concatenate(list(info.values())).tolist(), strict=True))

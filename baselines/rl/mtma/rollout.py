@@ -1,11 +1,10 @@
 """Rollout collection: ``n_envs`` retailers simulated side by side as one batched simulator.
 
-The collector drives ``coord_env.core`` directly with a batch of ``n_envs`` retailers (the core is
-vectorized over that leading dimension), instead of ``n_envs`` separate ``RetailParallelEnv``
-objects: one ``core.step`` per tick for the whole batch, and one observation build. The actions,
-observations, state vectors and rewards are exactly those of ``RetailParallelEnv`` with the same
-options (``tests/test_mtma.py`` checks it step by step); only the bookkeeping of the parallel API
-is skipped. Episodes have a fixed horizon, so the whole batch runs in lockstep: a batch of
+The collector drives the public vector env (``coord_env.vector_env``, one ``core.step`` per tick
+for the whole batch, and one observation build) instead of ``n_envs`` separate
+``RetailParallelEnv`` objects. The actions, observations, state vectors and rewards are exactly
+those of ``RetailParallelEnv`` with the same options (``tests/test_mtma.py`` checks it step by
+step). Episodes have a fixed horizon, so the whole batch runs in lockstep: a batch of
 episodes starts from one seed drawn from the trainer's ``numpy.random.Generator`` below
 ``TRAINING_SEED_LIMIT`` (training never sees the evaluation seeds), and ends together.
 
@@ -27,9 +26,9 @@ import torch
 
 from baselines.rl.mtma.networks import Actor, MultiCategorical
 from coord_env import core
-from coord_env.env.actions import INVENTORY, RECOMMENDER
-from coord_env.env.layout import INVENTORY_ACTS, raw_state
-from coord_env.env.parallel import RetailParallelEnv
+from coord_env.env.actions import INVENTORY
+from coord_env.env.layout import INVENTORY_ACTS
+from coord_env.env.vector import RetailVectorEnv
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
 from coord_env.scenarios import Scenario
 
@@ -109,54 +108,59 @@ class RolloutCollector:
         rng: np.random.Generator,
         env_options: dict | None = None,
     ):
-        probe = RetailParallelEnv(scenario, **(env_options or {}))
-        if probe.continuous_actions:
+        # the episodes are reset by hand, each batch from a fresh training seed
+        self.env = RetailVectorEnv(
+            scenario,
+            n_envs,
+            autoreset_mode="disabled",
+            **{**(env_options or {}), "reward_mode": "team"},
+        )
+        if self.env.continuous_actions:
             raise ValueError("MTMA's collector needs discrete actions (continuous_actions=False)")
         self.scenario = scenario
         self.n_envs = n_envs
-        self.agents = tuple(probe.possible_agents)
-        self.action_dims = {a: len(probe.action_space(a).nvec) for a in self.agents}
-        self.level_step = probe.codec.level_step
-        self.order_up_to = probe.codec.order_up_to
-        self.state_layout = probe.state_layout
-        self.observation_layouts = probe.observation_layouts
+        self.agents = tuple(self.env.possible_agents)
+        self.action_dims = {a: len(self.env.single_action_space(a).nvec) for a in self.agents}
+        self.state_layout = self.env.state_layout
+        self.observation_layouts = self.env.observation_layouts
         self.reward_scale = reward_scale
         self.rng = rng
-        self.simulator: core.State | None = None
         self.episode_seed: int | None = None  # the seed of the batch of episodes under way
-        self.simulator_rng: np.random.Generator | None = None
         self.episode_profits = np.zeros(n_envs)
         self.observations = {
-            agent: np.zeros((n_envs, *probe.observation_space(agent).shape), np.float32)
+            agent: np.zeros(self.env.observation_space(agent).shape, np.float32)
             for agent in self.agents
         }
-        self.states = np.zeros((n_envs, *probe.state_space.shape), np.float32)
+        self.states = np.zeros(self.env.state_space.shape, np.float32)
         self.memories = {agent: actors[agent].initial_memory(n_envs) for agent in self.agents}
         self.episode_starts = np.ones(n_envs, np.float32)
         # the "inventory acts on this tick" time feature, as an index into the state vector
         self._acts_index = self.state_layout.slices["time"].start + INVENTORY_ACTS
 
     @property
+    def simulator(self) -> core.State | None:
+        """The batch's simulator state (the vector env's)."""
+        return self.env.simulator
+
+    @property
     def started(self) -> bool:
         return self.simulator is not None
 
-    def _observe(self) -> None:
-        """The observations and state vectors of the batch, as ``RetailParallelEnv`` builds them."""
-        scaled = self.state_layout.build(raw_state(self.scenario, self.simulator))
-        for agent, layout in self.observation_layouts.items():
-            self.observations[agent][:] = layout.select(scaled)
-        self.states[:] = scaled
+    def _observe(self, observations: dict[str, np.ndarray]) -> None:
+        """Keep the env's observations and state vectors of the batch."""
+        for agent in self.agents:
+            self.observations[agent][:] = observations[agent]
+        self.states[:] = self.env.state()
 
     def _reset(self) -> None:
         """Start a batch of episodes from a fresh training seed; clear the memories."""
         self.episode_seed = int(self.rng.integers(TRAINING_SEED_LIMIT))
-        self.simulator_rng = np.random.default_rng(self.episode_seed)
-        self.simulator = core.reset(self.scenario, self.simulator_rng, batch_size=self.n_envs)
+        observations, _ = self.env.reset(seed=self.episode_seed)
         self.episode_profits[:] = 0.0
         for agent in self.agents:
             self.memories[agent][:] = 0.0
         self.episode_starts[:] = 1.0
-        self._observe()
+        self._observe(observations)
 
     @torch.no_grad()
     def collect(
@@ -165,7 +169,7 @@ class RolloutCollector:
         """Play ``n_steps`` steps of every retailer with actions sampled from ``actors``."""
         if not self.started:
             self._reset()
-        s, E = self.scenario, self.n_envs
+        E = self.n_envs
         buffers = {
             "observations": {
                 a: torch.zeros(n_steps, *self.observations[a].shape) for a in self.agents
@@ -197,20 +201,16 @@ class RolloutCollector:
                 buffers["actions"][agent][t] = action
                 buffers["log_probs"][agent][t] = distribution.dimension_log_probs(action)
                 actions[agent] = action.numpy()
-            units = actions[INVENTORY] * self.level_step
-            slates = actions[RECOMMENDER].reshape(E, s.num_segments, s.num_slots)
-            outcome = core.step(
-                s, self.simulator, units, slates, self.simulator_rng, order_up_to=self.order_up_to
-            )
-            profit = outcome.profit
+            observations, team_rewards, _, truncations, _ = self.env.step(actions)
+            profit = team_rewards[INVENTORY]
             rewards[t] = profit
             self.episode_profits += profit
-            if self.simulator.tick >= s.num_ticks:  # the fixed horizon: every episode ends
+            if truncations[INVENTORY].all():  # the fixed horizon: every episode ends
                 ends[t] = 1.0
                 profits.extend(self.episode_profits.tolist())
                 self._reset()
             else:
-                self._observe()
+                self._observe(observations)
         acts = {agent: torch.ones(n_steps, E) for agent in self.agents}
         acts[INVENTORY] = states[..., self._acts_index].clone()
         return Rollout(
@@ -245,9 +245,7 @@ class RolloutCollector:
             "simulator": simulator,
             "episode_seed": self.episode_seed,
             "rng": (
-                _generator_state_json(self.simulator_rng)
-                if self.simulator_rng is not None
-                else None
+                _generator_state_json(self.env.np_random) if self.simulator is not None else None
             ),
             "episode_profits": torch.from_numpy(self.episode_profits.copy()),
             "observations": {a: torch.from_numpy(v.copy()) for a, v in self.observations.items()},
@@ -274,17 +272,14 @@ class RolloutCollector:
                 f"the saved rollout has {saved['episode_profits'].shape[0]} envs, this "
                 f"collector {self.n_envs}"
             )
-        self.simulator = None
         if saved["simulator"] is not None:
-            self.simulator = core.State(
+            simulator = core.State(
                 **{
                     name: value.numpy().copy() if isinstance(value, torch.Tensor) else value
                     for name, value in saved["simulator"].items()
                 }
             )
-        self.simulator_rng = (
-            _generator_from_json(saved["rng"]) if saved["rng"] is not None else None
-        )
+            self.env.set_simulation(simulator, _generator_from_json(saved["rng"]))
         self.episode_seed = saved["episode_seed"]
         self.episode_profits[:] = saved["episode_profits"].numpy()
         for agent in self.agents:

@@ -1,0 +1,163 @@
+"""What the single and the vector environment share: options, spaces, and the batched bookkeeping.
+
+:class:`~coord_env.env.parallel.RetailParallelEnv` is the batch-of-one view and
+:class:`~coord_env.env.vector.RetailVectorEnv` the batch-of-B view of the same code: both validate
+and decode actions with one :class:`~coord_env.env.actions.ActionCodec`, and build observations,
+state vectors, infos and rewards with the methods below, over the core's leading batch dimension.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from coord_env import core
+from coord_env.checks import check_choice
+from coord_env.env.actions import INVENTORY, RECOMMENDER, ActionCodec
+from coord_env.env.layout import build_fields, layouts_for, raw_state
+from coord_env.scenarios import Scenario, load_scenario
+
+__all__ = ["INFO_KEYS", "OBSERVATION_MODES", "REWARD_MODES", "RetailEnvBase"]
+
+OBSERVATION_MODES = ("partial", "full", "siloed")
+REWARD_MODES = ("team", "departmental")
+INFO_KEYS = (
+    "profit",
+    "revenue",
+    "salvage",
+    "purchase_cost",
+    "holding_cost",
+    "lost_sale_penalty",
+    "units_sold",
+    "units_lost",
+    "units_ordered",
+    "units_received",
+    "units_disposed",
+    "demand",
+    "fill_rate",
+    "impressions",
+    "oos_impressions",
+    "period",
+    "tick",
+    "acts",
+)
+
+
+class RetailEnvBase:
+    """Options, per-retailer spaces and batched observation, info and reward building.
+
+    Parameters
+    ----------
+    scenario, observation_mode, reward_mode, continuous_actions, inventory_action, **overrides
+        As for :class:`~coord_env.env.parallel.RetailParallelEnv`.
+
+    Raises
+    ------
+    ValueError
+        An option outside its allowed values (the message names it), or a bad scenario override.
+    """
+
+    def __init__(
+        self,
+        scenario: str | Scenario,
+        observation_mode: str,
+        reward_mode: str,
+        continuous_actions: bool,
+        inventory_action: str,
+        **overrides: Any,
+    ):
+        self.scenario = load_scenario(scenario, **overrides)
+        self.observation_mode = check_choice(
+            "observation_mode", observation_mode, OBSERVATION_MODES
+        )
+        self.reward_mode = check_choice("reward_mode", reward_mode, REWARD_MODES)
+        self.possible_agents = [INVENTORY, RECOMMENDER]
+        self.agents: list[str] = []
+        self.codec = ActionCodec(self.scenario, continuous_actions, inventory_action)
+        self.continuous_actions = self.codec.continuous
+        self.inventory_action = inventory_action
+        fields = build_fields(self.scenario, self.codec.max_order)
+        self.observation_layouts, self.state_layout = layouts_for(fields, self.observation_mode)
+        self.observation_spaces = {
+            agent: spaces.Box(layout.low, layout.high, dtype=np.float32)
+            for agent, layout in self.observation_layouts.items()
+        }
+        self.action_spaces = dict(self.codec.spaces)
+        self.state_space = spaces.Box(
+            self.state_layout.low, self.state_layout.high, dtype=np.float32
+        )
+
+    def _observe(self, state: core.State) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Observations ``{agent: (B, obs_dim)}`` and state vectors ``(B, state_dim)``, float32."""
+        scaled = self.state_layout.build(raw_state(self.scenario, state))
+        observations = {
+            agent: layout.select(scaled) for agent, layout in self.observation_layouts.items()
+        }
+        return observations, scaled
+
+    def _info_arrays(self, outcome: core.Outcome, tick: int) -> dict[str, np.ndarray]:
+        """The tick's totals per retailer, ``{key: (B,) float64}`` for every key of INFO_KEYS but acts.
+
+        ``tick`` is the tick just simulated (the state's tick minus one).
+        """
+        per_product = (
+            outcome.sales,
+            outcome.substitute_sales,
+            outcome.lost,
+            outcome.ordered,
+            outcome.received,
+            outcome.disposed,
+            outcome.demand,
+            outcome.impressions,
+        )  # each (B, N): one concatenation and one sum beat eight reductions
+        B = outcome.revenue.shape[0]
+        totals = np.concatenate(per_product).sum(axis=1, dtype=np.float64).reshape(8, B)
+        sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
+        revenue, salvage = outcome.revenue, outcome.salvage
+        purchase, holding = outcome.purchase_cost, outcome.holding_cost
+        penalty = outcome.lost_sale_penalty
+        operations = salvage - purchase - holding - penalty  # the float64 steps of Outcome.profit
+        fill_rate = np.divide(sold - substitute_sold, demand, out=np.ones(B), where=demand > 0)
+        period_tick = np.empty((2, B))
+        period_tick[0] = tick // self.scenario.ticks_per_period
+        period_tick[1] = tick
+        return {
+            "profit": revenue + operations,
+            "revenue": revenue,
+            "salvage": salvage,
+            "purchase_cost": purchase,
+            "holding_cost": holding,
+            "lost_sale_penalty": penalty,
+            "units_sold": sold,
+            "units_lost": lost,
+            "units_ordered": ordered,
+            "units_received": received,
+            "units_disposed": disposed,
+            "demand": demand,
+            "fill_rate": fill_rate,
+            "impressions": impressions,
+            "oos_impressions": outcome.oos_impressions.astype(np.float64),
+            "period": period_tick[0],
+            "tick": period_tick[1],
+        }
+
+    def _rewards(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Both agents' rewards from the tick's totals (arrays or floats alike)."""
+        if self.reward_mode == "team":
+            return {INVENTORY: info["profit"], RECOMMENDER: info["profit"]}
+        operations = (
+            info["salvage"]
+            - info["purchase_cost"]
+            - info["holding_cost"]
+            - info["lost_sale_penalty"]
+        )
+        return {INVENTORY: operations, RECOMMENDER: info["revenue"]}  # sum exactly to profit
+
+    @staticmethod
+    def _zero_info() -> dict[str, float]:
+        """The infos of a reset: zero totals, a fill rate of 1."""
+        zero = dict.fromkeys(INFO_KEYS, 0.0)
+        zero["fill_rate"] = 1.0
+        return zero
