@@ -444,8 +444,9 @@ def reproduce(
         f"{len(seeds)} official evaluation seeds. Do not edit by hand: rerun the command.",
         "",
         "Profit is the episode's total; the 95% CI is a seeded percentile bootstrap of the mean; "
-        "the normalized score is 100 (profit - siloed) / (upper bound - siloed) with the fixed "
-        "reference values of `coord_env/harness/references.json`. The RL rows evaluate the "
+        "the normalized score is 100 (profit - siloed) / (ceiling - siloed) with the fixed "
+        "reference values of `coord_env/harness/references.json`, where the ceiling is the fluid "
+        "upper bound, or the exact optimum where it is known (`tiny`). The RL rows evaluate the "
         "committed checkpoints (`baselines/checkpoints/`), each trained with the command in its "
         "`manifest.json`.",
         "",
