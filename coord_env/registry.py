@@ -317,6 +317,18 @@ def _distribution(point: EntryPoint) -> str | None:
     return None if dist is None else dist.metadata["Name"]
 
 
+def _register_own() -> None:
+    """coord_env's own policies: the exact optimum where dynamic programming can solve it."""
+    from coord_env.analysis.optimal import OptimalPolicy
+
+    with _registering_as("coord_env", True):
+        register_policy(
+            "optimal",
+            OptimalPolicy(),
+            description="the exact optimum by dynamic programming (tiny-sized scenarios only)",
+        )
+
+
 def _ensure_loaded() -> None:
     """Load every policy plug-in once; all or nothing, so a failure can be fixed and retried."""
     global _LOADED
@@ -327,7 +339,10 @@ def _ensure_loaded() -> None:
     try:
         points = _plugins(POLICY_GROUP)  # the project's own first: they keep their names
         points.sort(key=lambda point: _distribution(point) != PROJECT_DISTRIBUTION)
-        for point in points:
+        own = sum(_distribution(point) == PROJECT_DISTRIBUTION for point in points)
+        for index, point in enumerate(points):
+            if index == own:
+                _register_own()
             builtin = _distribution(point) == PROJECT_DISTRIBUTION
             with _registering_as(point.name, builtin):
                 try:
@@ -341,6 +356,8 @@ def _ensure_loaded() -> None:
                         f"plug-in {point.name!r} ({POLICY_GROUP}: {point.value}) failed to "
                         f"register its policies: {type(error).__name__}: {error}"
                     ) from error
+        if own == len(points):
+            _register_own()
     except BaseException:
         _REGISTRY.clear()
         _REGISTRY.update(before)

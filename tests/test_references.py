@@ -5,9 +5,10 @@ import json
 import pytest
 
 import coord_env
-from coord_env.harness.references import PATH, reference_for
+from coord_env.harness.references import PATH, VERSION, reference_for
 
-REFERENCES = json.loads(PATH.read_text())
+DOCUMENT = json.loads(PATH.read_text())
+REFERENCES = DOCUMENT["scenarios"]
 
 
 @pytest.mark.parametrize("env_id", sorted(REFERENCES))
@@ -20,6 +21,21 @@ def test_references_match_the_current_catalog(env_id):
     )
     assert len(entry["upper_bound_per_seed"]) == len(coord_env.EVALUATION_SEEDS)
     assert entry["upper_bound"] > entry["siloed_profit"]
+    assert entry["ceiling"] in ("optimum", "fluid_bound")
+    if entry["ceiling"] == "optimum":  # the exact optimum sits between siloed and the bound
+        assert len(entry["optimum_per_seed"]) == len(coord_env.EVALUATION_SEEDS)
+        assert entry["siloed_profit"] < entry["optimum"] <= entry["upper_bound"]
+        assert entry["optimum"] == pytest.approx(
+            sum(entry["optimum_per_seed"]) / len(entry["optimum_per_seed"])
+        )
+
+
+def test_references_carry_their_version_and_tiny_uses_the_optimum():
+    assert DOCUMENT["version"] == VERSION >= 2
+    tiny = reference_for(coord_env.load_scenario("tiny"))
+    assert tiny["ceiling"] == "optimum"
+    assert tiny["upper_bound"] == REFERENCES["coord/tiny-v0"]["optimum"]
+    assert reference_for(coord_env.load_scenario("default"))["ceiling"] == "fluid_bound"
 
 
 def test_headline_scenario_has_a_reference():

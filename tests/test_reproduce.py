@@ -15,8 +15,10 @@ def test_reproduce_writes_the_page_and_figures(tmp_path, capsys):
     assert "| *upper bound* |" in text
     assert (page.parent / "figures" / "tiny_profit.png").stat().st_size > 1000
     assert "![profit per policy](figures/tiny_profit.png)" in text
-    # no RL checkpoint is committed for tiny, and the page says so instead of inventing claims
-    assert "No MTMA checkpoint is committed for this scenario" in text
+    # tiny's RL checkpoints are committed, and tiny gets the gaps to its exact optimum
+    assert "| mtma | " in text and "| centralized | " in text
+    assert "## `tiny`: the gap to the exact optimum" in text
+    assert "| optimal (DP policy) | " in text and "| *fluid upper bound* | " in text
 
 
 def test_the_ablation_verdict_follows_the_seed_spread():

@@ -140,9 +140,9 @@ def test_a_corrupt_checkpoint_is_refused(run, tmp_path):
 
 def test_a_builtin_rl_name_without_a_committed_checkpoint_says_how_to_train_one():
     factory = builtin_policies()["centralized"]
-    assert not factory.supports(coord_env.load_scenario("tiny"))
-    with pytest.raises(ValueError, match=r"coord-bench train centralized --scenario tiny"):
-        coord_env.evaluate("centralized", "tiny", [1])
+    assert not factory.supports(coord_env.load_scenario("capacity"))
+    with pytest.raises(ValueError, match=r"coord-bench train centralized --scenario capacity"):
+        coord_env.evaluate("centralized", "capacity", [1])
 
 
 def test_train_cli_reports_bad_config(capsys):

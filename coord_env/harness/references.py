@@ -1,9 +1,16 @@
-"""Fixed reference values per scenario version: the siloed heuristic's profit and the upper bound.
+"""Fixed reference values per scenario version: the siloed heuristic's profit and the ceiling.
 
-The normalized score, 100 (profit - siloed) / (upper bound - siloed), uses these fixed numbers,
+The normalized score, 100 (profit - siloed) / (ceiling - siloed), uses these fixed numbers,
 never a min-max over submissions. They are computed once per scenario version on the official
 seeds and shipped as ``references.json``; a scenario whose content hash differs from the recorded
 one has no reference, and its normalized score is null.
+
+The ceiling is the exact optimum where the DP of :mod:`coord_env.analysis.optimal` solves the
+scenario (``tiny``): the mean over the official seeds of the optimal expected profit given each
+seed's initial stock. Elsewhere it is the fluid upper bound (mean over the official seeds). Each
+entry records which one in ``ceiling`` (``"optimum"`` or ``"fluid_bound"``); the fluid bound is
+recorded in every entry. ``references.json`` carries a ``version`` that changes whenever a
+recorded reference or its meaning changes (version 2: ``tiny`` uses the optimum).
 
 Regenerate with ``python -m coord_env.harness.references [SCENARIO ...]``.
 """
@@ -22,37 +29,64 @@ from coord_env.scenarios import Scenario, load_scenario
 __all__ = ["compute_reference", "reference_for"]
 
 PATH = Path(__file__).with_name("references.json")
+VERSION = 2  # of references.json; bump whenever a recorded reference or its meaning changes
+CEILINGS = {"optimum": "optimum", "fluid_bound": "upper_bound"}  # ceiling -> entry field
 
 
 @cache
 def _load() -> dict[str, dict]:
-    return json.loads(PATH.read_text()) if PATH.exists() else {}
+    return json.loads(PATH.read_text())["scenarios"] if PATH.exists() else {}
 
 
-def reference_for(scenario: Scenario) -> dict[str, float] | None:
-    """The recorded ``siloed_profit`` and ``upper_bound`` of this exact scenario version, or None."""
+def reference_for(scenario: Scenario) -> dict[str, float | str] | None:
+    """The recorded references of this exact scenario version, or None.
+
+    Returns
+    -------
+    dict or None
+        ``siloed_profit``; ``upper_bound``, the ceiling of the normalized score (the exact
+        optimum where known, else the fluid bound); ``ceiling``, which of the two it is.
+    """
     entry = _load().get(scenario.env_id)
     if entry is None or entry["scenario_hash"] != scenario.content_hash:
         return None
-    return {"siloed_profit": entry["siloed_profit"], "upper_bound": entry["upper_bound"]}
+    ceiling = entry["ceiling"]
+    return {
+        "siloed_profit": entry["siloed_profit"],
+        "upper_bound": entry[CEILINGS[ceiling]],
+        "ceiling": ceiling,
+    }
 
 
 def compute_reference(scenario: Scenario, workers: int = 2) -> dict[str, object]:
     """Evaluate the siloed heuristic and solve the fluid bound on every official seed."""
     from coord_env.analysis import fluid_upper_bound
+    from coord_env.analysis.optimal import OptimalPolicy, optimal_value, solve_optimal
     from coord_env.harness.evaluate import evaluate
     from coord_env.harness.seeds import EVALUATION_SEEDS
 
     siloed = evaluate("siloed", scenario, workers=workers)
     solved = [fluid_upper_bound(scenario, seed) for seed in EVALUATION_SEEDS]
     bounds = [bound.value for bound in solved]
-    return {
+    entry: dict[str, object] = {
+        "ceiling": "fluid_bound",
         "upper_bound_formulation": solved[0].formulation,
         "scenario_hash": scenario.content_hash,
         "siloed_profit": siloed["profit"]["mean"],
         "upper_bound": float(np.mean(bounds)),
         "upper_bound_per_seed": bounds,
     }
+    if OptimalPolicy.supports(scenario):
+        optimum = [optimal_value(scenario, seed) for seed in EVALUATION_SEEDS]
+        solution = solve_optimal(scenario)
+        entry.update(
+            ceiling="optimum",
+            optimum=float(np.mean(optimum)),
+            optimum_per_seed=optimum,
+            optimum_expected=solution.value,
+            optimum_truncation_error=solution.truncation_error,
+        )
+    return entry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         table[scenario.env_id] = compute_reference(scenario)
         print(
             f"{scenario.env_id}: siloed {table[scenario.env_id]['siloed_profit']:,.0f}, "
-            f"upper bound {table[scenario.env_id]['upper_bound']:,.0f}",
+            f"upper bound {table[scenario.env_id]['upper_bound']:,.0f}, ceiling "
+            f"{table[scenario.env_id]['ceiling']}",
             flush=True,
         )
-        PATH.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+        document = {"version": VERSION, "scenarios": table}
+        PATH.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
     return 0
 
 
