@@ -93,7 +93,7 @@ def local_cluster(scheduler: str | None, workers: int = 0) -> Iterator[str | Non
         n_workers=workers if workers > 0 else os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # loopback, any free port
     )
     try:
         yield cluster.scheduler_address

@@ -225,3 +225,23 @@ def test_bad_retries_and_keys_are_refused():
         map_jobs(abs, [1], retries=-1)
     with pytest.raises(ValueError, match="keys must name every job"):
         map_jobs(abs, [1, 2], keys=["one"])
+
+
+def test_coord_bench_train_sweeps_names_and_seeds_on_the_cluster(scheduler, tmp_path, capsys):
+    config = [f"{key}={value}" for key, value in FAST.items()]
+    argv = ["train", "mtma", "mtma_reversed", "--scenario", "tiny", "--steps", "60"]
+    argv += ["--seeds", "0", "1", "--out", str(tmp_path), "--quiet", "--config", *config]
+    assert main([*argv, "--scheduler", scheduler]) == 0
+    folders = {f"{n}_tiny_seed{s}" for n in ("mtma", "mtma_reversed") for s in (0, 1)}
+    assert {path.name for path in tmp_path.iterdir()} == folders
+    checkpoint = tmp_path / "mtma_tiny_seed1" / "checkpoint"
+    manifest = json.loads((checkpoint / MANIFEST).read_text())
+    assert (manifest["baseline"], manifest["seed"], manifest["steps"]) == ("mtma", 1, 60)
+    assert manifest["command"].startswith(
+        "coord-bench train mtma --scenario tiny --steps 60 --seed 1"
+    )
+    stamp = (checkpoint / MANIFEST).stat().st_mtime_ns
+    assert main(argv) == 0  # the same sweep again, here: nothing left to train
+    assert (checkpoint / MANIFEST).stat().st_mtime_ns == stamp
+    assert main(["train", "mtma", "--steps", "60", "--seeds", "3", "3"]) == 2
+    assert "given twice" in capsys.readouterr().err
