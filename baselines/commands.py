@@ -89,7 +89,7 @@ def _sweep(args: argparse.Namespace, runs: list[tuple[str, int]], config: dict) 
         checkpoints = train_runs(
             jobs, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet
         )
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError, ImportError) as error:  # ImportError: no dask extra
         message = error.args[0] if error.args else str(error)
         print(f"coord-bench train: {message}", file=sys.stderr)
         return 2

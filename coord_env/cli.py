@@ -116,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with local_cluster(args.scheduler, args.workers) as scheduler:  # one cluster for all
             results = _evaluate_all(args, scenario, seeds, out, scheduler)
-    except SchedulerError as error:
+    except (SchedulerError, ImportError) as error:  # ImportError: --scheduler without Dask
         print(f"coord-bench run: {error}", file=sys.stderr)
         return 2
     print(f"\n{scenario.env_id} (hash {scenario.content_hash[:12]}), {len(seeds)} official seeds\n")
@@ -154,6 +154,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
         )
     except SchedulerError as error:
+        print(f"coord-bench evaluate: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:  # --scheduler without Dask; module:factory that does not import
         print(f"coord-bench evaluate: {error}", file=sys.stderr)
         return 2
     except KeyError as error:  # unknown policy or scenario name: the message lists the valid ones

@@ -214,10 +214,13 @@ def test_a_bad_scheduler_says_what_is_allowed(monkeypatch, capsys):
     assert map_jobs(abs, [-1, 2]) == [1, 2]  # and everything stays usable
 
 
-def test_without_dask_the_error_names_the_extra(monkeypatch):
+def test_without_dask_the_error_names_the_extra(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'coord-env\[dask\]'"):
         map_jobs(abs, [1], scheduler="local")
+    argv = ["evaluate", "--policy", "siloed", "--scenario", "tiny", "--seeds", "1", "--quiet"]
+    assert main([*argv, "--out", os.devnull, "--scheduler", "local"]) == 2
+    assert "pip install 'coord-env[dask]'" in capsys.readouterr().err
 
 
 def test_bad_retries_and_keys_are_refused():
