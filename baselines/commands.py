@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baselines.rl.training import RL_BASELINES
+from coord_env.distributed import add_scheduler_argument
 
 __all__ = ["add_commands"]
 
@@ -31,13 +32,20 @@ def _train(args: argparse.Namespace) -> int:
             config[key] = json.loads(value)  # numbers, true/false, lists
         except json.JSONDecodeError:
             config[key] = value  # plain words, e.g. memory=gru
-    out = Path(args.out or f"runs/{args.name}_{args.scenario}_seed{args.seed}")
+    runs = [(name, seed) for name in args.names for seed in args.seeds]
+    if len(runs) != len(set(runs)):
+        print("coord-bench train: a baseline or seed is given twice", file=sys.stderr)
+        return 2
+    if len(runs) > 1 or args.scheduler:
+        return _sweep(args, runs, config)
+    name, seed = runs[0]
+    out = Path(args.out or f"runs/{name}_{args.scenario}_seed{seed}")
     try:
         checkpoint = train(
-            args.name,
+            name,
             args.scenario,
             args.steps,
-            args.seed,
+            seed,
             out,
             eval_every=args.eval_every,
             resume=args.resume,
@@ -56,6 +64,44 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace, runs: list[tuple[str, int]], config: dict) -> int:
+    """Several runs (or one on a cluster): each to its own folder, finished ones skipped."""
+    from baselines.rl.training import TrainingRun, train_runs
+
+    parent = Path(args.out or "runs")
+    jobs = [
+        TrainingRun(
+            name,
+            args.scenario,
+            args.steps,
+            seed,
+            str(parent / f"{name}_{args.scenario}_seed{seed}"),
+            eval_every=args.eval_every,
+            command=f"coord-bench train {name} --scenario {args.scenario} --steps {args.steps} "
+            f"--seed {seed}"
+            + (f" --eval-every {args.eval_every}" if args.eval_every else "")
+            + (" --config " + " ".join(args.config) if args.config else ""),
+            config=config,
+        )
+        for name, seed in runs
+    ]
+    try:
+        checkpoints = train_runs(
+            jobs, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet
+        )
+    except (KeyError, ValueError, ImportError) as error:  # ImportError: no dask extra
+        message = error.args[0] if error.args else str(error)
+        print(f"coord-bench train: {message}", file=sys.stderr)
+        return 2
+    for checkpoint in checkpoints:
+        print(f"wrote {checkpoint}")
+    print(
+        f"evaluate one with: coord-bench evaluate --policy {checkpoints[0]} "
+        f"--scenario {args.scenario} --out results.json"
+    )
+    return 0
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     """docs/results.md and its figures, from the committed checkpoints or retrained."""
     from baselines.reproduce import reproduce
@@ -67,6 +113,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         num_seeds=args.num_seeds,
         workers=args.workers,
         runs=args.runs,
+        scheduler=args.scheduler,
         progress=not args.quiet,
     )
     print(f"wrote {page} and its figures")
@@ -79,12 +126,28 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
         "train", help="train an RL baseline: progress bar, logs, held-out evaluation, checkpoints"
     )
     training.add_argument(
-        "name", choices=RL_BASELINES, metavar="NAME", help=", ".join(RL_BASELINES)
+        "names",
+        nargs="+",
+        choices=RL_BASELINES,
+        metavar="NAME",
+        help=", ".join(RL_BASELINES) + "; several names train one run each",
     )
     training.add_argument("--scenario", default="default", choices=scenario_names)
     training.add_argument("--steps", type=int, required=True, help="budget in environment steps")
-    training.add_argument("--seed", type=int, default=0, help="training seed in [0, 1000000)")
-    training.add_argument("--out", help="run folder (default: runs/NAME_SCENARIO_seedK)")
+    training.add_argument(
+        "--seed",
+        "--seeds",
+        dest="seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="training seeds in [0, 1000000); several seeds train one run each",
+    )
+    training.add_argument(
+        "--out",
+        help="run folder (default: runs/NAME_SCENARIO_seedK); for several runs or --scheduler, "
+        "the parent of their folders NAME_SCENARIO_seedK (default: runs)",
+    )
     training.add_argument(
         "--eval-every", type=int, default=0, help="steps between evaluations (0: 10 per run)"
     )
@@ -92,6 +155,14 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
     training.add_argument(
         "--config", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. n_envs=4"
     )
+    training.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="several runs: worker processes (0: one run at a time here); with --scheduler "
+        "local: the cluster's workers (0: one per CPU core)",
+    )
+    add_scheduler_argument(training, "runs")
     training.add_argument("--quiet", action="store_true")
     training.set_defaults(handler=_train)
 
@@ -108,5 +179,6 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
     again.add_argument("--runs", default="runs", help="run folders for --retrain")
     again.add_argument("--num-seeds", type=int, default=0, help="first N official seeds (0: all)")
     again.add_argument("--workers", type=int, default=2)
+    add_scheduler_argument(again, "retraining runs and evaluation episodes")
     again.add_argument("--quiet", action="store_true")
     again.set_defaults(handler=_reproduce)

@@ -21,10 +21,11 @@ from scipy import stats
 
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.policies import COMMITTED, committed_checkpoint
-from baselines.rl.training import RL_BASELINES, train
+from baselines.rl.training import RL_BASELINES, TrainingRun, train_runs
 from coord_env.analysis.insights import INSIGHTS, insight_checks
 from coord_env.analysis.optimal import OptimalPolicy, optimal_value
 from coord_env.checkpoint import MANIFEST, read_manifest
+from coord_env.distributed import local_cluster
 from coord_env.harness.evaluate import evaluate, policy_supports, resolve_policy, run_episode
 from coord_env.harness.plots import plot_learning_curves, plot_profit
 from coord_env.harness.references import reference_for
@@ -101,40 +102,51 @@ def training_command(name: str, scenario: Scenario, seed: int) -> str:
 
 
 def retrain(
-    scenario: Scenario,
+    scenario: Scenario | Sequence[Scenario],
     names: Sequence[str] = RL_BASELINES,
     seeds: Sequence[int] = CURVE_SEEDS,
     runs: str | Path = "runs",
     progress: bool = True,
+    *,
+    scheduler: str | None = None,
+    workers: int = 0,
 ) -> None:
     """Train every baseline on every seed; commit seed ``CURVE_SEEDS[0]``'s checkpoint and every log.
 
-    A run folder that already holds a checkpoint is resumed to the budget, so an interrupted
-    retrain continues where it stopped.
+    The runs (scenario x baseline x seed) go through :func:`baselines.rl.training.train_runs`: in
+    this process, or fanned out to a Dask cluster with ``scheduler`` (``"local"`` or an address).
+    A finished run folder is skipped and an unfinished one resumed to the budget, so an
+    interrupted retrain continues where it stopped.
     """
-    for name in names:
-        for seed in seeds:
-            out = Path(runs) / scenario.name / f"{name}_seed{seed}"
-            resume = (out / "checkpoint" / MANIFEST).exists()
-            checkpoint = train(
-                name,
-                scenario,
-                training_budget(name, scenario),
-                seed,
-                out,
-                eval_every=EVAL_EVERY,
-                resume=resume,
-                progress=progress,
-                command=training_command(name, scenario, seed),
-                config=training_config(name, scenario),
-            )
-            log = curve_path(scenario, name, seed)
-            log.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(out / "progress.csv", log)
-            if seed == CURVE_SEEDS[0]:
-                target = committed_checkpoint(name, scenario)
-                shutil.rmtree(target, ignore_errors=True)
-                shutil.copytree(checkpoint, target)
+    scenarios = [scenario] if isinstance(scenario, Scenario) else list(scenario)
+    plan = [
+        (s, name, seed, Path(runs) / s.name / f"{name}_seed{seed}")
+        for s in scenarios
+        for name in names
+        for seed in seeds
+    ]
+    jobs = [
+        TrainingRun(
+            name,
+            s.name,
+            training_budget(name, s),
+            seed,
+            str(out),
+            eval_every=EVAL_EVERY,
+            command=training_command(name, s, seed),
+            config=training_config(name, s),
+        )
+        for s, name, seed, out in plan
+    ]
+    checkpoints = train_runs(jobs, scheduler=scheduler, workers=workers, progress=progress)
+    for (s, name, seed, out), checkpoint in zip(plan, checkpoints, strict=True):
+        log = curve_path(s, name, seed)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "progress.csv", log)
+        if seed == CURVE_SEEDS[0]:
+            target = committed_checkpoint(name, s)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(checkpoint, target)
 
 
 def _curves(scenario: Scenario) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
@@ -172,12 +184,20 @@ def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def _scenario_section(
-    scenario: Scenario, figures: Path, seeds: Sequence[int], workers: int, progress: bool
+    scenario: Scenario,
+    figures: Path,
+    seeds: Sequence[int],
+    workers: int,
+    progress: bool,
+    scheduler: str | None = None,
 ) -> list[str]:
     """One scenario's table, figures, claims and insights; figures are linked relative to the page."""
     names = [name for name in (*HEURISTICS, *RL_BASELINES) if policy_supports(name, scenario)]
     results = {
-        name: evaluate(name, scenario, seeds, workers=workers, progress=progress) for name in names
+        name: evaluate(
+            name, scenario, seeds, workers=workers, progress=progress, scheduler=scheduler
+        )
+        for name in names
     }
     reference = reference_for(scenario)
     bound = reference["upper_bound"] if reference else None
@@ -411,6 +431,7 @@ def reproduce(
     workers: int = 2,
     runs: str | Path = "runs",
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> Path:
     """Write the results page and its figures (beside it, in ``figures/``); return its path.
 
@@ -431,6 +452,9 @@ def reproduce(
         Where retraining writes its run folders.
     progress : bool
         Show progress bars.
+    scheduler : str, optional
+        Fan the retraining runs and the evaluation episodes out to Dask: ``"local"`` (a loopback
+        cluster of ``workers`` processes) or a scheduler address (``"tcp://host:8786"``).
     """
     out = Path(out)
     figures = out.parent / "figures"
@@ -451,15 +475,20 @@ def reproduce(
         "`manifest.json`.",
         "",
     ]
-    for name in scenarios:
-        scenario = load_scenario(name)
-        if retrain_models:
-            retrain(scenario, runs=runs, progress=progress)
-        lines += _scenario_section(scenario, figures, seeds, workers, progress)
-    for name in OPTIMUM_SCENARIOS:
-        scenario = load_scenario(name)
-        if retrain_models:
-            retrain(scenario, runs=runs, progress=progress)
+    headline = [load_scenario(name) for name in scenarios]
+    optimum = [load_scenario(name) for name in OPTIMUM_SCENARIOS]
+    with local_cluster(scheduler, workers) as cluster:  # one cluster for every step
+        if retrain_models:  # every scenario's runs in one sweep; one at a time without Dask
+            retrain(
+                [*headline, *optimum],
+                runs=runs,
+                progress=progress,
+                scheduler=cluster,
+                workers=workers if cluster else 0,
+            )
+        for scenario in headline:
+            lines += _scenario_section(scenario, figures, seeds, workers, progress, cluster)
+    for scenario in optimum:
         lines += optimality_section(scenario, seeds, workers, progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines).rstrip() + "\n")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import coord_env
+from coord_env.distributed import SchedulerError, add_scheduler_argument, local_cluster
 from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_episode
 from coord_env.harness.evaluate import policy_supports
 from coord_env.harness.stats import relative_change
@@ -74,13 +75,14 @@ def _write_json(document: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
-def _run(args: argparse.Namespace) -> int:
-    """The main job: every heuristic baseline on the official seeds, a table, JSON and plots."""
-    from coord_env.harness.plots import plot_profit, plot_trajectories
-
-    scenario = coord_env.load_scenario(args.scenario)
-    seeds = list(EVALUATION_SEEDS[: args.num_seeds] if args.num_seeds else EVALUATION_SEEDS)
-    out = Path(args.out)
+def _evaluate_all(
+    args: argparse.Namespace,
+    scenario: coord_env.Scenario,
+    seeds: list[int],
+    out: Path,
+    scheduler: str | None,
+) -> list[dict[str, Any]]:
+    """coord-bench run's evaluations: every chosen policy the scenario supports."""
     results = []
     for name in args.policies or list(builtin_policies()):
         if not policy_supports(name, scenario):
@@ -91,9 +93,32 @@ def _run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             continue
-        result = evaluate(name, scenario, seeds, workers=args.workers, progress=not args.quiet)
+        result = evaluate(
+            name,
+            scenario,
+            seeds,
+            workers=args.workers,
+            progress=not args.quiet,
+            scheduler=scheduler,
+        )
         _write_json(result, out / f"{scenario.name}_{name}.json")
         results.append(result)
+    return results
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The main job: every heuristic baseline on the official seeds, a table, JSON and plots."""
+    from coord_env.harness.plots import plot_profit, plot_trajectories
+
+    scenario = coord_env.load_scenario(args.scenario)
+    seeds = list(EVALUATION_SEEDS[: args.num_seeds] if args.num_seeds else EVALUATION_SEEDS)
+    out = Path(args.out)
+    try:
+        with local_cluster(args.scheduler, args.workers) as scheduler:  # one cluster for all
+            results = _evaluate_all(args, scenario, seeds, out, scheduler)
+    except (SchedulerError, ImportError) as error:  # ImportError: --scheduler without Dask
+        print(f"coord-bench run: {error}", file=sys.stderr)
+        return 2
     print(f"\n{scenario.env_id} (hash {scenario.content_hash[:12]}), {len(seeds)} official seeds\n")
     print(_format_table(results))
     by_name = {r["policy"]: r for r in results}
@@ -121,8 +146,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds else None
     try:
         result = evaluate(
-            args.policy, args.scenario, seeds, workers=args.workers, progress=not args.quiet
+            args.policy,
+            args.scenario,
+            seeds,
+            workers=args.workers,
+            progress=not args.quiet,
+            scheduler=args.scheduler,
         )
+    except SchedulerError as error:
+        print(f"coord-bench evaluate: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:  # --scheduler without Dask; module:factory that does not import
+        print(f"coord-bench evaluate: {error}", file=sys.stderr)
+        return 2
     except KeyError as error:  # unknown policy or scenario name: the message lists the valid ones
         print(f"coord-bench evaluate: {error.args[0]}", file=sys.stderr)
         return 2
@@ -180,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers", type=int, default=2, help="worker processes (0: none); results are identical"
     )
+    add_scheduler_argument(run, "evaluation episodes")
     run.add_argument("--out", default="coord_bench_output", help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)
@@ -193,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--scenario", default="default", choices=scenario_names)
     one.add_argument("--out", required=True, help="results JSON file")
     one.add_argument("--seeds", type=int, nargs="*", help="default: the official evaluation seeds")
-    one.add_argument("--workers", type=int, default=0)
+    one.add_argument(
+        "--workers", type=int, default=0, help="worker processes (0: none); results are identical"
+    )
+    add_scheduler_argument(one, "evaluation episodes")
     one.add_argument("--quiet", action="store_true")
     one.set_defaults(handler=_evaluate)
 

@@ -11,9 +11,13 @@ A run directory holds::
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +25,22 @@ import numpy as np
 from tqdm import tqdm
 
 from baselines.rl.trainer import Trainer
-from coord_env.checkpoint import CheckpointError, read_manifest, write_manifest
+from coord_env.checkpoint import MANIFEST, CheckpointError, read_manifest, write_manifest
+from coord_env.distributed import map_jobs
 from coord_env.harness.evaluate import evaluate
 from coord_env.harness.seeds import VALIDATION_SEEDS
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["CHECKPOINT", "RL_BASELINES", "load_trainer", "train", "trainer_class"]
+__all__ = [
+    "CHECKPOINT",
+    "RL_BASELINES",
+    "TrainingRun",
+    "finished",
+    "load_trainer",
+    "train",
+    "train_runs",
+    "trainer_class",
+]
 
 CHECKPOINT = "checkpoint"
 PROGRESS = "progress.csv"
@@ -274,6 +288,154 @@ def _train(
     return checkpoint
 
 
+@dataclass(frozen=True)
+class TrainingRun:
+    """One run of a sweep: the arguments of :func:`train` for one (baseline, scenario, seed, config).
+
+    ``out`` is the run folder; :func:`train_runs` writes it whole or not at all.
+    """
+
+    name: str
+    scenario: str
+    steps: int
+    seed: int
+    out: str
+    eval_every: int = 0
+    eval_seeds: tuple[int, ...] = tuple(VALIDATION_SEEDS)
+    command: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The run's Dask task key: the same run always gets the same key."""
+        return f"train-{self.name}-{self.scenario}-seed{self.seed}-{self.out}"
+
+
+def finished(run: TrainingRun) -> bool:
+    """Whether ``run.out`` holds a valid final checkpoint of this run (steps >= budget).
+
+    Raises
+    ------
+    ValueError
+        The folder holds a checkpoint of another baseline, scenario or seed.
+    """
+    checkpoint = Path(run.out) / CHECKPOINT
+    if not (checkpoint / MANIFEST).is_file():
+        return False
+    try:
+        manifest = read_manifest(checkpoint, load_scenario(run.scenario), baseline=run.name)
+    except CheckpointError as error:
+        raise ValueError(f"run folder {run.out}: {error}") from None
+    if int(manifest["seed"]) != run.seed:
+        raise ValueError(
+            f"run folder {run.out} holds seed {manifest['seed']}, not seed {run.seed}: "
+            "give each run its own folder"
+        )
+    return int(manifest["steps"]) >= run.steps
+
+
+def _train_run(run: TrainingRun, progress: bool = False) -> str:
+    """A sweep's task: train ``run`` into a staging sibling folder, then swap it onto ``run.out``.
+
+    A finished run is skipped. The staging folder survives a lost worker, so the retried task
+    resumes from its last checkpoint (resuming is bit-identical to an uninterrupted run); an
+    unfinished ``run.out`` (a smaller budget before) is copied there and resumed to the budget.
+    """
+    out = Path(run.out)
+    if finished(run):
+        return str(out / CHECKPOINT)
+    staging = out.with_name(out.name + ".partial")
+    if not (staging / CHECKPOINT / MANIFEST).is_file():
+        shutil.rmtree(staging, ignore_errors=True)
+        if (out / CHECKPOINT / MANIFEST).is_file():
+            shutil.copytree(out, staging)
+    train(
+        run.name,
+        run.scenario,
+        run.steps,
+        run.seed,
+        staging,
+        eval_every=run.eval_every,
+        eval_seeds=run.eval_seeds,
+        resume=(staging / CHECKPOINT / MANIFEST).is_file(),
+        progress=progress,
+        command=run.command,
+        config=run.config,
+    )
+    if out.exists():  # rename() does not replace a non-empty folder: move the old one aside
+        retired = out.with_name(out.name + ".old")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(out, retired)
+        os.replace(staging, out)
+        shutil.rmtree(retired)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, out)
+    return str(out / CHECKPOINT)
+
+
+def train_runs(
+    runs: Sequence[TrainingRun],
+    *,
+    scheduler: str | None = None,
+    workers: int = 0,
+    retries: int = 2,
+    progress: bool = True,
+) -> list[Path]:
+    """Train a sweep of runs, here or on a Dask cluster; return their checkpoint paths in order.
+
+    Each run writes its folder atomically (trained in ``OUT.partial``, then renamed onto ``OUT``),
+    runs whose folder already holds a finished checkpoint are skipped, and a task whose worker
+    dies is retried, resuming from its last checkpoint. Training is deterministic across
+    processes, so the checkpoints are bit-identical to serial runs.
+
+    Parameters
+    ----------
+    runs : sequence of TrainingRun
+        Each with its own ``out`` folder.
+    scheduler : str, optional
+        ``None`` (this machine), ``"local"`` or a Dask scheduler address
+        (see :func:`coord_env.distributed.map_jobs`).
+    workers : int
+        Processes: for ``scheduler=None`` a process pool (0: in this process), for ``"local"``
+        the cluster's workers.
+    retries : int
+        With Dask: reruns of a failed or lost task.
+    progress : bool
+        A progress bar over runs (and over steps when training in this process).
+
+    Raises
+    ------
+    ValueError
+        Two runs share a folder, or a folder holds another run's checkpoint.
+
+    Examples
+    --------
+    >>> run = TrainingRun("centralized", "tiny", 256, 0, "runs/centralized_tiny_seed0")
+    >>> train_runs([run], scheduler="local", workers=2)  # doctest: +SKIP
+    [PosixPath('runs/centralized_tiny_seed0/checkpoint')]
+    """
+    folders = [str(Path(run.out).resolve()) for run in runs]
+    if len(set(folders)) != len(folders):
+        raise ValueError("runs must each have their own out folder; two runs share one")
+    for run in runs:
+        finished(run)  # a folder holding another run fails here, before any work
+    jobs = list(runs)
+    bar = tqdm(total=len(jobs), desc="training runs", unit="run", disable=not progress)
+    with bar:
+        paths = map_jobs(
+            # training in this process: each run's own step bar too
+            partial(_train_run, progress=progress and scheduler is None and not workers),
+            jobs,
+            scheduler=scheduler,
+            workers=workers,
+            retries=retries,
+            keys=[run.key for run in jobs],
+            on_result=lambda path: bar.update(1),
+        )
+    return [Path(path) for path in paths]
+
+
 def _save(
     trainer: Trainer,
     directory: Path,
@@ -284,8 +446,6 @@ def _save(
     command: str | None,
 ) -> None:
     """Replace the checkpoint atomically enough: write beside it, then swap."""
-    import shutil
-
     from coord_env.checkpoint import describe_spaces
     from coord_env.env import RetailParallelEnv
 

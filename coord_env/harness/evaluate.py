@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from coord_env.checkpoint import MANIFEST
+from coord_env.distributed import map_jobs
 from coord_env.env import InvalidActionError, RetailParallelEnv
 from coord_env.harness.metrics import compute_metrics
 from coord_env.harness.references import reference_for
@@ -189,6 +189,7 @@ def evaluate(
     env_options: dict | None = None,
     progress: bool = False,
     name: str | None = None,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Run full episodes on every seed and return the results document (SPEC section 6).
 
@@ -210,6 +211,10 @@ def evaluate(
         Show a progress bar over seeds.
     name : str, optional
         The policy's name in the document (default: the built-in name, path or factory name).
+    scheduler : str, optional
+        Run the episodes on Dask: ``"local"`` (a loopback cluster of ``workers`` processes) or a
+        scheduler address such as ``"tcp://host:8786"`` (:func:`coord_env.distributed.map_jobs`;
+        needs the ``dask`` extra). The results are bit-identical to a serial run.
 
     Returns
     -------
@@ -232,16 +237,12 @@ def evaluate(
     jobs = [(policy, s, seed, env_options) for seed in seeds]
     bar = tqdm(total=len(jobs), desc=f"{name} on {s.env_id}", unit="seed", disable=not progress)
     with bar:
-        if workers and workers > 0:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                rows = []
-                for row in pool.map(_seed_result, jobs):
-                    rows.append(row)
-                    bar.update(1)
-        else:
-            rows = []
-            for job in jobs:
-                rows.append(_seed_result(job))
-                bar.update(1)
+        rows = map_jobs(
+            _seed_result,
+            jobs,
+            scheduler=scheduler,
+            workers=workers,
+            on_result=lambda row: bar.update(1),
+        )
     official = sorted(seeds) == sorted(EVALUATION_SEEDS)  # the reference values are for these seeds
     return build_results(name, s, seeds, rows, reference_for(s) if official else None)
