@@ -33,7 +33,9 @@ def test_the_baselines_register_through_their_entry_point_as_builtin():
     builtin = builtin_policies()
     assert list(builtin)[:5] == BASELINE_NAMES
     assert {"centralized", "mtma", "mtma_single_timescale"} <= set(builtin)
-    assert all(spec.plugin == "baselines" and spec.description for spec in builtin.values())
+    assert all(spec.description for spec in builtin.values())
+    assert {spec.plugin for spec in builtin.values()} == {"baselines", "coord_env"}
+    assert [name for name, spec in builtin.items() if spec.plugin == "coord_env"] == ["optimal"]
     assert policy_spec("mtma").load_checkpoint is not None
     assert policy_spec("siloed").load_checkpoint is None
 
@@ -150,3 +152,16 @@ def test_a_plugin_that_takes_a_builtin_name_gets_a_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
     assert "plug-in 'clash'" in result.stderr
     assert "'siloed' is already registered by 'baselines'" in result.stderr
+
+
+def test_coord_env_registers_the_exact_optimum_itself():
+    from coord_env.analysis.optimal import OptimalPolicy
+
+    spec = policy_spec("optimal")
+    assert spec.plugin == "coord_env" and spec.builtin
+    assert list(builtin_policies())[-1] == "optimal"  # after the baselines, as the ceiling
+    assert spec.supports(coord_env.load_scenario("tiny"))
+    assert not spec.supports(coord_env.load_scenario("default"))
+    by_name = coord_env.evaluate("optimal", "tiny", seeds=[5])
+    direct = coord_env.evaluate(OptimalPolicy(), "tiny", seeds=[5])
+    assert by_name["per_seed"] == direct["per_seed"]
