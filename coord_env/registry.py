@@ -329,6 +329,22 @@ def _register_own() -> None:
         )
 
 
+def _load_plugin(point: EntryPoint, builtin: bool) -> None:
+    """Call one plug-in's registration hook; a failure names the plug-in."""
+    with _registering_as(point.name, builtin):
+        try:
+            point.load()()
+        except PolicyRegistrationError as error:
+            raise PolicyRegistrationError(
+                f"plug-in {point.name!r} ({POLICY_GROUP}: {point.value}): {error}"
+            ) from error
+        except Exception as error:
+            raise PolicyRegistrationError(
+                f"plug-in {point.name!r} ({POLICY_GROUP}: {point.value}) failed to "
+                f"register its policies: {type(error).__name__}: {error}"
+            ) from error
+
+
 def _ensure_loaded() -> None:
     """Load every policy plug-in once; all or nothing, so a failure can be fixed and retried."""
     global _LOADED
@@ -337,27 +353,14 @@ def _ensure_loaded() -> None:
     _LOADED = True  # plug-ins call register_policy, which calls back here
     before = dict(_REGISTRY)
     try:
-        points = _plugins(POLICY_GROUP)  # the project's own first: they keep their names
-        points.sort(key=lambda point: _distribution(point) != PROJECT_DISTRIBUTION)
-        own = sum(_distribution(point) == PROJECT_DISTRIBUTION for point in points)
-        for index, point in enumerate(points):
-            if index == own:
-                _register_own()
-            builtin = _distribution(point) == PROJECT_DISTRIBUTION
-            with _registering_as(point.name, builtin):
-                try:
-                    point.load()()
-                except PolicyRegistrationError as error:
-                    raise PolicyRegistrationError(
-                        f"plug-in {point.name!r} ({POLICY_GROUP}: {point.value}): {error}"
-                    ) from error
-                except Exception as error:
-                    raise PolicyRegistrationError(
-                        f"plug-in {point.name!r} ({POLICY_GROUP}: {point.value}) failed to "
-                        f"register its policies: {type(error).__name__}: {error}"
-                    ) from error
-        if own == len(points):
-            _register_own()
+        points = _plugins(POLICY_GROUP)
+        ours = [point for point in points if _distribution(point) == PROJECT_DISTRIBUTION]
+        theirs = [point for point in points if _distribution(point) != PROJECT_DISTRIBUTION]
+        for point in ours:  # the project's own first: they keep their names
+            _load_plugin(point, builtin=True)
+        _register_own()
+        for point in theirs:
+            _load_plugin(point, builtin=False)
     except BaseException:
         _REGISTRY.clear()
         _REGISTRY.update(before)

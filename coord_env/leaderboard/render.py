@@ -185,7 +185,7 @@ def render_svg(name: str, submissions: list[dict[str, Any]]) -> str:
     if reference is not None:
         for label, value, color, y_label in (
             ("siloed", reference["siloed_profit"], "#888888", bottom + 34),
-            ("upper bound", reference["upper_bound"], "#c0392b", bottom + 48),
+            (_ceiling(reference), reference["upper_bound"], "#c0392b", bottom + 48),
         ):
             parts.append(
                 f'<line x1="{x(value):.1f}" y1="{top - 6}" x2="{x(value):.1f}" '
