@@ -13,6 +13,7 @@ from baselines.rl.sb3 import (
     SB3_TRAINERS,
     TRAINER_STATE,
     CentralizedTrainer,
+    JointVecEnv,
     SharedPolicy,
     SharedPPOConfig,
     SiloedRLTrainer,
@@ -21,6 +22,7 @@ from baselines.rl.sb3 import (
     make_shared_vec_env,
 )
 from baselines.rl.trainer import Trainer
+from baselines.rl.views import JointView
 from coord_env.checkpoint import CheckpointError
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
 from coord_env.policy import Policy
@@ -267,3 +269,48 @@ def test_fast_deterministic_actions_equal_sb3_predict(name):
             for key, value in expected.items():
                 assert np.array_equal(actions[key], value)
         observations, _, _, _, infos = env.step(actions)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"inventory_action": "order_up_to"}, {"continuous_actions": True}],
+    ids=["multidiscrete", "box"],
+)
+def test_joint_vec_env_of_one_is_the_joint_view(options):
+    """The batched joint env that trains ``centralized`` steps one retailer exactly as JointView
+    does (same seed, same actions), through the horizon: done with ``TimeLimit.truncated``, the
+    last observation in ``terminal_observation``, and the next episode's first observation."""
+    venv = JointVecEnv("tiny", 1, **options)
+    view = JointView("tiny", **options)
+    assert venv.observation_space == view.observation_space
+    assert venv.action_space == view.action_space
+    venv.seed(11)
+    batched = venv.reset()
+    single, _ = view.reset(seed=11)
+    np.testing.assert_array_equal(batched[0], single)
+    view.action_space.seed(0)
+    for _ in range(view.env.scenario.num_ticks):
+        action = view.action_space.sample()
+        batched, rewards, dones, infos = venv.step(action[None])
+        single, reward, terminated, truncated, _ = view.step(action)
+        assert rewards[0] == np.float32(reward)
+        assert bool(dones[0]) == (terminated or truncated)
+        if truncated:
+            assert infos[0]["TimeLimit.truncated"] is True
+            np.testing.assert_array_equal(infos[0]["terminal_observation"], single)
+            single, _ = view.reset()  # both continue their generators
+        np.testing.assert_array_equal(batched[0], single)
+    assert dones[0]
+
+
+def test_joint_vec_env_refuses_a_bad_action_and_stays_usable():
+    venv = JointVecEnv("tiny", 3)
+    venv.seed(0)
+    venv.reset()
+    actions = np.stack([venv.action_space.sample() for _ in range(3)])
+    bad = actions.copy()
+    bad[2, 0] = 10_000
+    with pytest.raises(coord_env.InvalidActionError, match="batch index 2"):
+        venv.step(bad)
+    observations, rewards, dones, _ = venv.step(actions)
+    assert observations.shape == (3, *venv.observation_space.shape) and not dones.any()

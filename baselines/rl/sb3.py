@@ -65,7 +65,8 @@ from supersuit import (
 from baselines.rl.threads import torch_threads
 from baselines.rl.views import DEPARTMENTS, AgentView, JointView, default_reward_scale
 from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces
-from coord_env.env import RetailParallelEnv
+from coord_env.env import RetailParallelEnv, RetailVectorEnv
+from coord_env.env.actions import INVENTORY
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
 from coord_env.policy import Policy
 from coord_env.scenarios import Scenario, load_scenario
@@ -79,6 +80,7 @@ __all__ = [
     "DepartmentalTrainer",
     "IPPOTrainer",
     "JointPolicy",
+    "JointVecEnv",
     "PPOConfig",
     "SharedAgentsVecEnv",
     "SharedPPOConfig",
@@ -470,6 +472,114 @@ class _LivePartner:
         return {self.agent: action}
 
 
+# ---------------------------------------------------------------------------------------- joint env
+class JointVecEnv(VecEnv):
+    """SB3 VecEnv of ``num_envs`` joint views stepped as one batch by coord_env's vector env.
+
+    The batched counterpart of ``DummyVecEnv([JointView] * num_envs)``: one
+    :class:`coord_env.RetailVectorEnv` call advances every retailer, so collecting a rollout costs
+    one vectorized simulator step per tick instead of ``num_envs`` Python env steps. Spaces, the
+    joint observation (inventory first) and the split of the joint action are
+    :class:`~baselines.rl.views.JointView`'s; the reward is the team profit times
+    ``reward_scale``. Every retailer ends its episode on the same tick (the horizon): that step is
+    ``done`` with ``TimeLimit.truncated`` and the ``terminal_observation`` in its info, and returns
+    the first observations of new episodes, as SB3's own vec envs auto-reset.
+
+    Seeding: ``seed(s)`` seeds the next reset, which draws the whole batch from one
+    ``default_rng(s)`` (coord_env's vector-env seeding); later episodes continue that generator.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+    num_envs : int
+    reward_scale : float, optional
+        None: :func:`~baselines.rl.views.default_reward_scale`.
+    **env_options
+        Options of the env (``observation_mode``, ``inventory_action``, ``continuous_actions``).
+
+    Examples
+    --------
+    >>> venv = JointVecEnv("tiny", 4)
+    >>> _ = venv.seed(0)
+    >>> observations = venv.reset()
+    >>> observations.shape == (4, *venv.observation_space.shape)
+    True
+    >>> observations, rewards, dones, infos = venv.step(
+    ...     np.stack([venv.action_space.sample() for _ in range(4)]))
+    >>> rewards.shape, bool(dones.any())
+    ((4,), False)
+    """
+
+    def __init__(
+        self,
+        scenario: str | Scenario,
+        num_envs: int,
+        reward_scale: float | None = None,
+        **env_options: Any,
+    ):
+        self.view = JointView(scenario, reward_scale, **env_options)
+        self.envs = RetailVectorEnv(
+            self.view.scenario,
+            num_envs,
+            reward_mode="team",
+            autoreset_mode="disabled",
+            **env_options,
+        )
+        self.reward_scale = self.view.reward_scale
+        self._reset_seed: int | None = None
+        self._actions: np.ndarray | None = None
+        super().__init__(num_envs, self.view.observation_space, self.view.action_space)
+
+    def _joint(self, observations: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([observations[agent] for agent in DEPARTMENTS], axis=1)
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        self._reset_seed = None if seed is None else int(seed)
+        return [self._reset_seed] * self.num_envs
+
+    def reset(self) -> np.ndarray:
+        observations, _ = self.envs.reset(seed=self._reset_seed)
+        self._reset_seed = None
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        return self._joint(observations)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        actions = self.view.agent_actions(self._actions.T)  # split along the action axis
+        observations, rewards, terminations, truncations, _ = self.envs.step(
+            {agent: action.T for agent, action in actions.items()}
+        )
+        joint = self._joint(observations)
+        scaled = (rewards[INVENTORY] * self.reward_scale).astype(np.float32)
+        dones = terminations[INVENTORY] | truncations[INVENTORY]
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if dones.any():  # the horizon: every retailer's episode ends on this tick
+            for index, info in enumerate(infos):
+                info["terminal_observation"] = joint[index]
+                info["TimeLimit.truncated"] = not bool(terminations[INVENTORY][index])
+            joint = self._joint(self.envs.reset()[0])
+        return joint, scaled, dones, infos
+
+    def close(self) -> None:
+        self.envs.close()
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        if attr_name == "render_mode":
+            return [None] * len(list(self._get_indices(indices)))
+        raise AttributeError(f"JointVecEnv exposes no per-env attribute {attr_name!r}")
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        raise NotImplementedError("JointVecEnv's retailers share one batched env")
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list:
+        raise NotImplementedError("JointVecEnv's retailers share one batched env")
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False] * len(list(self._get_indices(indices)))
+
+
 # ---------------------------------------------------------------------------------------- shared env
 class SharedAgentsVecEnv(VecEnv):
     """SB3 VecEnv over SuperSuit's ``ConcatVecEnv``, with seeding, time limits and reward scaling.
@@ -771,7 +881,7 @@ class CentralizedTrainer(_PPOTrainer):
 
     Examples
     --------
-    >>> trainer = CentralizedTrainer("tiny", seed=0, n_steps=32, batch_size=32, n_epochs=1)
+    >>> trainer = CentralizedTrainer("tiny", seed=0, n_envs=2, n_steps=32, batch_size=32, n_epochs=1)
     >>> stats = trainer.learn(64)
     >>> trainer.steps_done, "value_loss" in stats
     (64, True)
@@ -782,11 +892,8 @@ class CentralizedTrainer(_PPOTrainer):
     learners = ("joint",)
 
     def _build(self) -> None:
-        def make_view() -> Monitor:
-            return Monitor(JointView(self.scenario, self.reward_scale, **self.env_options))
-
-        venv = DummyVecEnv([make_view] * self.config.n_envs)
-        self.models["joint"] = self._ppo(venv, "joint")
+        venv = JointVecEnv(self.scenario, self.config.n_envs, self.reward_scale, **self.env_options)
+        self.models["joint"] = self._ppo(VecMonitor(venv), "joint")
 
     def policy(self) -> Policy:
         """The joint model acting deterministically (live: it follows further training)."""
@@ -902,7 +1009,8 @@ class SiloedRLTrainer(DepartmentalTrainer):
 
     Examples
     --------
-    >>> trainer = SiloedRLTrainer("tiny", 0, n_steps=32, batch_size=32, n_epochs=1, chunk_steps=64)
+    >>> trainer = SiloedRLTrainer("tiny", 0, n_envs=2, n_steps=32, batch_size=32, n_epochs=1,
+    ...                           chunk_steps=64)
     >>> sorted(trainer.learn(128))[:2]
     ['inventory_0/approx_kl', 'inventory_0/clip_fraction']
     >>> trainer.steps_done, trainer.training_department
@@ -939,7 +1047,7 @@ class SharedPPOTrainer(_PPOTrainer):
 
     Examples
     --------
-    >>> trainer = SharedPPOTrainer("tiny", 0, n_steps=32, batch_size=32, n_epochs=1)
+    >>> trainer = SharedPPOTrainer("tiny", 0, n_envs=1, n_steps=32, batch_size=32, n_epochs=1)
     >>> _ = trainer.learn(64)
     >>> trainer.steps_done, trainer.env_options["continuous_actions"]
     (64, True)

@@ -397,7 +397,10 @@ def _shortage(
     pvals[:, 1, :M] = share * sigma
     pvals[:, 1, M:] = share * (1.0 - sigma)
     stock = on_hand[short_b, short_i]
-    counts = np.stack([stock, demand[short_b, short_i] - stock], axis=1).reshape(-1)
+    counts = np.empty((short_b.size, 2), dtype=np.int64)
+    counts[:, 0] = stock
+    counts[:, 1] = demand[short_b, short_i] - stock
+    counts = counts.reshape(-1)
     split = _multinomial(rng, counts, pvals.reshape(-1, 2 * M)).reshape(-1, 2, 2 * M)  # (S, 2, 2M)
     served[short_b, :, short_i] = split[:, 0, :M]
     retrying = split[:, 1, :M]  # (S, M)
@@ -412,9 +415,13 @@ def _shortage(
 
     remaining = on_hand - np.minimum(demand, on_hand)
     # The retailers with a shortage (short_b is sorted), and each short product's retailer among them.
-    starts = np.flatnonzero(np.diff(short_b, prepend=-1))
+    first_of_retailer = np.ones(short_b.size, dtype=bool)
+    np.not_equal(short_b[1:], short_b[:-1], out=first_of_retailer[1:])
+    starts = np.flatnonzero(first_of_retailer)
     retailers = short_b[starts]  # (U,)
-    sizes = np.diff(starts, append=short_b.size)  # short products per such retailer
+    sizes = np.empty_like(starts)  # short products per such retailer
+    sizes[:-1] = starts[1:] - starts[:-1]
+    sizes[-1] = short_b.size - starts[-1]
     group = np.repeat(_index(starts.size), sizes)  # (S,)
     available = attraction[retailers] * (remaining[retailers] > 0)[:, None, :]  # (U, M, N)
     in_stock_weight = available.sum(axis=2)  # (U, M)

@@ -74,6 +74,14 @@ class ActionCodec:
             if self.continuous
             else "slate (product per segment and slot)",
         }
+        # per agent: (shape, largest level) for MultiDiscrete or (shape, low, high) for Box, so
+        # validation reads plain Python values
+        self._bounds = {
+            agent: (space.shape, int(space.nvec[0]) - 1)
+            if isinstance(space, spaces.MultiDiscrete)
+            else (space.shape, float(space.low[0]), float(space.high[0]))
+            for agent, space in self.spaces.items()
+        }
 
     @property
     def max_order(self) -> np.ndarray:
@@ -118,9 +126,9 @@ class ActionCodec:
         return levels_in_units, slates
 
     def _check(self, agent: str, action: Any, batch: tuple[int, ...] = ()) -> np.ndarray:
-        space = self.spaces[agent]
         field = self._field[agent]
-        shape = batch + space.shape
+        bounds = self._bounds[agent]
+        shape = batch + bounds[0]
         try:
             array = np.asarray(action)
         except ValueError as error:  # ragged nested sequences
@@ -133,8 +141,8 @@ class ActionCodec:
         def where(bad: np.ndarray) -> str:  # the first bad batch index, when batched
             return f" at batch index {int(np.argwhere(bad)[0, 0])}" if batch else ""
 
-        if isinstance(space, spaces.MultiDiscrete):
-            high = int(space.nvec[0]) - 1
+        if not self.continuous:
+            high = bounds[1]
             if array.dtype.kind not in "iu":
                 raise InvalidActionError(
                     f"{agent}: {field} must be integers in [0, {high}], got dtype {array.dtype}"
@@ -147,12 +155,11 @@ class ActionCodec:
                     f"{array[outside][0]}{where(outside)}"
                 )
             return levels
+        low, high = bounds[1], bounds[2]
         if array.dtype.kind != "f":
             raise InvalidActionError(
-                f"{agent}: {field} must be floats in [{space.low[0]:g}, {space.high[0]:g}], "
-                f"got dtype {array.dtype}"
+                f"{agent}: {field} must be floats in [{low:g}, {high:g}], got dtype {array.dtype}"
             )
-        low, high = float(space.low[0]), float(space.high[0])
         inside = (array >= low) & (array <= high)  # False for NaN
         if np.count_nonzero(inside) != array.size:
             finite = np.isfinite(array)

@@ -265,6 +265,6 @@ def raw_state(scenario: Scenario, state: State) -> np.ndarray:
         state.last_sales,
         state.last_visits,
         state.last_purchases / np.maximum(state.last_visits, 1),  # conversion
-        np.array([time] * B),
+        np.repeat(np.array([time]), B, axis=0),
     )
     return np.concatenate(blocks, axis=1, dtype=np.float64)

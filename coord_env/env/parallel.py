@@ -212,6 +212,45 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         return {agent: observation[0] for agent, observation in observations.items()}
 
     def _info(self, outcome: core.Outcome) -> dict[str, float]:
-        """The batch-of-one infos as Python floats."""
-        info = self._info_arrays(outcome, self._state.tick - 1)
-        return dict(zip(info, np.concatenate(list(info.values())).tolist(), strict=True))
+        """The batch-of-one infos as Python floats.
+
+        The same float64 steps as the batched ``_info_arrays`` (the vector env with one retailer
+        gives bit-identical infos: tests/test_vector_env.py), on Python floats: at B = 1, numpy's
+        per-call overhead would cost more than the arithmetic.
+        """
+        per_product = (
+            outcome.sales,
+            outcome.substitute_sales,
+            outcome.lost,
+            outcome.ordered,
+            outcome.received,
+            outcome.disposed,
+            outcome.demand,
+            outcome.impressions,
+        )  # each (1, N): one concatenation and one sum beat eight reductions
+        totals = np.concatenate(per_product).sum(axis=1, dtype=np.float64).tolist()
+        sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
+        tick = self._state.tick - 1
+        revenue, salvage = outcome.revenue.item(), outcome.salvage.item()
+        purchase, holding = outcome.purchase_cost.item(), outcome.holding_cost.item()
+        penalty = outcome.lost_sale_penalty.item()
+        operations = salvage - purchase - holding - penalty  # the float64 steps of Outcome.profit
+        return {
+            "profit": revenue + operations,
+            "revenue": revenue,
+            "salvage": salvage,
+            "purchase_cost": purchase,
+            "holding_cost": holding,
+            "lost_sale_penalty": penalty,
+            "units_sold": sold,
+            "units_lost": lost,
+            "units_ordered": ordered,
+            "units_received": received,
+            "units_disposed": disposed,
+            "demand": demand,
+            "fill_rate": (sold - substitute_sold) / demand if demand > 0 else 1.0,
+            "impressions": impressions,
+            "oos_impressions": float(outcome.oos_impressions.item()),
+            "period": float(tick // self.scenario.ticks_per_period),
+            "tick": float(tick),
+        }
