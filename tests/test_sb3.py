@@ -312,5 +312,5 @@ def test_joint_vec_env_refuses_a_bad_action_and_stays_usable():
     bad[2, 0] = 10_000
     with pytest.raises(coord_env.InvalidActionError, match="batch index 2"):
         venv.step(bad)
-    observations, rewards, dones, _ = venv.step(actions)
+    observations, _, dones, _ = venv.step(actions)
     assert observations.shape == (3, *venv.observation_space.shape) and not dones.any()
