@@ -113,7 +113,8 @@ class RetailEnvBase:
             outcome.impressions,
         )  # each (B, N): one concatenation and one sum beat eight reductions
         B = outcome.revenue.shape[0]
-        totals = np.concatenate(per_product).sum(axis=1, dtype=np.float64).reshape(8, B)
+        # int64 sums are exact; casting after the sum is cheaper than summing in float64
+        totals = np.concatenate(per_product).sum(axis=1).astype(np.float64).reshape(8, B)
         sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
         revenue, salvage = outcome.revenue, outcome.salvage
         purchase, holding = outcome.purchase_cost, outcome.holding_cost

@@ -228,8 +228,10 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
             outcome.demand,
             outcome.impressions,
         )  # each (1, N): one concatenation and one sum beat eight reductions
-        totals = np.concatenate(per_product).sum(axis=1, dtype=np.float64).tolist()
-        sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
+        totals = np.concatenate(per_product).sum(axis=1).tolist()  # exact int64 sums
+        sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = map(
+            float, totals
+        )
         tick = self._state.tick - 1
         revenue, salvage = outcome.revenue.item(), outcome.salvage.item()
         purchase, holding = outcome.purchase_cost.item(), outcome.holding_cost.item()
