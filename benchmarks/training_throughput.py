@@ -1,67 +1,104 @@
-"""Training throughput of MTMA: rollout collection and full ``learn`` steps per second.
+"""Training throughput: end-to-end ``learn`` env steps per second, collection plus updates.
 
-    python benchmarks/training_throughput.py [--scenario default] [--envs 4 8 16] [--steps 8192]
+    python benchmarks/training_throughput.py [--scenario default] [--steps 16384] [--threads 1 2]
 
-For each batch size it prints three numbers, all on one core and with one torch thread:
+Prints two Markdown tables (docs/training.md and the README quote them):
 
-- ``envs``: stepping that many ``RetailParallelEnv`` objects with random actions, one ``env.step``
-  each per tick, as MTMA collected before it drove the batched core. No network runs here, so
-  this is an upper bound on that old collector;
-- ``batched``: ``RolloutCollector``, the actors' forward passes and sampling included, with one
-  ``coord_env.core.step`` for the whole batch;
-- ``learn``: ``MTMATrainer.learn``, collection plus the PPO updates, in env steps per second.
+- MTMA (``MTMATrainer.learn``) with its presets' rollout (4 envs x 256 steps, 10 epochs of
+  minibatch 256) and with ``THROUGHPUT_ROLLOUT`` (128 x 32, 4 epochs of 2,048), the shape the
+  million-step budgets train with, at each torch thread count;
+- ``centralized`` (SB3 PPO on the joint view) collecting with a ``DummyVecEnv`` of
+  ``JointView`` objects (one Python env step per rollout env and tick, as it trained before) and
+  with :class:`~baselines.rl.sb3.JointVecEnv` (one vector-env call per tick), at its default
+  rollout and at the wide one.
+
+Each measurement first runs one warm-up ``learn`` of a rollout, then times ``--steps`` more.
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import time
 
-import numpy as np
 import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-import coord_env
+from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
 from baselines.rl.mtma.trainer import MTMATrainer
+from baselines.rl.sb3 import SB3_THROUGHPUT_ROLLOUT, CentralizedTrainer, PPOConfig
+from baselines.rl.views import JointView
+from coord_env.scenarios import load_scenario
 
 
-def _parallel_envs(scenario: str, envs: int, ticks: int, options: dict) -> float:
-    """Env steps per second of ``envs`` separate parallel envs with random valid actions."""
-    rng = np.random.default_rng(0)
-    batch = [coord_env.parallel_env(scenario, **options) for _ in range(envs)]
-    for index, env in enumerate(batch):
-        env.reset(seed=index)
-    spaces = {a: batch[0].action_space(a) for a in batch[0].possible_agents}
-    start = time.perf_counter()
-    for _ in range(ticks):
-        for index, env in enumerate(batch):
-            actions = {a: rng.integers(0, space.nvec) for a, space in spaces.items()}
-            _, _, _, truncations, _ = env.step(actions)
-            if any(truncations.values()):
-                env.reset(seed=index)
-    return envs * ticks / (time.perf_counter() - start)
+def _timed(learn, steps_done, steps: int, warm_up: int) -> float:
+    """Env steps per second of ``learn(steps)`` after one ``learn(warm_up)``."""
+    learn(warm_up)
+    start, done = time.perf_counter(), steps_done()
+    learn(steps)
+    return (steps_done() - done) / (time.perf_counter() - start)
+
+
+def mtma_rate(scenario: str, rollout: dict, steps: int) -> float:
+    """``MTMATrainer.learn`` env steps/s with the ``mtma`` preset and ``rollout`` overrides."""
+    trainer = MTMATrainer(scenario, 0, **rollout)
+    warm_up = trainer.config.n_envs * trainer.config.n_steps
+    return _timed(trainer.learn, lambda: trainer.steps_done, steps, warm_up)
+
+
+def centralized_rate(scenario: str, config: dict, steps: int, batched: bool) -> float:
+    """SB3 PPO on the joint view: JointVecEnv (batched) or a DummyVecEnv of JointViews."""
+    ppo_config = PPOConfig(**config, torch_threads=None)
+    warm_up = ppo_config.n_envs * ppo_config.n_steps
+    if batched:
+        trainer = CentralizedTrainer(scenario, 0, **config, torch_threads=None)
+        return _timed(trainer.learn, lambda: trainer.steps_done, steps, warm_up)
+    s = load_scenario(scenario)
+
+    def make_view() -> Monitor:
+        return Monitor(JointView(s, None, **ppo_config.env_options()))
+
+    venv = DummyVecEnv([make_view] * ppo_config.n_envs)
+    model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0, **ppo_config.ppo_kwargs())
+
+    def learn(count: int) -> None:
+        model.learn(total_timesteps=count, reset_num_timesteps=False)
+
+    return _timed(learn, lambda: model.num_timesteps, steps, warm_up)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="default")
-    parser.add_argument("--envs", type=int, nargs="+", default=[4, 8, 16])
-    parser.add_argument("--steps", type=int, default=8192, help="env steps timed per measurement")
+    parser.add_argument("--steps", type=int, default=16384, help="env steps timed per cell")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
+    print(f"{platform.machine()}, torch {torch.__version__}, scenario {args.scenario}\n")
+    print("MTMA `learn`, env steps/s:\n")
+    print("| rollout | " + " | ".join(f"{n} torch thread(s)" for n in args.threads) + " |")
+    print("|---|" + "---:|" * len(args.threads))
+    for label, rollout in (
+        ("presets: 4 x 256, 10 epochs x 256", {}),
+        ("THROUGHPUT_ROLLOUT: 128 x 32, 4 epochs x 2,048", THROUGHPUT_ROLLOUT),
+    ):
+        rates = []
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            rates.append(mtma_rate(args.scenario, rollout, args.steps))
+        print(f"| {label} | " + " | ".join(f"{rate:,.0f}" for rate in rates) + " |")
+    print("\n`centralized` (SB3 PPO) `learn`, env steps/s, one torch thread:\n")
+    print("| rollout | DummyVecEnv of JointViews | JointVecEnv |")
+    print("|---|---:|---:|")
     torch.set_num_threads(1)
-    print(f"{'n_envs':>7}{'envs steps/s':>15}{'batched steps/s':>18}{'learn steps/s':>16}")
-    for envs in args.envs:
-        ticks = max(1, args.steps // envs)
-        trainer = MTMATrainer(args.scenario, 0, n_envs=envs, n_steps=max(1, 1024 // envs))
-        separate = _parallel_envs(args.scenario, envs, ticks, trainer.env_options)
-        start = time.perf_counter()
-        trainer.collector.collect(trainer.actors, ticks, trainer.generator)
-        batched = envs * ticks / (time.perf_counter() - start)
-        trainer.learn(1024)  # warm up
-        start = time.perf_counter()
-        done = trainer.steps_done
-        trainer.learn(args.steps)
-        learn = (trainer.steps_done - done) / (time.perf_counter() - start)
-        print(f"{envs:>7}{separate:>15,.0f}{batched:>18,.0f}{learn:>16,.0f}")
+    for label, config in (
+        ("default: 16 x 128, 5 epochs x 256", {}),
+        ("SB3_THROUGHPUT_ROLLOUT: 128 x 32, 4 epochs x 2,048", SB3_THROUGHPUT_ROLLOUT),
+    ):
+        before = centralized_rate(args.scenario, config, args.steps, batched=False)
+        after = centralized_rate(args.scenario, config, args.steps, batched=True)
+        print(f"| {label} | {before:,.0f} | {after:,.0f} |")
     return 0
 
 

@@ -16,6 +16,7 @@ Dask is optional (``pip install 'coord-env[dask]'``) and imported only when a sc
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -118,6 +119,18 @@ def _client(scheduler: str, workers: int) -> Iterator[Any]:
             yield client
 
 
+def _safe_context() -> multiprocessing.context.BaseContext:
+    """Worker processes that start clean: ``forkserver`` (``spawn`` where it is missing).
+
+    A forked worker inherits the parent's threads' locks but not the threads: after torch has run
+    its intra-op thread pool in the parent (evaluating or training an RL baseline), a forked
+    worker that uses torch can wait forever on a lock no thread will release (``coord-bench
+    reproduce`` hung so, at 0% CPU, evaluating MTMA with worker processes).
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
 def map_jobs(
     function: Callable[[Job], Result],
     jobs: Sequence[Job],
@@ -174,7 +187,7 @@ def map_jobs(
     report = on_result or (lambda result: None)
     if scheduler is None:
         if workers and workers > 0:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_safe_context()) as pool:
                 results = []
                 for result in pool.map(function, jobs):
                     results.append(result)

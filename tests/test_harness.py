@@ -131,6 +131,22 @@ def test_workers_give_the_same_document():
     assert json.dumps(parallel, sort_keys=True) == json.dumps(serial, sort_keys=True)
 
 
+def test_workers_evaluate_an_rl_checkpoint_after_torch_ran_threads_here():
+    """Worker processes start clean (forkserver): a forked worker could inherit the locks of
+    torch's intra-op threads without the threads and wait forever (``reproduce`` hung so)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.ones(256, 256) @ torch.ones(256, 256)  # start torch's thread pool in this process
+        serial = coord_env.evaluate("mtma", "tiny", seeds=SEEDS[:2], workers=0)
+        parallel = coord_env.evaluate("mtma", "tiny", seeds=SEEDS[:2], workers=2)
+    finally:
+        torch.set_num_threads(previous)
+    assert parallel == serial
+
+
 def test_document_is_strict_json(siloed_results):
     text = json.dumps(siloed_results, allow_nan=False)
     assert json.loads(text) == siloed_results

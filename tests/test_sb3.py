@@ -4,6 +4,7 @@ seeding, and the shared policy's SuperSuit transforms. Tiny budgets on the ``tin
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -314,3 +315,25 @@ def test_joint_vec_env_refuses_a_bad_action_and_stays_usable():
         venv.step(bad)
     observations, _, dones, _ = venv.step(actions)
     assert observations.shape == (3, *venv.observation_space.shape) and not dones.any()
+
+
+def test_shared_ppo_rescales_actions_and_old_checkpoints_load_without():
+    """The policy acts in [-1, 1], mapped onto each agent's Box: a zero output orders half the
+    largest target instead of nothing. Checkpoints from before the option load without it."""
+    from baselines.rl.training import load_trainer
+    from coord_env.checkpoint import read_manifest
+
+    env = coord_env.parallel_env("tiny", continuous_actions=True)
+    policy = SharedPolicy(None, env)
+    actions = policy.agent_actions(np.zeros((2, 4), dtype=np.float32))
+    np.testing.assert_allclose(actions["inventory_0"], 0.5)
+    np.testing.assert_allclose(actions["recommender_0"], 0.0)
+    legacy = SharedPolicy(None, env, rescale_actions=False).agent_actions(np.zeros((2, 4)))
+    np.testing.assert_allclose(legacy["inventory_0"], 0.0)
+    with pytest.raises(ValueError, match="rescale_actions"):
+        SharedPPOConfig(rescale_actions="yes")
+    committed = Path(__file__).parents[1] / "baselines/checkpoints/tiny/shared_ppo"
+    stored = json.loads((committed / TRAINER_STATE).read_text())["config"]
+    trainer = load_trainer(committed, coord_env.load_scenario("tiny"))
+    assert trainer.config.rescale_actions is stored.get("rescale_actions", False)
+    assert read_manifest(committed)["baseline"] == "shared_ppo"

@@ -53,6 +53,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 from supersuit import (
+    action_lambda_v1,
     agent_indicator_v0,
     clip_actions_v0,
     concat_vec_envs_v1,
@@ -72,6 +73,7 @@ from coord_env.policy import Policy
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = [
+    "SB3_THROUGHPUT_ROLLOUT",
     "SB3_TRAINERS",
     "TRAINER_STATE",
     "AlternatingPPOConfig",
@@ -213,6 +215,16 @@ class PPOConfig:
         }
 
 
+# Rollout and update shape for budgets in the millions: 128 rollout envs (one JointVecEnv call per
+# tick for ``centralized``) x 32 steps, 4 epochs of minibatch 2,048 (benchmarks/training_throughput.py).
+SB3_THROUGHPUT_ROLLOUT: dict[str, int] = {
+    "n_envs": 128,
+    "n_steps": 32,
+    "batch_size": 2048,
+    "n_epochs": 4,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class AlternatingPPOConfig(PPOConfig):
     """:class:`PPOConfig` plus the alternation of the two departmental learners.
@@ -239,12 +251,27 @@ class AlternatingPPOConfig(PPOConfig):
 @dataclasses.dataclass(frozen=True)
 class SharedPPOConfig(PPOConfig):
     """:class:`PPOConfig` for ``shared_ppo``: ``continuous_actions`` must stay True (SuperSuit
-    cannot pad MultiDiscrete spaces)."""
+    cannot pad MultiDiscrete spaces).
+
+    Attributes
+    ----------
+    rescale_actions : bool
+        Default True: the policy acts in [-1, 1] on every action dimension and each agent's
+        action is mapped affinely onto its own Box (``supersuit.action_lambda_v1``), as SB3
+        advises for continuous actions. Without it, the inventory's Box(0, 1) order fractions
+        are clipped from the Gaussian's [-1, 1]: the initial policy (mean 0) orders nothing, half
+        of all samples clip to 0, and ``shared_ppo`` lost money on ``default`` and
+        ``multiscale`` (fill rates 0.33 and 0.05 after 100k steps). False reproduces checkpoints
+        trained before the rescaling.
+    """
 
     continuous_actions: bool = True
+    rescale_actions: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not isinstance(self.rescale_actions, bool):
+            raise ValueError(f"rescale_actions must be True or False, got {self.rescale_actions!r}")
         if self.continuous_actions is not True:
             raise ValueError(
                 "continuous_actions must be True for shared_ppo: SuperSuit pads only Box spaces, "
@@ -414,6 +441,8 @@ class SharedPolicy(_PredictingPolicy):
         An env with the options the policy acts under (``continuous_actions=True``).
     name : str
     torch_threads : int or None
+    rescale_actions : bool
+        As the policy was trained (:class:`SharedPPOConfig`).
     """
 
     def __init__(
@@ -422,9 +451,11 @@ class SharedPolicy(_PredictingPolicy):
         env: RetailParallelEnv,
         name: str = "shared_ppo",
         torch_threads: int | None = 1,
+        rescale_actions: bool = True,
     ):
         super().__init__(name, torch_threads)
         self.model = model
+        self.rescale_actions = rescale_actions
         self.agents = tuple(env.possible_agents)
         self.observation_sizes = {
             agent: env.observation_space(agent).shape[0] for agent in self.agents
@@ -441,12 +472,19 @@ class SharedPolicy(_PredictingPolicy):
         return rows
 
     def agent_actions(self, padded_actions: np.ndarray) -> dict[str, np.ndarray]:
-        """Cut each agent's row of padded actions to its size and clip it to its space."""
+        """Cut each agent's row of padded actions to its size, clip it, and map it to its space.
+
+        With ``rescale_actions`` the row is clipped to [-1, 1] and mapped affinely onto the
+        agent's Box (:func:`to_agent_space`); otherwise it is clipped to the agent's Box.
+        """
         actions = {}
         for index, agent in enumerate(self.agents):
             space = self.action_spaces[agent]
             cut = np.asarray(padded_actions[index][: space.shape[0]], dtype=np.float32)
-            actions[agent] = np.clip(cut, space.low, space.high)
+            if self.rescale_actions:
+                actions[agent] = to_agent_space(np.clip(cut, -1.0, 1.0), space)
+            else:
+                actions[agent] = np.clip(cut, space.low, space.high)
         return actions
 
     def _act(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -666,12 +704,35 @@ def _unit_agent_indicator(env: Any) -> Any:
     return observation_lambda_v0(env, observation, observation_space)
 
 
+def to_agent_space(action: np.ndarray, space: spaces.Box) -> np.ndarray:
+    """Map an action in [-1, 1] affinely onto a Box: -1 to ``low``, 1 to ``high``.
+
+    Examples
+    --------
+    >>> to_agent_space(np.array([-1.0, 0.0, 1.0]), spaces.Box(0.0, 1.0, (3,))).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    low, high = space.low, space.high
+    mapped = low + (np.asarray(action, dtype=np.float32) + 1.0) * 0.5 * (high - low)
+    return np.clip(mapped, low, high).astype(space.dtype)  # rounding may step outside
+
+
+def _unit_action_spaces(env: Any) -> Any:
+    """Every agent acts in Box(-1, 1) of its action's shape, mapped onto its own Box."""
+
+    def action_space(space: spaces.Box) -> spaces.Box:
+        return spaces.Box(-1.0, 1.0, space.shape, dtype=np.float32)
+
+    return action_lambda_v1(env, lambda action, space: to_agent_space(action, space), action_space)
+
+
 def make_shared_vec_env(
     scenario: str | Scenario,
     n_envs: int = 2,
     reward_scale: float | None = None,
     observation_mode: str = "partial",
     inventory_action: str = "order_up_to",
+    rescale_actions: bool = True,
 ) -> VecEnv:
     """The SuperSuit recipe for one shared policy over both agents, as an SB3 VecEnv.
 
@@ -685,6 +746,8 @@ def make_shared_vec_env(
         None: :func:`~baselines.rl.views.default_reward_scale`.
     observation_mode, inventory_action : str
         Env options; ``continuous_actions`` is always True.
+    rescale_actions : bool
+        Map every agent's actions from [-1, 1] onto its Box (:class:`SharedPPOConfig`).
 
     Returns
     -------
@@ -698,6 +761,8 @@ def make_shared_vec_env(
         inventory_action=inventory_action,
     )
     scale = default_reward_scale(env.scenario) if reward_scale is None else reward_scale
+    if rescale_actions:  # innermost: the policy's [-1, 1] mapped onto each agent's Box
+        env = _unit_action_spaces(env)
     env = clip_actions_v0(env)  # before padding: the padded Box(-1, 1) reaches the inventory
     env = pad_observations_v0(env)
     env = pad_action_space_v0(env)
@@ -825,7 +890,7 @@ class _PPOTrainer:
             raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
         check_provenance(directory, state, scenario, expected, cls.name)
         try:
-            trainer = cls(scenario, state["seed"], **state["config"])
+            trainer = cls(scenario, state["seed"], **cls._stored_config(state["config"]))
             steps_recorded = int(state["steps_done"])
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
@@ -851,6 +916,11 @@ class _PPOTrainer:
                 f"{TRAINER_STATE} records {steps_recorded}"
             )
         return trainer
+
+    @staticmethod
+    def _stored_config(config: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint's config as this version's trainer takes it."""
+        return config
 
     @staticmethod
     def _read_state(directory: Path) -> dict[str, Any]:
@@ -1065,8 +1135,14 @@ class SharedPPOTrainer(_PPOTrainer):
             self.reward_scale,
             self.config.observation_mode,
             self.config.inventory_action,
+            self.config.rescale_actions,
         )
         self.models["shared"] = self._ppo(venv, "shared")
+
+    @staticmethod
+    def _stored_config(config: dict[str, Any]) -> dict[str, Any]:
+        """Checkpoints written before ``rescale_actions`` existed were trained without it."""
+        return {"rescale_actions": False, **config}
 
     @property
     def steps_done(self) -> int:
@@ -1085,7 +1161,13 @@ class SharedPPOTrainer(_PPOTrainer):
     def policy(self) -> Policy:
         """The shared model acting deterministically for both agents (live)."""
         env = RetailParallelEnv(self.scenario, **self.env_options)
-        return SharedPolicy(self.models["shared"], env, self.name, self.config.torch_threads)
+        return SharedPolicy(
+            self.models["shared"],
+            env,
+            self.name,
+            self.config.torch_threads,
+            self.config.rescale_actions,
+        )
 
 
 SB3_TRAINERS: dict[str, type[_PPOTrainer]] = {
