@@ -373,3 +373,16 @@ def test_order_up_to_targets_the_position_after_arrivals_and_disposal():
     # positions after arrivals are 10 and 0: disposed units do not count toward the targets
     assert out.ordered.tolist() == [[30, 5]]
     assert state.pipeline[0, :, 0].tolist() == [30, 5]
+
+
+@pytest.mark.parametrize("shape", [(1, 104, 10), (3, 7, 2), (64, 104, 10), (1024, 13, 10)])
+def test_drift_paths_are_bit_for_bit_scipys_ar1_filter(shape):
+    """Both ways of building the drift (lfilter for few series, period by period for many) give
+    exactly scipy's AR(1) filter, so every seed's drift is the same whatever the batch size."""
+    from scipy.signal import lfilter
+
+    from coord_env.core.state import ar1_paths
+
+    shocks = np.random.default_rng(3).standard_normal(shape)
+    expected = lfilter([1.0], [1.0, -0.9], shocks, axis=1)
+    assert np.array_equal(ar1_paths(shocks, 0.9), expected)
