@@ -8,7 +8,8 @@ and product-steps/s (retailer-ticks times products).
     python benchmarks/env_throughput.py [--seconds 5] [--scenarios tiny default ...]
         [--batch-sizes 1 64 256 1024]
 
-Prints two Markdown tables (the README's numbers come from them).
+Prints three Markdown tables (the README's numbers come from them): the single envs, the vector
+env, and the exact-sampling ceiling (the first-choice Poisson draws alone, per batch size).
 """
 
 from __future__ import annotations
@@ -76,6 +77,25 @@ def vector_steps_per_second(name: str, num_envs: int, seconds: float, seed: int 
     return steps * num_envs / (time.perf_counter() - start)
 
 
+def sampling_ceiling(name: str, num_envs: int, repeats: int = 20) -> tuple[float, float]:
+    """The first-choice draws alone: their time per tick (ms) and the env-steps/s they allow.
+
+    One tick draws a Poisson count per (retailer, segment, product) cell and per (retailer,
+    segment) walk-away at the scenario's mean rates (``coord_env.core.step``'s batched path).
+    No step can be faster than this, whatever else is optimized: the exact-sampling ceiling.
+    """
+    s = coord_env.load_scenario(name)
+    cells = s.num_segments * (s.num_products + 1)
+    rates = np.full((num_envs, cells), float(s.tick_total_arrival_rate.mean()) / cells)
+    rng = np.random.default_rng(0)
+    rng.poisson(rates)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        rng.poisson(rates)
+    seconds = (time.perf_counter() - start) / repeats
+    return 1000 * seconds, num_envs / seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per env")
@@ -128,6 +148,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             cells.append(f"{rate:,.0f} ({rate * products / 1e6:.2f}M), {reset_ms:.2f} ms")
         print(f"| {name} | {products} | " + " | ".join(cells) + " |", flush=True)
+    print(
+        "\nThe exact-sampling ceiling: one Poisson draw per (retailer, segment, product) cell and"
+        " per walk-away, alone, at the scenario's mean rates (ms per tick; env-steps/s at most):\n"
+    )
+    print("| scenario | " + " | ".join(f"B={b}" for b in args.batch_sizes) + " |")
+    print("|---|" + "---:|" * len(args.batch_sizes))
+    for name in args.scenarios:
+        cells = []
+        for num_envs in args.batch_sizes:
+            milliseconds, ceiling = sampling_ceiling(name, num_envs)
+            cells.append(f"{milliseconds:.2f} ms, {ceiling:,.0f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
     if reference:
         print(f"\nmpe2 simple_spread_v3 in the same run: {reference:,.0f} steps/s")
     return 0

@@ -136,19 +136,23 @@ def plot_learning_curves(
     path: str | Path,
     references: Mapping[str, float] | None = None,
     title: str = "",
+    x_label: str = "environment steps",
 ) -> Path:
-    """Held-out profit against training steps: per baseline the mean over training seeds and a
-    band from the lowest to the highest seed, with horizontal reference lines.
+    """Held-out profit against training steps (or time): per baseline the mean over training
+    seeds and a band from the lowest to the highest seed, with horizontal reference lines.
 
     Parameters
     ----------
     curves : mapping
-        Baseline name -> one ``(steps, profit)`` pair of arrays per training seed. Seeds are
-        aligned on the steps they share.
+        Baseline name -> one ``(x, profit)`` pair of arrays per training seed, x being the steps
+        (or the wall-clock time) of each evaluation. Seeds are aligned on the evaluations they
+        share, at the mean x over seeds.
     path : where to write the PNG
     references : mapping, optional
         Label -> profit, drawn as dashed lines (e.g. the heuristics and the upper bound).
     title : str
+    x_label : str
+        The x axis's label, e.g. "wall-clock minutes" for curves against time.
 
     Returns
     -------
@@ -158,7 +162,7 @@ def plot_learning_curves(
     axes = figure.add_subplot()
     for index, (name, runs) in enumerate(curves.items()):
         length = min(len(steps) for steps, _ in runs)
-        steps = np.asarray(runs[0][0][:length], dtype=np.float64)
+        steps = np.mean([np.asarray(x[:length], dtype=np.float64) for x, _ in runs], axis=0)
         profits = np.array([np.asarray(profit[:length], dtype=np.float64) for _, profit in runs])
         color = f"C{index}"
         axes.plot(steps, profits.mean(axis=0), color=color, label=f"{name} ({len(runs)} seeds)")
@@ -170,7 +174,7 @@ def plot_learning_curves(
         axes.axhline(
             value, color=f"C{len(curves) + index}", linestyle="--", linewidth=1.0, label=label
         )
-    axes.set_xlabel("environment steps")
+    axes.set_xlabel(x_label)
     axes.set_ylabel("held-out episode profit")
     axes.set_title(title, fontsize="medium")
     axes.legend(loc="best", fontsize="small")
