@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -119,16 +121,18 @@ def _client(scheduler: str, workers: int) -> Iterator[Any]:
             yield client
 
 
-def _safe_context() -> multiprocessing.context.BaseContext:
-    """Worker processes that start clean: ``forkserver`` (``spawn`` where it is missing).
+def _pool_context() -> multiprocessing.context.BaseContext | None:
+    """How worker processes start: the platform's default, but ``forkserver`` once torch is loaded.
 
-    A forked worker inherits the parent's threads' locks but not the threads: after torch has run
-    its intra-op thread pool in the parent (evaluating or training an RL baseline), a forked
-    worker that uses torch can wait forever on a lock no thread will release (``coord-bench
-    reproduce`` hung so, at 0% CPU, evaluating MTMA with worker processes).
+    A forked worker inherits the locks of torch's intra-op thread pool without its threads and can
+    wait on them forever (``coord-bench reproduce`` hung so, at 0% CPU, evaluating MTMA with
+    workers). Forkserver workers start clean but, like ``spawn``, import the jobs' functions
+    afresh: they must be importable (not defined in ``__main__`` of an interactive session), and
+    a script must guard its top level with ``if __name__ == "__main__":``.
     """
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "torch" in sys.modules and "forkserver" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("forkserver")
+    return None
 
 
 def map_jobs(
@@ -187,12 +191,20 @@ def map_jobs(
     report = on_result or (lambda result: None)
     if scheduler is None:
         if workers and workers > 0:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=_safe_context()) as pool:
-                results = []
-                for result in pool.map(function, jobs):
-                    results.append(result)
-                    report(result)
-                return results
+            results = []
+            try:
+                with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+                    for result in pool.map(function, jobs):
+                        results.append(result)
+                        report(result)
+            except BrokenProcessPool as error:
+                raise RuntimeError(
+                    "a worker process died. Worker processes import the jobs' functions afresh: "
+                    "define them in an importable module (not in __main__ of an interactive "
+                    'session), guard a script\'s top level with if __name__ == "__main__":, or '
+                    "use workers=0"
+                ) from error
+            return results
         results = []
         for job in jobs:
             results.append(function(job))

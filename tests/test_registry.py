@@ -55,6 +55,19 @@ def test_a_registered_policy_is_evaluated_by_name(clean_registry):
     assert ours["per_seed"] == reference["per_seed"]
 
 
+def test_a_policy_registered_at_run_time_is_evaluated_by_worker_processes(clean_registry):
+    """Workers start clean once torch is loaded (forkserver), so they do not inherit this
+    process's registry: the policy's spec travels with the jobs."""
+    import torch  # noqa: F401  (loaded: the workers start by forkserver)
+
+    coord_env.register_policy(
+        "again-siloed", "baselines.heuristics.siloed:SiloedPolicy", description="siloed again"
+    )
+    parallel = coord_env.evaluate("again-siloed", "tiny", seeds=[3, 4], workers=2)
+    serial = coord_env.evaluate("again-siloed", "tiny", seeds=[3, 4])
+    assert parallel == serial and parallel["policy"] == "again-siloed"
+
+
 def test_registered_env_options_reach_the_env(clean_registry):
     seen = {}
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +101,28 @@ def test_resuming_another_baseline_or_scenario_is_refused(run):
         train("ippo", "tiny", 512, 5, run, resume=True, progress=False)
     with pytest.raises(CheckpointError, match="trained on coord/tiny-v0"):
         train("centralized", "small", 512, 5, run, resume=True, progress=False)
+
+
+def test_resuming_with_other_hyperparameters_is_refused_and_a_sweep_restarts(run, tmp_path):
+    """A checkpoint keeps its own hyperparameters when resumed, so asking for others is an error;
+    a sweep (reproduce --retrain) whose folder holds a run of other hyperparameters trains afresh
+    instead of resuming it."""
+    import shutil
+
+    from baselines.rl.training import TrainingRun, train_runs
+
+    other = {**FAST, "n_epochs": FAST.get("n_epochs", 1) + 1}
+    with pytest.raises(ValueError, match=r"other hyperparameters \(n_epochs: "):
+        train("centralized", "tiny", 384, 5, run, resume=True, progress=False, config=other)
+    copy = tmp_path / "sweep"
+    shutil.copytree(run, copy)
+    (checkpoint,) = train_runs(
+        [TrainingRun("centralized", "tiny", 256, 5, str(copy), eval_every=128, config=other)],
+        progress=False,
+    )
+    stored = json.loads((Path(checkpoint) / "trainer.json").read_text())["config"]
+    assert stored["n_epochs"] == other["n_epochs"]
+    assert [int(row["steps"]) for row in _rows(copy / "progress.csv")] == [128, 256]
 
 
 def test_unknown_baselines_and_budgets_are_refused():

@@ -21,9 +21,10 @@
 
 Seeding: everything derives from the trainer's ``seed`` (in ``[0, TRAINING_SEED_LIMIT)``). Each PPO
 gets ``PPO(seed=derived_seed(seed, learner, steps_done))``, which seeds python, numpy, torch, the
-action space and the first reset of its rollout envs (``derived + index``, always below
-``TRAINING_SEED_LIMIT``, so never an official evaluation seed); later episodes continue each env's
-generator. SB3 seeds process-global generators, so two trainers in one process are reproducible
+action space and the first reset of its rollout envs (``derived + index`` per env; for
+``centralized``'s :class:`JointVecEnv`, ``derived`` seeds the whole batch; always below
+``TRAINING_SEED_LIMIT``, so never an official evaluation seed); later episodes continue the envs'
+generators. SB3 seeds process-global generators, so two trainers in one process are reproducible
 when built and trained in the same order. Rewards are scaled by ``reward_scale`` (default:
 :func:`~baselines.rl.views.default_reward_scale`). No VecNormalize: observations are already O(1).
 
@@ -104,8 +105,9 @@ class PPOConfig:
     Attributes
     ----------
     n_envs : int
-        Rollout environments stepped side by side (a DummyVecEnv of views; for ``shared_ppo``,
-        copies of the parallel env, each giving one row per agent). Default 16: SB3's forward
+        Rollout environments stepped side by side (for ``centralized`` one :class:`JointVecEnv`
+        batch, for the departmental trainers a DummyVecEnv of views, for ``shared_ppo`` copies of
+        the parallel env, each giving one row per agent). Default 16: SB3's forward
         pass over a MultiDiscrete action costs about 9 ms whatever the batch, so more envs per call
         is the main lever on speed (``default``: 130 steps/s with 2 envs, 520 with 8, 710 with 16).
     n_steps : int
@@ -594,6 +596,7 @@ class JointVecEnv(VecEnv):
         dones = terminations[INVENTORY] | truncations[INVENTORY]
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if dones.any():  # the horizon: every retailer's episode ends on this tick
+            assert dones.all(), "the vector env ends every retailer's episode together"
             for index, info in enumerate(infos):
                 info["terminal_observation"] = joint[index]
                 info["TimeLimit.truncated"] = not bool(terminations[INVENTORY][index])

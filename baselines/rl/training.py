@@ -11,6 +11,7 @@ A run directory holds::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import shutil
 import sys
@@ -241,6 +242,12 @@ def _train(
     if resume:
         read_manifest(checkpoint, s, baseline=name)
         trainer = load_trainer(checkpoint, s)
+        differing = config_mismatch(trainer, config)
+        if differing:
+            raise ValueError(
+                f"{checkpoint} was trained with other hyperparameters ({'; '.join(differing)}); "
+                "resuming keeps the checkpoint's, so train into a fresh folder instead"
+            )
         wall_time = float(read_manifest(checkpoint)["wall_time_s"])
     else:
         if (checkpoint / "manifest.json").exists():
@@ -312,7 +319,8 @@ class TrainingRun:
 
 
 def finished(run: TrainingRun) -> bool:
-    """Whether ``run.out`` holds a valid final checkpoint of this run (steps >= budget).
+    """Whether ``run.out`` holds a valid final checkpoint of this run (steps >= budget, and the
+    hyperparameters of ``run.config``).
 
     Raises
     ------
@@ -331,7 +339,24 @@ def finished(run: TrainingRun) -> bool:
             f"run folder {run.out} holds seed {manifest['seed']}, not seed {run.seed}: "
             "give each run its own folder"
         )
-    return int(manifest["steps"]) >= run.steps
+    if int(manifest["steps"]) < run.steps:
+        return False
+    return not config_mismatch(load_trainer(checkpoint, load_scenario(run.scenario)), run.config)
+
+
+def config_mismatch(trainer: Trainer, config: dict[str, Any] | None) -> list[str]:
+    """The fields of ``config`` on which ``trainer``'s hyperparameters differ, as "field: mine vs
+    asked" strings (empty when they agree or no config is asked for)."""
+    current = dataclasses.asdict(trainer.config)
+
+    def plain(value: Any) -> Any:  # a tuple field given as a list is the same setting
+        return list(value) if isinstance(value, tuple) else value
+
+    return [
+        f"{field}: {current.get(field)!r} vs {value!r}"
+        for field, value in sorted((config or {}).items())
+        if plain(current.get(field)) != plain(value)
+    ]
 
 
 def _train_run(run: TrainingRun, progress: bool = False) -> str:
@@ -339,7 +364,9 @@ def _train_run(run: TrainingRun, progress: bool = False) -> str:
 
     A finished run is skipped. The staging folder survives a lost worker, so the retried task
     resumes from its last checkpoint (resuming is bit-identical to an uninterrupted run); an
-    unfinished ``run.out`` (a smaller budget before) is copied there and resumed to the budget.
+    unfinished ``run.out`` (a smaller budget before) is copied there and resumed to the budget,
+    unless it was trained with other hyperparameters than ``run.config``: then the run starts
+    afresh (and replaces it when done).
     """
     out = Path(run.out)
     if finished(run):
@@ -347,7 +374,10 @@ def _train_run(run: TrainingRun, progress: bool = False) -> str:
     staging = out.with_name(out.name + ".partial")
     if not (staging / CHECKPOINT / MANIFEST).is_file():
         shutil.rmtree(staging, ignore_errors=True)
-        if (out / CHECKPOINT / MANIFEST).is_file():
+        previous = out / CHECKPOINT
+        if (previous / MANIFEST).is_file() and not config_mismatch(
+            load_trainer(previous, load_scenario(run.scenario)), run.config
+        ):
             shutil.copytree(out, staging)
     train(
         run.name,

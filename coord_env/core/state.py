@@ -104,7 +104,7 @@ def ar1_paths(shocks: np.ndarray, rho: float) -> np.ndarray:
     B, T, N = shocks.shape
     if B * N < 512:
         return lfilter([1.0], [1.0, -rho], shocks, axis=1)
-    paths = np.ascontiguousarray(shocks.transpose(1, 0, 2))
+    paths = np.array(shocks.transpose(1, 0, 2), order="C")  # a copy: shocks stay untouched
     for period in range(1, T):
         paths[period] += rho * paths[period - 1]
     return paths.transpose(1, 0, 2)

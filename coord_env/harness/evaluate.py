@@ -8,6 +8,7 @@ that resolves to one) and talks to the policy only through ``reset(seed)`` and
 from __future__ import annotations
 
 import importlib
+import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,20 @@ def run_episode(
     )
 
 
+def _shippable(policy: str | PolicyFactory) -> str | PolicyFactory:
+    """What a worker process gets to resolve the policy: the name, or for a policy registered in
+    this process at run time (which a fresh worker does not know) its picklable spec."""
+    if isinstance(policy, str) and ":" not in policy and not Path(policy, MANIFEST).is_file():
+        spec = policy_spec(policy)
+        if spec.plugin == "user":
+            try:
+                pickle.dumps(spec)
+            except (pickle.PicklingError, AttributeError, TypeError):
+                return policy  # a forked worker still finds it in the registry it inherited
+            return spec
+    return policy
+
+
 def _seed_result(args: tuple) -> dict[str, Any]:
     spec, scenario, seed, env_options = args
     name, factory = resolve_policy(spec)
@@ -234,7 +249,7 @@ def evaluate(
     seeds = list(EVALUATION_SEEDS if seeds is None else seeds)
     if not seeds:
         raise ValueError("seeds must list at least one seed (None: the official evaluation seeds)")
-    jobs = [(policy, s, seed, env_options) for seed in seeds]
+    jobs = [(_shippable(policy), s, seed, env_options) for seed in seeds]
     bar = tqdm(total=len(jobs), desc=f"{name} on {s.env_id}", unit="seed", disable=not progress)
     with bar:
         rows = map_jobs(
