@@ -20,7 +20,10 @@ import numpy as np
 from scipy import stats
 
 from baselines.rl.mtma import MTMA_TRAINERS
+from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
+from baselines.rl.mtma.trainer import drop_episodes_under_way
 from baselines.rl.policies import COMMITTED, committed_checkpoint
+from baselines.rl.sb3 import SB3_THROUGHPUT_ROLLOUT
 from baselines.rl.training import RL_BASELINES, TrainingRun, train_runs
 from coord_env.analysis.insights import INSIGHTS, insight_checks
 from coord_env.analysis.optimal import OptimalPolicy, optimal_value
@@ -46,20 +49,26 @@ __all__ = [
 
 HEADLINE_SCENARIOS = ("default", "multiscale")
 OPTIMUM_SCENARIOS = ("tiny",)  # solved exactly by coord_env.analysis.optimal: gaps to the optimum
-CURVE_SEEDS = (0, 1, 2)  # training seeds of the learning curves; seed 0's checkpoint is committed
+CURVE_SEEDS = (0, 1, 2, 3, 4)  # training seeds of the curves; seed 0's checkpoint is committed
 TRAINING_BUDGETS = {
     "tiny": 50_000,
     "small": 100_000,
     "default": 300_000,
     "multiscale": 100_000,
 }  # env steps
-# MTMA and its ablations: the budget of the reported result (on default, about 7 minutes on one
-# core of the 2-core machine); their learning rates decay linearly to zero at the budget.
-MTMA_BUDGETS = {"tiny": 50_000, "small": 100_000, "default": 400_000, "multiscale": 300_000}
-# shared_ppo on default keeps the 100k budget of its committed checkpoint: a 300k run costs about
-# 9 more minutes per training seed, which went to the other baselines' seed bands instead
-BUDGET_EXCEPTIONS = {("shared_ppo", "default"): 100_000}
-EVAL_EVERY = 15_000
+# MTMA and its ablations: the budget of the reported result; their learning rates decay linearly to
+# zero at the budget. Budgets in the millions train with THROUGHPUT_ROLLOUT (about 4 minutes per
+# 2M steps on one core of the 2-core machine).
+MTMA_BUDGETS = {"tiny": 50_000, "small": 100_000, "default": 2_000_000, "multiscale": 2_000_000}
+# Per-baseline budgets that differ from the tables above. centralized trains on the batched
+# JointVecEnv with SB3_THROUGHPUT_ROLLOUT at 2M steps (about 7 minutes a run on one core); shared_ppo
+# on default keeps the 100k budget of its committed checkpoint.
+BUDGET_EXCEPTIONS = {
+    ("shared_ppo", "default"): 100_000,
+    ("centralized", "default"): 2_000_000,
+    ("centralized", "multiscale"): 2_000_000,
+}
+EVAL_POINTS = 20  # held-out evaluations per run (fewer for budgets under 300k: 15k apart)
 HEURISTICS = ("random", "mean_demand", "siloed", "coordinated", "lp")
 TABLE_METRICS = (
     "fill_rate",
@@ -82,18 +91,31 @@ def training_budget(name: str, scenario: Scenario) -> int:
     return budgets[scenario.name]
 
 
+def eval_every(budget: int) -> int:
+    """Steps between held-out evaluations of a run: ``budget / EVAL_POINTS``, but at least 15k."""
+    return max(15_000, budget // EVAL_POINTS)
+
+
 def training_config(name: str, scenario: Scenario) -> dict[str, Any]:
-    """Hyperparameters beyond the trainer's defaults: MTMA's learning rates decay to the budget."""
+    """Hyperparameters beyond the trainer's defaults.
+
+    MTMA's learning rates decay to the budget. Budgets of a million steps or more use wide
+    rollouts and few large minibatches: :data:`~baselines.rl.mtma.config.THROUGHPUT_ROLLOUT` for
+    MTMA, :data:`~baselines.rl.sb3.SB3_THROUGHPUT_ROLLOUT` for the SB3 baselines.
+    """
+    budget = training_budget(name, scenario)
     if name in MTMA_TRAINERS:
-        return {"lr_decay_steps": training_budget(name, scenario)}
-    return {}
+        rollout = THROUGHPUT_ROLLOUT if budget >= 1_000_000 else {}
+        return {**rollout, "lr_decay_steps": budget}
+    return dict(SB3_THROUGHPUT_ROLLOUT) if budget >= 1_000_000 else {}
 
 
 def training_command(name: str, scenario: Scenario, seed: int) -> str:
     """The ``coord-bench train`` command that :func:`retrain` runs for one (baseline, seed)."""
+    budget = training_budget(name, scenario)
     command = (
         f"coord-bench train {name} --scenario {scenario.name} --steps "
-        f"{training_budget(name, scenario)} --seed {seed} --eval-every {EVAL_EVERY}"
+        f"{budget} --seed {seed} --eval-every {eval_every(budget)}"
     )
     config = training_config(name, scenario)
     if config:
@@ -132,7 +154,7 @@ def retrain(
             training_budget(name, s),
             seed,
             str(out),
-            eval_every=EVAL_EVERY,
+            eval_every=eval_every(training_budget(name, s)),
             command=training_command(name, s, seed),
             config=training_config(name, s),
         )
@@ -147,20 +169,31 @@ def retrain(
             target = committed_checkpoint(name, s)
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(checkpoint, target)
+            if name in MTMA_TRAINERS:
+                drop_episodes_under_way(target)  # a policy-sized commit, under 3 MB
 
 
-def _curves(scenario: Scenario) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+def _curves(scenario: Scenario, x: str = "steps") -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per baseline, one ``(x, held-out profit)`` pair per training seed from the committed logs;
+    ``x`` is ``"steps"`` or ``"wall_time_s"`` (seconds of training since the run started).
+
+    Only logs of runs that reached the baseline's current budget count: a log left from an older
+    budget would be averaged and compared against runs of another length.
+    """
     curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for name in RL_BASELINES:
+        budget = training_budget(name, scenario)
         for seed in CURVE_SEEDS:
             path = curve_path(scenario, name, seed)
             if not path.exists():
                 continue
             with open(path, newline="") as handle:
                 rows = list(csv.DictReader(handle))
-            steps = np.array([float(row["steps"]) for row in rows])
+            if not rows or not budget <= float(rows[-1]["steps"]) < 2 * budget:
+                continue
+            abscissa = np.array([float(row[x]) for row in rows])
             profit = np.array([float(row["eval_profit_mean"]) for row in rows])
-            curves.setdefault(name, []).append((steps, profit))
+            curves.setdefault(name, []).append((abscissa, profit))
     return curves
 
 
@@ -242,11 +275,27 @@ def _scenario_section(
             references,
             title=f"{scenario.env_id}: held-out profit while training (band: min-max over seeds)",
         )
+        minutes = {
+            name: [(seconds / 60.0, profit) for seconds, profit in runs]
+            for name, runs in _curves(scenario, "wall_time_s").items()
+        }
+        clock_png = plot_learning_curves(
+            minutes,
+            figures / f"{scenario.name}_learning_curves_wall_clock.png",
+            references,
+            title=f"{scenario.env_id}: held-out profit against training time",
+            x_label="wall-clock minutes of training (held-out evaluations excluded)",
+        )
         lines += [
             "Learning curves: held-out profit (the mean over the 10 validation seeds) against "
-            "environment steps; the line is the mean over training seeds, the band spans them.",
+            "environment steps, and against wall-clock minutes; the line is the mean over "
+            "training seeds, the band spans them. The wall-clock times are those the logs "
+            "recorded: several runs shared the 2-core machine, so they compare budgets rather "
+            "than the learners' speed (benchmarks/training_throughput.py measures that).",
             "",
             f"![learning curves]({figures.name}/{curve_png.name})",
+            "",
+            f"![learning curves against time]({figures.name}/{clock_png.name})",
             "",
             "| baseline | training seeds | final held-out profit, mean ± sd over seeds |",
             "|---|---:|---|",
@@ -345,10 +394,9 @@ def _claims(
     if bound is not None:
         gap = 1 - mtma["profit"]["mean"] / bound
         lines.append(f"- Gap to the upper bound: MTMA earns {100 * gap:.1f}% less than the bound.")
-    if "mtma" in curves and "mtma_single_timescale" in curves:
-        lines.append(
-            _ablation_line(_final(curves["mtma"]), _final(curves["mtma_single_timescale"]))
-        )
+    for ablation in ("mtma_single_timescale", "mtma_reversed"):
+        if "mtma" in curves and ablation in curves:
+            lines.append(_ablation_line(_final(curves["mtma"]), _final(curves[ablation]), ablation))
     checkpoint = committed_checkpoint("mtma", scenario)
     if (checkpoint / MANIFEST).exists():
         manifest = read_manifest(checkpoint)
@@ -359,15 +407,19 @@ def _claims(
     return [*lines, ""]
 
 
-def _ablation_line(ours: np.ndarray, ablation: np.ndarray) -> str:
-    """MTMA against its single-timescale ablation: final held-out profit over training seeds.
+def _ablation_line(
+    ours: np.ndarray, ablation: np.ndarray, name: str = "mtma_single_timescale"
+) -> str:
+    """MTMA against a timescale ablation: final held-out profit over training seeds.
 
     With at least two seeds each, a Welch t-test says whether the mean profits differ, and the
-    ratio of the seed standard deviations says which learns more reliably. With a handful of
-    seeds the test has little power, so p >= 0.05 reads "not significantly different".
+    ratio of the seed standard deviations, with a two-sided F-test of the variances, says which
+    learns more reliably. With a handful of seeds the tests have little power, so p >= 0.05 reads
+    "not significantly different".
     """
+    label = {"mtma_single_timescale": "single-timescale", "mtma_reversed": "reversed-timescale"}
     head = (
-        "- MTMA vs its single-timescale ablation (final held-out profit over "
+        f"- MTMA vs its {label.get(name, name)} ablation `{name}` (final held-out profit over "
         f"{len(ours)} and {len(ablation)} training seeds): "
     )
     if min(len(ours), len(ablation)) < 2:
@@ -382,7 +434,13 @@ def _ablation_line(ours: np.ndarray, ablation: np.ndarray) -> str:
         verdict = "significantly higher" if ours.mean() > ablation.mean() else "significantly lower"
     else:
         verdict = "not significantly different"
-    spread = f"{sd_ours / sd_ablation:.2f} times the ablation's" if sd_ablation > 0 else "n/a"
+    if sd_ablation > 0:
+        ratio = (sd_ours / sd_ablation) ** 2
+        tail = stats.f.cdf(ratio, len(ours) - 1, len(ablation) - 1)
+        f_p = 2 * min(tail, 1 - tail)
+        spread = f"{sd_ours / sd_ablation:.2f} times the ablation's (F-test p = {f_p:.2f})"
+    else:
+        spread = "n/a"
     return (
         head + f"{_money(ours.mean())} ± {_money(sd_ours)} vs {_money(ablation.mean())} ± "
         f"{_money(sd_ablation)} (mean ± sd). Profit {relative_change(ours.mean(), ablation.mean())}, "

@@ -636,3 +636,27 @@ def test_discount_is_per_period(monkeypatch, scenario, ticks):
     trainer.learn(8)
     assert seen["gamma"] ** ticks == pytest.approx(trainer.config.gamma)
     assert seen["gae_lambda"] ** ticks == pytest.approx(trainer.config.gae_lambda)
+
+
+def test_a_checkpoint_without_the_episodes_under_way_acts_the_same_and_resumes(tmp_path):
+    """Committed checkpoints drop the batch of episodes under way (to stay small): the policy and
+    the learners' state are unchanged, and training resumes on a fresh batch of episodes."""
+    from baselines.rl.mtma.trainer import drop_episodes_under_way
+    from coord_env.checkpoint import read_manifest
+
+    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer.learn(60)
+    trainer.save(tmp_path / "full")
+    trainer.save(tmp_path / "slim")
+    drop_episodes_under_way(tmp_path / "slim")
+    full_size = (tmp_path / "full" / "model.pt").stat().st_size
+    assert (tmp_path / "slim" / "model.pt").stat().st_size < full_size
+    read_manifest(tmp_path / "slim")  # the checksums still hold
+    full = MTMATrainer.load(tmp_path / "full", "tiny")
+    slim = MTMATrainer.load(tmp_path / "slim", "tiny")
+    seeds = [2_000_000, 2_000_001]
+    assert coord_env.evaluate(lambda env: slim.policy(), "tiny", seeds) == coord_env.evaluate(
+        lambda env: full.policy(), "tiny", seeds
+    )
+    slim.learn(60)
+    assert slim.steps_done == 120

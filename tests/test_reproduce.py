@@ -32,6 +32,13 @@ def test_the_ablation_verdict_follows_the_seed_spread():
     )
     assert "not significantly different" in line and "61,200 ± 200 vs 61,533 ± 1,041" in line
     assert "Profit -0.5%" in line and "seed spread 0.19 times the ablation's" in line
+    # the F-test of the variances: with 2 and 2 degrees of freedom its CDF is x / (1 + x)
+    ratio = (200 / np.array([62_700, 61_200, 60_700.0]).std(ddof=1)) ** 2
+    assert f"(F-test p = {2 * ratio / (1 + ratio):.2f})" in line
+    assert "single-timescale ablation `mtma_single_timescale`" in line
+    assert "reversed-timescale ablation `mtma_reversed`" in _ablation_line(
+        np.array([1.0, 2]), np.array([1.0, 3]), "mtma_reversed"
+    )
     # clearly separated seeds get a direction
     assert "significantly lower (Welch p = 0.00" in _ablation_line(
         np.array([50.0, 51, 52]), np.array([60.0, 61, 62])

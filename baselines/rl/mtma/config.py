@@ -18,7 +18,7 @@ from typing import Any
 from coord_env.checks import check_choice
 from coord_env.scenarios import Scenario
 
-__all__ = ["MEMORY_MODES", "PRESETS", "MTMAConfig", "derived_reward_scale"]
+__all__ = ["MEMORY_MODES", "PRESETS", "THROUGHPUT_ROLLOUT", "MTMAConfig", "derived_reward_scale"]
 
 MEMORY_MODES = ("stack", "gru")
 RATIO_MODES = ("joint", "per_dimension")
@@ -253,4 +253,17 @@ PRESETS: dict[str, MTMAConfig] = {
         inventory_update_every=_DEFAULT.recommender_update_every,
         recommender_update_every=_DEFAULT.inventory_update_every,
     ),
+}
+
+# Rollout and update shape for budgets in the millions: 128 envs x 32 steps per rollout and 4
+# epochs of minibatch 2,048 cut the update cost per env step about 7-fold against the presets'
+# 4 x 256 steps and 10 epochs of 256 (``MTMATrainer.learn`` on ``default``: 7.1k env steps/s on one
+# torch thread, 11.5k on two, against 1.7k; benchmarks/training_throughput.py). The presets keep
+# the small rollouts: per env step they learn more, which wins at budgets of a few hundred
+# thousand steps (docs/training.md).
+THROUGHPUT_ROLLOUT: dict[str, int] = {
+    "n_envs": 128,
+    "n_steps": 32,
+    "epochs": 4,
+    "minibatch_size": 2048,
 }
