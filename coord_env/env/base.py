@@ -45,6 +45,52 @@ INFO_KEYS = (
 )
 
 
+def per_product_totals(outcome: core.Outcome) -> np.ndarray:
+    """(8, B) int64 sums over products of sales, substitute sales, lost, ordered, received,
+    disposed, demand and impressions (one concatenation and one sum beat eight reductions)."""
+    per_product = (
+        outcome.sales,
+        outcome.substitute_sales,
+        outcome.lost,
+        outcome.ordered,
+        outcome.received,
+        outcome.disposed,
+        outcome.demand,
+        outcome.impressions,
+    )
+    return np.concatenate(per_product).sum(axis=1).reshape(8, -1)
+
+
+def assemble_info(
+    totals: Any, money: tuple, fill_rate: Any, oos: Any, period: Any, tick: Any
+) -> dict[str, Any]:
+    """The info dict from the per-product totals (``per_product_totals`` order) and the money
+    (revenue, salvage, purchase, holding, penalty): arrays for a batch or Python floats for one
+    retailer, through the same float64 steps as ``Outcome.profit``."""
+    sold, _, lost, ordered, received, disposed, demand, impressions = totals
+    revenue, salvage, purchase, holding, penalty = money
+    operations = salvage - purchase - holding - penalty
+    return {
+        "profit": revenue + operations,
+        "revenue": revenue,
+        "salvage": salvage,
+        "purchase_cost": purchase,
+        "holding_cost": holding,
+        "lost_sale_penalty": penalty,
+        "units_sold": sold,
+        "units_lost": lost,
+        "units_ordered": ordered,
+        "units_received": received,
+        "units_disposed": disposed,
+        "demand": demand,
+        "fill_rate": fill_rate,
+        "impressions": impressions,
+        "oos_impressions": oos,
+        "period": period,
+        "tick": tick,
+    }
+
+
 class RetailEnvBase:
     """Options, per-retailer spaces and batched observation, info and reward building.
 
@@ -102,47 +148,22 @@ class RetailEnvBase:
 
         ``tick`` is the tick just simulated (the state's tick minus one).
         """
-        per_product = (
-            outcome.sales,
-            outcome.substitute_sales,
-            outcome.lost,
-            outcome.ordered,
-            outcome.received,
-            outcome.disposed,
-            outcome.demand,
-            outcome.impressions,
-        )  # each (B, N): one concatenation and one sum beat eight reductions
         B = outcome.revenue.shape[0]
-        # int64 sums are exact; casting after the sum is cheaper than summing in float64
-        totals = np.concatenate(per_product).sum(axis=1).astype(np.float64).reshape(8, B)
-        sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = totals
-        revenue, salvage = outcome.revenue, outcome.salvage
-        purchase, holding = outcome.purchase_cost, outcome.holding_cost
-        penalty = outcome.lost_sale_penalty
-        operations = salvage - purchase - holding - penalty  # the float64 steps of Outcome.profit
+        totals = per_product_totals(outcome).astype(np.float64)  # exact sums, cast once
+        sold, substitute_sold, demand = totals[0], totals[1], totals[6]
         fill_rate = np.divide(sold - substitute_sold, demand, out=np.ones(B), where=demand > 0)
         period_tick = np.empty((2, B))
         period_tick[0] = tick // self.scenario.ticks_per_period
         period_tick[1] = tick
-        return {
-            "profit": revenue + operations,
-            "revenue": revenue,
-            "salvage": salvage,
-            "purchase_cost": purchase,
-            "holding_cost": holding,
-            "lost_sale_penalty": penalty,
-            "units_sold": sold,
-            "units_lost": lost,
-            "units_ordered": ordered,
-            "units_received": received,
-            "units_disposed": disposed,
-            "demand": demand,
-            "fill_rate": fill_rate,
-            "impressions": impressions,
-            "oos_impressions": outcome.oos_impressions.astype(np.float64),
-            "period": period_tick[0],
-            "tick": period_tick[1],
-        }
+        money = (
+            outcome.revenue,
+            outcome.salvage,
+            outcome.purchase_cost,
+            outcome.holding_cost,
+            outcome.lost_sale_penalty,
+        )
+        oos = outcome.oos_impressions.astype(np.float64)
+        return assemble_info(totals, money, fill_rate, oos, period_tick[0], period_tick[1])
 
     def _rewards(self, info: dict[str, Any]) -> dict[str, Any]:
         """Both agents' rewards from the tick's totals (arrays or floats alike)."""

@@ -12,7 +12,14 @@ from pettingzoo import ParallelEnv
 from coord_env import core
 from coord_env.checks import check_choice
 from coord_env.env.actions import INVENTORY, RECOMMENDER
-from coord_env.env.base import INFO_KEYS, OBSERVATION_MODES, REWARD_MODES, RetailEnvBase
+from coord_env.env.base import (
+    INFO_KEYS,
+    OBSERVATION_MODES,
+    REWARD_MODES,
+    RetailEnvBase,
+    assemble_info,
+    per_product_totals,
+)
 from coord_env.scenarios import Scenario
 
 __all__ = ["INFO_KEYS", "OBSERVATION_MODES", "REWARD_MODES", "RetailParallelEnv"]
@@ -218,41 +225,21 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         gives bit-identical infos: tests/test_vector_env.py), on Python floats: at B = 1, numpy's
         per-call overhead would cost more than the arithmetic.
         """
-        per_product = (
-            outcome.sales,
-            outcome.substitute_sales,
-            outcome.lost,
-            outcome.ordered,
-            outcome.received,
-            outcome.disposed,
-            outcome.demand,
-            outcome.impressions,
-        )  # each (1, N): one concatenation and one sum beat eight reductions
-        totals = np.concatenate(per_product).sum(axis=1).tolist()  # exact int64 sums
-        sold, substitute_sold, lost, ordered, received, disposed, demand, impressions = map(
-            float, totals
-        )
+        totals = [float(total) for total in per_product_totals(outcome)[:, 0].tolist()]
+        sold, substitute_sold, demand = totals[0], totals[1], totals[6]
         tick = self._state.tick - 1
-        revenue, salvage = outcome.revenue.item(), outcome.salvage.item()
-        purchase, holding = outcome.purchase_cost.item(), outcome.holding_cost.item()
-        penalty = outcome.lost_sale_penalty.item()
-        operations = salvage - purchase - holding - penalty  # the float64 steps of Outcome.profit
-        return {
-            "profit": revenue + operations,
-            "revenue": revenue,
-            "salvage": salvage,
-            "purchase_cost": purchase,
-            "holding_cost": holding,
-            "lost_sale_penalty": penalty,
-            "units_sold": sold,
-            "units_lost": lost,
-            "units_ordered": ordered,
-            "units_received": received,
-            "units_disposed": disposed,
-            "demand": demand,
-            "fill_rate": (sold - substitute_sold) / demand if demand > 0 else 1.0,
-            "impressions": impressions,
-            "oos_impressions": float(outcome.oos_impressions.item()),
-            "period": float(tick // self.scenario.ticks_per_period),
-            "tick": float(tick),
-        }
+        money = (
+            outcome.revenue.item(),
+            outcome.salvage.item(),
+            outcome.purchase_cost.item(),
+            outcome.holding_cost.item(),
+            outcome.lost_sale_penalty.item(),
+        )
+        return assemble_info(
+            totals,
+            money,
+            (sold - substitute_sold) / demand if demand > 0 else 1.0,
+            float(outcome.oos_impressions.item()),
+            float(tick // self.scenario.ticks_per_period),
+            float(tick),
+        )
