@@ -10,7 +10,9 @@ Prints two Markdown tables (docs/training.md and the README quote them):
 - ``centralized`` (SB3 PPO on the joint view) collecting with a ``DummyVecEnv`` of
   ``JointView`` objects (one Python env step per rollout env and tick, as it trained before) and
   with :class:`~baselines.rl.sb3.JointVecEnv` (one vector-env call per tick), at its default
-  rollout and at the wide one.
+  rollout and at the wide one;
+- ``siloed_rl`` (two departmental SB3 PPOs in turn, :class:`~baselines.rl.sb3.AgentVecEnv`: one
+  vector-env call and one batched partner forward pass per tick) at both rollouts.
 
 Each measurement first runs one warm-up ``learn`` of a rollout, then times ``--steps`` more.
 """
@@ -28,7 +30,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
 from baselines.rl.mtma.trainer import MTMATrainer
-from baselines.rl.sb3 import SB3_THROUGHPUT_ROLLOUT, CentralizedTrainer, PPOConfig
+from baselines.rl.sb3 import (
+    SB3_THROUGHPUT_ROLLOUT,
+    CentralizedTrainer,
+    PPOConfig,
+    SiloedRLTrainer,
+)
 from baselines.rl.views import JointView
 from coord_env.scenarios import load_scenario
 
@@ -69,6 +76,13 @@ def centralized_rate(scenario: str, config: dict, steps: int, batched: bool) -> 
     return _timed(learn, lambda: model.num_timesteps, steps, warm_up)
 
 
+def departmental_rate(scenario: str, config: dict, steps: int) -> float:
+    """``SiloedRLTrainer.learn`` env steps/s (both learners, in turn) on AgentVecEnv."""
+    trainer = SiloedRLTrainer(scenario, 0, **config, torch_threads=None)
+    warm_up = trainer.config.n_envs * trainer.config.n_steps
+    return _timed(trainer.learn, lambda: trainer.steps_done, steps, warm_up)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="default")
@@ -99,6 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         before = centralized_rate(args.scenario, config, args.steps, batched=False)
         after = centralized_rate(args.scenario, config, args.steps, batched=True)
         print(f"| {label} | {before:,.0f} | {after:,.0f} |")
+    print("\n`siloed_rl` (two SB3 PPOs in turn) `learn` on AgentVecEnv, env steps/s, one thread:\n")
+    print("| rollout | AgentVecEnv |")
+    print("|---|---:|")
+    for label, config in (
+        ("default: 16 x 128, 5 epochs x 256", {}),
+        ("SB3_THROUGHPUT_ROLLOUT: 128 x 32, 4 epochs x 2,048", SB3_THROUGHPUT_ROLLOUT),
+    ):
+        print(f"| {label} | {departmental_rate(args.scenario, config, args.steps):,.0f} |")
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 import pytest
 
@@ -13,6 +14,7 @@ import coord_env
 from baselines.rl.sb3 import (
     SB3_TRAINERS,
     TRAINER_STATE,
+    AgentVecEnv,
     CentralizedTrainer,
     JointVecEnv,
     SharedPolicy,
@@ -23,7 +25,7 @@ from baselines.rl.sb3 import (
     make_shared_vec_env,
 )
 from baselines.rl.trainer import Trainer
-from baselines.rl.views import JointView
+from baselines.rl.views import AgentView, JointView
 from coord_env.checkpoint import CheckpointError
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
 from coord_env.policy import Policy
@@ -312,6 +314,82 @@ def test_joint_vec_env_refuses_a_bad_action_and_stays_usable():
     bad = actions.copy()
     bad[2, 0] = 10_000
     with pytest.raises(coord_env.InvalidActionError, match="batch index 2"):
+        venv.step(bad)
+    observations, _, dones, _ = venv.step(actions)
+    assert observations.shape == (3, *venv.observation_space.shape) and not dones.any()
+
+
+@pytest.mark.parametrize(
+    ("agent", "reward_mode", "options"),
+    [
+        ("inventory_0", "departmental", {"inventory_action": "order_up_to"}),
+        ("recommender_0", "team", {"continuous_actions": True}),
+    ],
+    ids=["inventory-departmental-multidiscrete", "recommender-team-box"],
+)
+def test_agent_vec_env_of_one_is_the_agent_view(agent, reward_mode, options):
+    """The batched departmental env that trains ``siloed_rl`` and ``ippo`` steps one retailer
+    exactly as AgentView does with the same partner (same seed, same actions), through the
+    horizon: the partner sees its own observation, the learner earns its reward_mode's reward."""
+    partner_agent = "recommender_0" if agent == "inventory_0" else "inventory_0"
+    env = coord_env.parallel_env("tiny", **options)
+    partner_space = env.action_space(partner_agent)
+    weights = np.random.default_rng(5).uniform(size=env.observation_space(partner_agent).shape)
+
+    def partner(observations: np.ndarray) -> np.ndarray:
+        """A deterministic function of the partner's observation, batched."""
+        level = (np.asarray(observations) @ weights) % 1.0
+        if isinstance(partner_space, gymnasium.spaces.Box):
+            low, high = partner_space.low, partner_space.high
+            return (low + level[:, None] * (high - low)).astype(np.float32)
+        return np.floor(level[:, None] * partner_space.nvec).astype(np.int64)
+
+    venv = AgentVecEnv("tiny", agent, partner, 1, reward_mode=reward_mode, **options)
+    view = AgentView(
+        "tiny",
+        agent,
+        {partner_agent: lambda observation: partner(observation[None])[0]},
+        reward_mode=reward_mode,
+        **options,
+    )
+    assert venv.observation_space == view.observation_space
+    assert venv.action_space == view.action_space
+    venv.seed(4)
+    batched = venv.reset()
+    single, _ = view.reset(seed=4)
+    np.testing.assert_array_equal(batched[0], single)
+    view.action_space.seed(1)
+    for _ in range(view.env.scenario.num_ticks):
+        action = view.action_space.sample()
+        batched, rewards, dones, infos = venv.step(action[None])
+        single, reward, terminated, truncated, _ = view.step(action)
+        assert rewards[0] == np.float32(reward)
+        assert bool(dones[0]) == (terminated or truncated)
+        if truncated:
+            assert infos[0]["TimeLimit.truncated"] is True
+            np.testing.assert_array_equal(infos[0]["terminal_observation"], single)
+            single, _ = view.reset()
+        np.testing.assert_array_equal(batched[0], single)
+    assert dones[0]
+
+
+def test_agent_vec_env_refuses_bad_input_and_stays_usable():
+    def slates(observations: np.ndarray) -> np.ndarray:
+        return np.tile([0, 1], (len(observations), 1))
+
+    with pytest.raises(ValueError, match="agent must be one of"):
+        AgentVecEnv("tiny", "warehouse_0", slates, 2)
+    with pytest.raises(ValueError, match="reward_mode must be one of"):
+        AgentVecEnv("tiny", "inventory_0", slates, 2, reward_mode="selfish")
+    with pytest.raises(ValueError, match="partner must be callable"):
+        AgentVecEnv("tiny", "inventory_0", {"recommender_0": slates}, 2)
+    venv = AgentVecEnv("tiny", "inventory_0", slates, 3)
+    venv.seed(0)
+    venv.reset()
+    actions = np.full((3, 2), 3)
+    bad = actions.copy()
+    bad[1, 0] = 10_000
+    with pytest.raises(coord_env.InvalidActionError, match="batch index 1"):
         venv.step(bad)
     observations, _, dones, _ = venv.step(actions)
     assert observations.shape == (3, *venv.observation_space.shape) and not dones.any()

@@ -3,8 +3,9 @@
 - ``centralized`` (:class:`CentralizedTrainer`): one PPO on :class:`~baselines.rl.views.JointView`,
   team profit.
 - ``siloed_rl`` (:class:`SiloedRLTrainer`) and ``ippo`` (:class:`IPPOTrainer`): one PPO per
-  department, each on an :class:`~baselines.rl.views.AgentView` whose partner is the other
-  department's current PPO policy, on departmental (``siloed_rl``) or team (``ippo``) rewards.
+  department, each on an :class:`AgentVecEnv` (the batched :class:`~baselines.rl.views.AgentView`)
+  whose partner is the other department's current PPO policy, on departmental (``siloed_rl``) or
+  team (``ippo``) rewards.
   The two learners train in turn: inventory first for ``chunk_steps`` environment steps while the
   recommender's policy is frozen, then the recommender against the updated inventory policy, and
   so on. Alternation keeps each learner's environment stationary during its chunk.
@@ -22,7 +23,7 @@
 Seeding: everything derives from the trainer's ``seed`` (in ``[0, TRAINING_SEED_LIMIT)``). Each PPO
 gets ``PPO(seed=derived_seed(seed, learner, steps_done))``, which seeds python, numpy, torch, the
 action space and the first reset of its rollout envs (``derived + index`` per env; for
-``centralized``'s :class:`JointVecEnv`, ``derived`` seeds the whole batch; always below
+the batched :class:`JointVecEnv` and :class:`AgentVecEnv`, ``derived`` seeds the whole batch; always below
 ``TRAINING_SEED_LIMIT``, so never an official evaluation seed); later episodes continue the envs'
 generators. SB3 seeds process-global generators, so two trainers in one process are reproducible
 when built and trained in the same order. Rewards are scaled by ``reward_scale`` (default:
@@ -44,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,8 +53,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from supersuit import (
     action_lambda_v1,
     agent_indicator_v0,
@@ -65,10 +66,17 @@ from supersuit import (
 )
 
 from baselines.rl.threads import torch_threads
-from baselines.rl.views import DEPARTMENTS, AgentView, JointView, default_reward_scale
+from baselines.rl.views import (
+    DEPARTMENTS,
+    JointView,
+    default_reward_scale,
+    resolve_reward_scale,
+)
 from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces
+from coord_env.checks import check_choice
 from coord_env.env import RetailParallelEnv, RetailVectorEnv
 from coord_env.env.actions import INVENTORY
+from coord_env.env.parallel import REWARD_MODES
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
 from coord_env.policy import Policy
 from coord_env.scenarios import Scenario, load_scenario
@@ -77,6 +85,7 @@ __all__ = [
     "SB3_THROUGHPUT_ROLLOUT",
     "SB3_TRAINERS",
     "TRAINER_STATE",
+    "AgentVecEnv",
     "AlternatingPPOConfig",
     "CentralizedTrainer",
     "DepartmentPolicy",
@@ -106,8 +115,8 @@ class PPOConfig:
     ----------
     n_envs : int
         Rollout environments stepped side by side (for ``centralized`` one :class:`JointVecEnv`
-        batch, for the departmental trainers a DummyVecEnv of views, for ``shared_ppo`` copies of
-        the parallel env, each giving one row per agent). Default 16: SB3's forward
+        batch, for the departmental trainers one :class:`AgentVecEnv` batch per learner, for
+        ``shared_ppo`` copies of the parallel env, each giving one row per agent). Default 16: SB3's forward
         pass over a MultiDiscrete action costs about 9 ms whatever the batch, so more envs per call
         is the main lever on speed (``default``: 130 steps/s with 2 envs, 520 with 8, 710 with 16).
     n_steps : int
@@ -495,38 +504,134 @@ class SharedPolicy(_PredictingPolicy):
 
 
 class _LivePartner:
-    """The other department's current PPO model as a partner Policy for an AgentView."""
+    """The other department's current PPO model, acting on a batch of its observations.
+
+    Looks the model up in the trainer's dict on every call, so a model replaced by ``load`` is
+    the one that acts. Deterministic actions go through :func:`deterministic_actions` (the same
+    actions as ``predict``, without its overhead); stochastic ones through ``predict``.
+    """
 
     def __init__(self, models: dict[str, PPO], agent: str, deterministic: bool):
-        self.models = models  # the trainer's dict: a model replaced by ``load`` is seen here
+        self.models = models
         self.agent = agent
         self.deterministic = deterministic
 
-    def reset(self, seed: int | None = None) -> None:
-        pass
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        model = self.models[self.agent]
+        if self.deterministic:
+            return deterministic_actions(model, observations)
+        return model.predict(observations, deterministic=False)[0]
 
-    def act(self, observations: dict[str, np.ndarray], infos: dict) -> dict[str, np.ndarray]:
-        action, _ = self.models[self.agent].predict(
-            observations[self.agent], deterministic=self.deterministic
+
+# ---------------------------------------------------------------------------------------- vec envs
+class _AdapterVecEnv(VecEnv):
+    """SB3 VecEnv boilerplate of an adapter over one batched environment.
+
+    ``seed(s)`` stores the seed of the next reset; ``step_async`` stores the actions. The
+    environments share one batched object, so there are no per-env attributes or methods to reach
+    (SB3 asks only for ``render_mode``).
+    """
+
+    def __init__(self, num_envs: int, observation_space: spaces.Space, action_space: spaces.Space):
+        self._reset_seed: int | None = None
+        self._actions: np.ndarray | None = None
+        super().__init__(num_envs, observation_space, action_space)
+
+    def _env_seeds(self) -> list[int | None]:
+        """What ``seed`` reports per env: the batch's one seed, by default."""
+        return [self._reset_seed] * self.num_envs
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        self._reset_seed = None if seed is None else int(seed)
+        return self._env_seeds()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        if attr_name == "render_mode":
+            return [None] * len(list(self._get_indices(indices)))
+        raise AttributeError(f"{type(self).__name__} exposes no per-env attribute {attr_name!r}")
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        raise NotImplementedError(f"{type(self).__name__}'s envs share one batched env")
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list:
+        raise NotImplementedError(f"{type(self).__name__}'s envs share one batched env")
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False] * len(list(self._get_indices(indices)))
+
+
+class _RetailBatchVecEnv(_AdapterVecEnv):
+    """One learner's view of ``num_envs`` retailers stepped as one :class:`coord_env.RetailVectorEnv`.
+
+    The batched counterpart of a ``DummyVecEnv`` of single-agent views: one vectorized simulator
+    step per tick instead of ``num_envs`` Python env steps. Every retailer ends its episode on the
+    same tick (the horizon): that step is ``done`` with ``TimeLimit.truncated`` and the
+    ``terminal_observation`` in its info, and returns the first observations of new episodes, as
+    SB3's own vec envs auto-reset. ``seed(s)`` seeds the next reset, which draws the whole batch
+    from one ``default_rng(s)`` (coord_env's vector-env seeding); later episodes continue that
+    generator. Subclasses say what the learner sees, how its action becomes the env's actions,
+    and what it earns.
+    """
+
+    def __init__(
+        self,
+        envs: RetailVectorEnv,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        reward_agent: str,
+        reward_scale: float,
+    ):
+        self.envs = envs
+        self.reward_agent = reward_agent
+        self.reward_scale = float(reward_scale)
+        self._observations: dict[str, np.ndarray] = {}
+        super().__init__(envs.num_envs, observation_space, action_space)
+
+    def _observe(self, observations: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _env_actions(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def reset(self) -> np.ndarray:
+        self._observations, _ = self.envs.reset(seed=self._reset_seed)
+        self._reset_seed = None
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        return self._observe(self._observations)
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        observations, rewards, terminations, truncations, _ = self.envs.step(
+            self._env_actions(self._actions)
         )
-        return {self.agent: action}
+        self._observations = observations
+        learner = self._observe(observations)
+        scaled = (rewards[self.reward_agent] * self.reward_scale).astype(np.float32)
+        ended, truncated = terminations[self.reward_agent], truncations[self.reward_agent]
+        dones = ended | truncated
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if dones.any():  # the horizon: every retailer's episode ends on this tick
+            assert dones.all(), "the vector env ends every retailer's episode together"
+            for index, info in enumerate(infos):
+                info["terminal_observation"] = learner[index]
+                info["TimeLimit.truncated"] = not bool(ended[index])
+            self._observations, _ = self.envs.reset()
+            learner = self._observe(self._observations)
+        return learner, scaled, dones, infos
+
+    def close(self) -> None:
+        self.envs.close()
 
 
-# ---------------------------------------------------------------------------------------- joint env
-class JointVecEnv(VecEnv):
+class JointVecEnv(_RetailBatchVecEnv):
     """SB3 VecEnv of ``num_envs`` joint views stepped as one batch by coord_env's vector env.
 
-    The batched counterpart of ``DummyVecEnv([JointView] * num_envs)``: one
-    :class:`coord_env.RetailVectorEnv` call advances every retailer, so collecting a rollout costs
-    one vectorized simulator step per tick instead of ``num_envs`` Python env steps. Spaces, the
-    joint observation (inventory first) and the split of the joint action are
+    The batched counterpart of ``DummyVecEnv([JointView] * num_envs)``, for ``centralized``.
+    Spaces, the joint observation (inventory first) and the split of the joint action are
     :class:`~baselines.rl.views.JointView`'s; the reward is the team profit times
-    ``reward_scale``. Every retailer ends its episode on the same tick (the horizon): that step is
-    ``done`` with ``TimeLimit.truncated`` and the ``terminal_observation`` in its info, and returns
-    the first observations of new episodes, as SB3's own vec envs auto-reset.
-
-    Seeding: ``seed(s)`` seeds the next reset, which draws the whole batch from one
-    ``default_rng(s)`` (coord_env's vector-env seeding); later episodes continue that generator.
+    ``reward_scale``. Episode ends and seeding: see :class:`_RetailBatchVecEnv`.
 
     Parameters
     ----------
@@ -558,71 +663,107 @@ class JointVecEnv(VecEnv):
         **env_options: Any,
     ):
         self.view = JointView(scenario, reward_scale, **env_options)
-        self.envs = RetailVectorEnv(
+        envs = RetailVectorEnv(
             self.view.scenario,
             num_envs,
             reward_mode="team",
             autoreset_mode="disabled",
             **env_options,
         )
-        self.reward_scale = self.view.reward_scale
-        self._reset_seed: int | None = None
-        self._actions: np.ndarray | None = None
-        super().__init__(num_envs, self.view.observation_space, self.view.action_space)
+        super().__init__(
+            envs,
+            self.view.observation_space,
+            self.view.action_space,
+            INVENTORY,
+            self.view.reward_scale,
+        )
 
-    def _joint(self, observations: dict[str, np.ndarray]) -> np.ndarray:
+    def _observe(self, observations: dict[str, np.ndarray]) -> np.ndarray:
         return np.concatenate([observations[agent] for agent in DEPARTMENTS], axis=1)
 
-    def seed(self, seed: int | None = None) -> list[int | None]:
-        self._reset_seed = None if seed is None else int(seed)
-        return [self._reset_seed] * self.num_envs
+    def _env_actions(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        split = self.view.agent_actions(actions.T)  # split along the action axis
+        return {agent: action.T for agent, action in split.items()}
 
-    def reset(self) -> np.ndarray:
-        observations, _ = self.envs.reset(seed=self._reset_seed)
-        self._reset_seed = None
-        self.reset_infos = [{} for _ in range(self.num_envs)]
-        return self._joint(observations)
 
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
+class AgentVecEnv(_RetailBatchVecEnv):
+    """SB3 VecEnv of ``num_envs`` retailers in which one department learns beside a batched partner.
 
-    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
-        actions = self.view.agent_actions(self._actions.T)  # split along the action axis
-        observations, rewards, terminations, truncations, _ = self.envs.step(
-            {agent: action.T for agent, action in actions.items()}
+    The batched counterpart of ``DummyVecEnv([AgentView] * num_envs)``, for ``siloed_rl`` and
+    ``ippo``: the learner sees and acts with ``agent``'s own spaces and earns ``agent``'s reward
+    under ``reward_mode`` (times ``reward_scale``); the other department's actions for the whole
+    batch come from one call of ``partner`` per tick. Episode ends and seeding: see
+    :class:`_RetailBatchVecEnv`.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+    agent : {"inventory_0", "recommender_0"}
+        The learning agent.
+    partner : callable
+        ``partner(observations) -> actions``: the partner agent's observations, shape
+        ``(num_envs, obs_dim)``, to its actions, shape ``(num_envs, action_dim)`` (e.g. an SB3
+        model's ``predict`` on the batch).
+    num_envs : int
+    reward_mode : {"team", "departmental"}
+    reward_scale : float, optional
+        None: :func:`~baselines.rl.views.default_reward_scale`.
+    **env_options
+        Options of the env (``observation_mode``, ``inventory_action``, ``continuous_actions``).
+
+    Examples
+    --------
+    >>> slates = lambda observations: np.tile([0, 1], (len(observations), 1))
+    >>> venv = AgentVecEnv("tiny", "inventory_0", slates, 4, reward_mode="departmental")
+    >>> _ = venv.seed(0)
+    >>> observations = venv.reset()
+    >>> observations, rewards, dones, infos = venv.step(np.full((4, 2), 3))
+    >>> observations.shape == (4, *venv.observation_space.shape), rewards.shape
+    (True, (4,))
+    """
+
+    def __init__(
+        self,
+        scenario: str | Scenario,
+        agent: str,
+        partner: Callable[[np.ndarray], np.ndarray],
+        num_envs: int,
+        reward_mode: str = "team",
+        reward_scale: float | None = None,
+        **env_options: Any,
+    ):
+        self.agent = check_choice("agent", agent, DEPARTMENTS)
+        self.partner_agent = DEPARTMENTS[1 - DEPARTMENTS.index(agent)]
+        if not callable(partner):
+            raise ValueError(
+                f"partner must be callable (partner observations -> actions), got {partner!r}"
+            )
+        self.partner = partner
+        scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        envs = RetailVectorEnv(
+            scenario,
+            num_envs,
+            reward_mode=check_choice("reward_mode", reward_mode, REWARD_MODES),
+            autoreset_mode="disabled",
+            **env_options,
         )
-        joint = self._joint(observations)
-        scaled = (rewards[INVENTORY] * self.reward_scale).astype(np.float32)
-        dones = terminations[INVENTORY] | truncations[INVENTORY]
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        if dones.any():  # the horizon: every retailer's episode ends on this tick
-            assert dones.all(), "the vector env ends every retailer's episode together"
-            for index, info in enumerate(infos):
-                info["terminal_observation"] = joint[index]
-                info["TimeLimit.truncated"] = not bool(terminations[INVENTORY][index])
-            joint = self._joint(self.envs.reset()[0])
-        return joint, scaled, dones, infos
+        super().__init__(
+            envs,
+            envs.single_observation_space(agent),
+            envs.single_action_space(agent),
+            agent,
+            resolve_reward_scale(scenario, reward_scale),
+        )
 
-    def close(self) -> None:
-        self.envs.close()
+    def _observe(self, observations: dict[str, np.ndarray]) -> np.ndarray:
+        return observations[self.agent]
 
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        if attr_name == "render_mode":
-            return [None] * len(list(self._get_indices(indices)))
-        raise AttributeError(f"JointVecEnv exposes no per-env attribute {attr_name!r}")
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        raise NotImplementedError("JointVecEnv's retailers share one batched env")
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list:
-        raise NotImplementedError("JointVecEnv's retailers share one batched env")
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False] * len(list(self._get_indices(indices)))
+    def _env_actions(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        partner_actions = self.partner(self._observations[self.partner_agent])
+        return {self.agent: actions, self.partner_agent: np.asarray(partner_actions)}
 
 
-# ---------------------------------------------------------------------------------------- shared env
-class SharedAgentsVecEnv(VecEnv):
+class SharedAgentsVecEnv(_AdapterVecEnv):
     """SB3 VecEnv over SuperSuit's ``ConcatVecEnv``, with seeding, time limits and reward scaling.
 
     SuperSuit's own SB3 wrapper cannot be seeded (it forwards ``seed`` to a gymnasium VectorEnv
@@ -641,22 +782,17 @@ class SharedAgentsVecEnv(VecEnv):
     def __init__(self, concat_env: Any, reward_scale: float):
         self.concat_env = concat_env
         self.reward_scale = float(reward_scale)
-        self._reset_seed: int | None = None
-        self._actions: np.ndarray | None = None
         super().__init__(concat_env.num_envs, concat_env.observation_space, concat_env.action_space)
 
-    def seed(self, seed: int | None = None) -> list[int | None]:
-        self._reset_seed = None if seed is None else int(seed)
-        return [None if seed is None else int(seed) + index for index in range(self.num_envs)]
+    def _env_seeds(self) -> list[int | None]:
+        seed = self._reset_seed
+        return [None if seed is None else seed + index for index in range(self.num_envs)]
 
     def reset(self) -> np.ndarray:
         observations, infos = self.concat_env.reset(seed=self._reset_seed)
         self._reset_seed = None
         self.reset_infos = list(infos)
         return observations
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
         observations, rewards, terminations, truncations, infos = self.concat_env.step(
@@ -674,20 +810,6 @@ class SharedAgentsVecEnv(VecEnv):
 
     def close(self) -> None:
         self.concat_env.close()
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        if attr_name == "render_mode":
-            return [None] * len(list(self._get_indices(indices)))
-        raise AttributeError(f"SharedAgentsVecEnv exposes no per-env attribute {attr_name!r}")
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        raise NotImplementedError("SuperSuit's ConcatVecEnv gives no access to per-env attributes")
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list:
-        raise NotImplementedError("SuperSuit's ConcatVecEnv gives no access to per-env methods")
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False] * len(list(self._get_indices(indices)))
 
 
 def _unit_agent_indicator(env: Any) -> Any:
@@ -1005,21 +1127,16 @@ class DepartmentalTrainer(_PPOTrainer):
                 DEPARTMENTS[1 - DEPARTMENTS.index(agent)],
                 self.config.partner_deterministic,
             )
-
-            def make_view(agent: str = agent, partner: _LivePartner = partner) -> Monitor:
-                return Monitor(
-                    AgentView(
-                        self.scenario,
-                        agent,
-                        partner,
-                        reward_mode=self.reward_mode,
-                        reward_scale=self.reward_scale,
-                        **self.env_options,
-                    )
-                )
-
-            venv = DummyVecEnv([make_view] * self.config.n_envs)
-            self.models[agent] = self._ppo(venv, agent)
+            venv = AgentVecEnv(
+                self.scenario,
+                agent,
+                partner,
+                self.config.n_envs,
+                reward_mode=self.reward_mode,
+                reward_scale=self.reward_scale,
+                **self.env_options,
+            )
+            self.models[agent] = self._ppo(VecMonitor(venv), agent)
 
     @property
     def training_department(self) -> str:

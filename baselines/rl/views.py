@@ -38,7 +38,13 @@ from coord_env.harness.evaluate import policy_seed
 from coord_env.policy import AgentPolicies, Policy, as_policy
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["DEPARTMENTS", "AgentView", "JointView", "default_reward_scale"]
+__all__ = [
+    "DEPARTMENTS",
+    "AgentView",
+    "JointView",
+    "default_reward_scale",
+    "resolve_reward_scale",
+]
 
 DEPARTMENTS = (INVENTORY, RECOMMENDER)  # the order of the joint observation and action
 
@@ -70,7 +76,8 @@ def default_reward_scale(scenario: str | Scenario) -> float:
     return 1.0 / revenue_per_tick
 
 
-def _resolve_reward_scale(scenario: Scenario, reward_scale: float | None) -> float:
+def resolve_reward_scale(scenario: Scenario, reward_scale: float | None) -> float:
+    """``reward_scale`` checked to be finite and > 0; None: :func:`default_reward_scale`."""
     if reward_scale is None:
         return default_reward_scale(scenario)
     value = float(reward_scale)
@@ -92,7 +99,7 @@ class _RetailView(gym.Env):
     def __init__(self, env: RetailParallelEnv, reward_scale: float | None):
         self.env = env
         self.scenario: Scenario = env.scenario
-        self.reward_scale = _resolve_reward_scale(env.scenario, reward_scale)
+        self.reward_scale = resolve_reward_scale(env.scenario, reward_scale)
         self.render_mode = env.render_mode
 
     def render(self) -> str | np.ndarray | None:
