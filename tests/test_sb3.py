@@ -415,3 +415,23 @@ def test_shared_ppo_rescales_actions_and_old_checkpoints_load_without():
     trainer = load_trainer(committed, coord_env.load_scenario("tiny"))
     assert trainer.config.rescale_actions is stored.get("rescale_actions", False)
     assert read_manifest(committed)["baseline"] == "shared_ppo"
+
+
+@pytest.mark.parametrize("name", ["centralized", "ippo"])
+def test_learning_rate_decays_linearly_over_the_trainers_steps(name, tmp_path):
+    """``lr_decay_steps``: each update's rate is ``learning_rate * (1 - steps_done / decay)``
+    over the trainer's steps (both learners' for ippo), across learn calls and a resume."""
+    config = {**tiny_config(name), "learning_rate": 1e-3, "lr_decay_steps": 256}
+    trainer = SB3_TRAINERS[name]("tiny", 0, **config)
+    trainer.learn(64)
+    learner = trainer.models[next(iter(trainer.models))]
+    assert learner.policy.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 64 / 256))
+    trainer.save(tmp_path)
+    resumed = SB3_TRAINERS[name].load(tmp_path, "tiny")
+    resumed.learn(128)
+    assert resumed.steps_done == 192
+    rates = [model.policy.optimizer.param_groups[0]["lr"] for model in resumed.models.values()]
+    assert min(rates) == pytest.approx(1e-3 * (1 - 192 / 256))
+    assert resumed.current_learning_rate() == pytest.approx(1e-3 * (1 - 192 / 256))
+    with pytest.raises(ValueError, match="lr_decay_steps must be an integer >= 0"):
+        SB3_TRAINERS[name]("tiny", 0, lr_decay_steps=-1)

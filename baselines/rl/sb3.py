@@ -53,6 +53,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import ConstantSchedule
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from supersuit import (
     action_lambda_v1,
@@ -158,6 +160,11 @@ class PPOConfig:
         (restored afterwards). Default 1: the MLPs are tiny and extra threads only contend
         (learning was 17x slower with 2 threads on a busy 2-core machine). None: leave torch's
         setting.
+    lr_decay_steps : int
+        0 (default): a constant ``learning_rate``. Otherwise, before every PPO update, the rate is
+        ``learning_rate * max(0, 1 - steps_done / lr_decay_steps)`` with ``steps_done`` the
+        trainer's environment steps: a linear decay to 0 at the budget, as MTMA's
+        ``lr_decay_steps`` (long runs at a constant rate oscillate; docs/training.md).
     """
 
     n_envs: int = 16
@@ -177,8 +184,15 @@ class PPOConfig:
     inventory_action: str = "order_up_to"
     continuous_actions: bool = False
     torch_threads: int | None = 1
+    lr_decay_steps: int = 0
 
     def __post_init__(self) -> None:
+        if (
+            not isinstance(self.lr_decay_steps, (int, np.integer))
+            or isinstance(self.lr_decay_steps, bool)
+            or self.lr_decay_steps < 0
+        ):
+            raise ValueError(f"lr_decay_steps must be an integer >= 0, got {self.lr_decay_steps!r}")
         for field in ("n_envs", "n_steps", "batch_size", "n_epochs"):
             value = getattr(self, field)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -908,6 +922,25 @@ def _last_update_stats(model: PPO, prefix: str = "") -> dict[str, float]:
     }
 
 
+class _DecayingLearningRate(BaseCallback):
+    """Sets the PPO model's learning rate before each update from the trainer's ``steps_done``.
+
+    SB3's own schedules see only the progress within one ``learn`` call; the trainers call
+    ``learn`` once per evaluation interval or chunk, so the decay over the whole budget is applied
+    here instead (a :class:`ConstantSchedule` per update, which checkpoints store as SB3 does).
+    """
+
+    def __init__(self, trainer: _PPOTrainer):
+        super().__init__()
+        self.trainer = trainer
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self.model.lr_schedule = ConstantSchedule(self.trainer.current_learning_rate())
+
+
 class _PPOTrainer:
     """Shared machinery: config, seeding, learners as SB3 models, save and load."""
 
@@ -951,6 +984,19 @@ class _PPOTrainer:
         """Environment steps (``env.step`` calls, summed over rollout envs) trained so far."""
         return sum(model.num_timesteps for model in self.models.values())
 
+    def current_learning_rate(self) -> float:
+        """The learning rate of the next PPO update (``PPOConfig.lr_decay_steps``)."""
+        rate = self.config.learning_rate
+        if self.config.lr_decay_steps:
+            rate *= max(0.0, 1.0 - self.steps_done / self.config.lr_decay_steps)
+        return float(rate)
+
+    def _learn_model(self, model: PPO, timesteps: int) -> None:
+        """``model.learn`` for ``timesteps`` more model steps, continuing its counters."""
+        callback = _DecayingLearningRate(self) if self.config.lr_decay_steps else None
+        with torch_threads(self.config.torch_threads):
+            model.learn(total_timesteps=timesteps, reset_num_timesteps=False, callback=callback)
+
     def learn(self, steps: int) -> dict[str, float]:
         """Train for at least ``steps`` more environment steps (whole rollouts).
 
@@ -964,8 +1010,7 @@ class _PPOTrainer:
         if steps == 0:
             return {}
         (model,) = self.models.values()
-        with torch_threads(self.config.torch_threads):
-            model.learn(total_timesteps=steps, reset_num_timesteps=False)
+        self._learn_model(model, steps)
         return _last_update_stats(model)
 
     @staticmethod
@@ -1160,8 +1205,7 @@ class DepartmentalTrainer(_PPOTrainer):
             model = self.models[agent]
             budget = min(self.config.chunk_steps - self._chunk_progress, steps - done)
             before = model.num_timesteps
-            with torch_threads(self.config.torch_threads):
-                model.learn(total_timesteps=budget, reset_num_timesteps=False)
+            self._learn_model(model, budget)
             advanced = model.num_timesteps - before
             done += advanced
             self._chunk_progress += advanced
@@ -1274,8 +1318,7 @@ class SharedPPOTrainer(_PPOTrainer):
         if steps == 0:
             return {}
         model = self.models["shared"]
-        with torch_threads(self.config.torch_threads):
-            model.learn(total_timesteps=steps * self.num_agents, reset_num_timesteps=False)
+        self._learn_model(model, steps * self.num_agents)
         return _last_update_stats(model)
 
     def policy(self) -> Policy:
