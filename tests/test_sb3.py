@@ -274,6 +274,32 @@ def test_fast_deterministic_actions_equal_sb3_predict(name):
         observations, _, _, _, infos = env.step(actions)
 
 
+def assert_vec_env_of_one_is_the_view(venv, view, seed: int) -> None:
+    """A batched VecEnv of one retailer and its single-env view, stepped with the same random
+    actions through the horizon: same observations and rewards, done with
+    ``TimeLimit.truncated``, the last observation in ``terminal_observation``, and the next
+    episode's first observation (both continue their generators)."""
+    assert venv.observation_space == view.observation_space
+    assert venv.action_space == view.action_space
+    venv.seed(seed)
+    batched = venv.reset()
+    single, _ = view.reset(seed=seed)
+    np.testing.assert_array_equal(batched[0], single)
+    view.action_space.seed(seed)
+    for _ in range(view.env.scenario.num_ticks):
+        action = view.action_space.sample()
+        batched, rewards, dones, infos = venv.step(action[None])
+        single, reward, terminated, truncated, _ = view.step(action)
+        assert rewards[0] == np.float32(reward)
+        assert bool(dones[0]) == (terminated or truncated)
+        if truncated:
+            assert infos[0]["TimeLimit.truncated"] is True
+            np.testing.assert_array_equal(infos[0]["terminal_observation"], single)
+            single, _ = view.reset()
+        np.testing.assert_array_equal(batched[0], single)
+    assert dones[0]
+
+
 @pytest.mark.parametrize(
     "options",
     [{"inventory_action": "order_up_to"}, {"continuous_actions": True}],
@@ -284,39 +310,27 @@ def test_joint_vec_env_of_one_is_the_joint_view(options):
     does (same seed, same actions), through the horizon: done with ``TimeLimit.truncated``, the
     last observation in ``terminal_observation``, and the next episode's first observation."""
     venv = JointVecEnv("tiny", 1, **options)
-    view = JointView("tiny", **options)
-    assert venv.observation_space == view.observation_space
-    assert venv.action_space == view.action_space
-    venv.seed(11)
-    batched = venv.reset()
-    single, _ = view.reset(seed=11)
-    np.testing.assert_array_equal(batched[0], single)
-    view.action_space.seed(0)
-    for _ in range(view.env.scenario.num_ticks):
-        action = view.action_space.sample()
-        batched, rewards, dones, infos = venv.step(action[None])
-        single, reward, terminated, truncated, _ = view.step(action)
-        assert rewards[0] == np.float32(reward)
-        assert bool(dones[0]) == (terminated or truncated)
-        if truncated:
-            assert infos[0]["TimeLimit.truncated"] is True
-            np.testing.assert_array_equal(infos[0]["terminal_observation"], single)
-            single, _ = view.reset()  # both continue their generators
-        np.testing.assert_array_equal(batched[0], single)
-    assert dones[0]
+    assert_vec_env_of_one_is_the_view(venv, JointView("tiny", **options), seed=11)
+
+
+def assert_refuses_a_bad_row_and_stays_usable(venv, actions: np.ndarray, row: int) -> None:
+    """An out-of-range action in batch row ``row`` is refused naming that index; the same
+    batch with the row fixed then steps as usual."""
+    venv.seed(0)
+    venv.reset()
+    bad = actions.copy()
+    bad[row, 0] = 10_000
+    with pytest.raises(coord_env.InvalidActionError, match=f"batch index {row}"):
+        venv.step(bad)
+    observations, _, dones, _ = venv.step(actions)
+    assert observations.shape == (len(actions), *venv.observation_space.shape)
+    assert not dones.any()
 
 
 def test_joint_vec_env_refuses_a_bad_action_and_stays_usable():
     venv = JointVecEnv("tiny", 3)
-    venv.seed(0)
-    venv.reset()
     actions = np.stack([venv.action_space.sample() for _ in range(3)])
-    bad = actions.copy()
-    bad[2, 0] = 10_000
-    with pytest.raises(coord_env.InvalidActionError, match="batch index 2"):
-        venv.step(bad)
-    observations, _, dones, _ = venv.step(actions)
-    assert observations.shape == (3, *venv.observation_space.shape) and not dones.any()
+    assert_refuses_a_bad_row_and_stays_usable(venv, actions, row=2)
 
 
 @pytest.mark.parametrize(
@@ -352,25 +366,7 @@ def test_agent_vec_env_of_one_is_the_agent_view(agent, reward_mode, options):
         reward_mode=reward_mode,
         **options,
     )
-    assert venv.observation_space == view.observation_space
-    assert venv.action_space == view.action_space
-    venv.seed(4)
-    batched = venv.reset()
-    single, _ = view.reset(seed=4)
-    np.testing.assert_array_equal(batched[0], single)
-    view.action_space.seed(1)
-    for _ in range(view.env.scenario.num_ticks):
-        action = view.action_space.sample()
-        batched, rewards, dones, infos = venv.step(action[None])
-        single, reward, terminated, truncated, _ = view.step(action)
-        assert rewards[0] == np.float32(reward)
-        assert bool(dones[0]) == (terminated or truncated)
-        if truncated:
-            assert infos[0]["TimeLimit.truncated"] is True
-            np.testing.assert_array_equal(infos[0]["terminal_observation"], single)
-            single, _ = view.reset()
-        np.testing.assert_array_equal(batched[0], single)
-    assert dones[0]
+    assert_vec_env_of_one_is_the_view(venv, view, seed=4)
 
 
 def test_agent_vec_env_refuses_bad_input_and_stays_usable():
@@ -384,15 +380,7 @@ def test_agent_vec_env_refuses_bad_input_and_stays_usable():
     with pytest.raises(ValueError, match="partner must be callable"):
         AgentVecEnv("tiny", "inventory_0", {"recommender_0": slates}, 2)
     venv = AgentVecEnv("tiny", "inventory_0", slates, 3)
-    venv.seed(0)
-    venv.reset()
-    actions = np.full((3, 2), 3)
-    bad = actions.copy()
-    bad[1, 0] = 10_000
-    with pytest.raises(coord_env.InvalidActionError, match="batch index 1"):
-        venv.step(bad)
-    observations, _, dones, _ = venv.step(actions)
-    assert observations.shape == (3, *venv.observation_space.shape) and not dones.any()
+    assert_refuses_a_bad_row_and_stays_usable(venv, np.full((3, 2), 3), row=1)
 
 
 def test_shared_ppo_rescales_actions_and_old_checkpoints_load_without():
