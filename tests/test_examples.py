@@ -1,5 +1,6 @@
-"""Smoke tests of examples/: each third-party MARL library trains briefly on ``tiny`` and the trained
-policy is scored by the harness. Skipped unless the ``examples`` extra is installed."""
+"""Tests of examples/: each third-party MARL library trains briefly on ``tiny`` and the trained
+policy is scored by the harness (skipped unless the ``examples`` extra is installed); the
+departmental-incentive example shows what ``siloed_rl`` learns."""
 
 from __future__ import annotations
 
@@ -58,3 +59,17 @@ def test_example_trains_and_scores_through_the_harness(library, example, capsys)
     assert f"{first['profit']['mean']:,.1f}" in printed
     again = module.main(ARGV)  # the same seed gives the same trained policy and scores
     assert json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
+
+
+def test_departmental_incentive_rewards_inventory_for_starving_the_store():
+    """The incentive ``siloed_rl`` learns (docs/training.md): on ``default`` the inventory
+    department's own return rises as the siloed heuristic's orders shrink, while the revenue and
+    the firm's profit fall; the two departments' returns add up to the profit."""
+    module = load_example("departmental_incentive")
+    seeds = list(EVALUATION_SEEDS[:2])
+    full = module.departmental_returns("default", 1.0, seeds)
+    none = module.departmental_returns("default", 0.0, seeds)
+    assert none[0] > full[0] + 10_000  # inventory return: higher without orders
+    assert none[1] < full[1] and none[2] < full[2] - 50_000  # revenue and profit collapse
+    for inventory, revenue, profit in (full, none):
+        assert profit == pytest.approx(inventory + revenue)
