@@ -10,6 +10,7 @@ import coord_env
 from baselines.reproduce import training_budget, training_config
 from baselines.rl.mtma import MTMA_TRAINERS, MTMAConfig
 from baselines.rl.policies import COMMITTED
+from baselines.rl.sb3 import TRAINER_STATE
 from coord_env.checkpoint import read_manifest
 from coord_env.registry import builtin_policies
 
@@ -40,7 +41,8 @@ def test_a_committed_checkpoint_is_intact_documented_small_and_plays(directory: 
 
 @pytest.mark.parametrize("directory", CHECKPOINTS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_a_committed_checkpoint_is_what_retrain_would_train(directory: Path):
-    """Budgets and MTMA presets may change only together with the checkpoints they produced."""
+    """Budgets, MTMA presets and tuned settings may change only together with the checkpoints
+    they produced."""
     scenario = coord_env.load_scenario(directory.parent.name)
     manifest = read_manifest(directory)
     assert manifest["budget"] == training_budget(directory.name, scenario)
@@ -49,3 +51,7 @@ def test_a_committed_checkpoint_is_what_retrain_would_train(directory: Path):
         expected = MTMAConfig.preset(preset, **training_config(directory.name, scenario))
         stored = json.loads((directory / "config.json").read_text())["config"]
         assert stored == dataclasses.asdict(expected)
+    else:  # the SB3 trainers: every setting retrain passes (rollout shape, tuned settings)
+        stored = json.loads((directory / TRAINER_STATE).read_text())["config"]
+        for key, value in training_config(directory.name, scenario).items():
+            assert stored[key] == value, key
