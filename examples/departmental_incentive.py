@@ -34,7 +34,7 @@ def departmental_returns(
     its order quantities multiplied by ``order_scale`` and rounded, on ``seeds``."""
     totals = []
     for seed in seeds:
-        env = coord_env.parallel_env(scenario)
+        env = coord_env.parallel_env(scenario, reward_mode="departmental")
         policy = SiloedPolicy(env)
         policy.reset(seed)
         observations, infos = env.reset(seed=seed)
@@ -43,15 +43,9 @@ def departmental_returns(
             actions = policy.act(observations, infos)
             orders = np.asarray(actions["inventory_0"], dtype=np.float64)
             actions["inventory_0"] = np.rint(orders * order_scale).astype(np.int64)
-            observations, _, _, _, infos = env.step(actions)
-            info = infos["inventory_0"]
-            inventory += (
-                info["salvage"]
-                - info["purchase_cost"]
-                - info["holding_cost"]
-                - info["lost_sale_penalty"]
-            )
-            revenue += info["revenue"]
+            observations, rewards, _, _, infos = env.step(actions)
+            inventory += rewards["inventory_0"]  # the env's departmental split
+            revenue += rewards["recommender_0"]
         totals.append((inventory, revenue, inventory + revenue))
     inventory, revenue, profit = np.mean(totals, axis=0)
     return float(inventory), float(revenue), float(profit)

@@ -71,7 +71,6 @@ from baselines.rl.threads import torch_threads
 from baselines.rl.views import (
     DEPARTMENTS,
     JointView,
-    default_reward_scale,
     resolve_reward_scale,
 )
 from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces
@@ -187,16 +186,20 @@ class PPOConfig:
     lr_decay_steps: int = 0
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.lr_decay_steps, (int, np.integer))
-            or isinstance(self.lr_decay_steps, bool)
-            or self.lr_decay_steps < 0
+        for field, minimum in (
+            ("n_envs", 1),
+            ("n_steps", 1),
+            ("batch_size", 1),
+            ("n_epochs", 1),
+            ("lr_decay_steps", 0),
         ):
-            raise ValueError(f"lr_decay_steps must be an integer >= 0, got {self.lr_decay_steps!r}")
-        for field in ("n_envs", "n_steps", "batch_size", "n_epochs"):
             value = getattr(self, field)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{field} must be an integer >= 1, got {value!r}")
+            if (
+                not isinstance(value, (int, np.integer))
+                or isinstance(value, bool)
+                or value < minimum
+            ):
+                raise ValueError(f"{field} must be an integer >= {minimum}, got {value!r}")
         if self.torch_threads is not None and (
             not isinstance(self.torch_threads, (int, np.integer)) or self.torch_threads < 1
         ):
@@ -899,7 +902,7 @@ def make_shared_vec_env(
         observation_mode=observation_mode,
         inventory_action=inventory_action,
     )
-    scale = default_reward_scale(env.scenario) if reward_scale is None else reward_scale
+    scale = resolve_reward_scale(env.scenario, reward_scale)
     if rescale_actions:  # innermost: the policy's [-1, 1] mapped onto each agent's Box
         env = _unit_action_spaces(env)
     env = clip_actions_v0(env)  # before padding: the padded Box(-1, 1) reaches the inventory
@@ -953,11 +956,7 @@ class _PPOTrainer:
         self.seed = _check_seed(seed)
         self.config = _make_config(self.config_class, config, self.name)
         self.env_options = self.config.env_options()
-        self.reward_scale = (
-            default_reward_scale(self.scenario)
-            if self.config.reward_scale is None
-            else float(self.config.reward_scale)
-        )
+        self.reward_scale = resolve_reward_scale(self.scenario, self.config.reward_scale)
         self.models: dict[str, PPO] = {}
         self._build()
 
