@@ -11,6 +11,7 @@ from typing import Any
 
 import coord_env
 from coord_env.distributed import SchedulerError, add_scheduler_argument, local_cluster
+from coord_env.fileio import UnsafePathError, atomic_write_text
 from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_episode
 from coord_env.harness.evaluate import policy_supports
 from coord_env.harness.stats import relative_change
@@ -72,7 +73,7 @@ def _format_table(results: list[dict[str, Any]]) -> str:
 
 def _write_json(document: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
 def _evaluate_all(
@@ -162,7 +163,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     except KeyError as error:  # unknown policy or scenario name: the message lists the valid ones
         print(f"coord-bench evaluate: {error.args[0]}", file=sys.stderr)
         return 2
-    _write_json(result, Path(args.out))
+    try:
+        _write_json(result, Path(args.out))
+    except UnsafePathError as error:
+        print(f"coord-bench evaluate: {error}", file=sys.stderr)
+        return 2
     print(_format_table([result]))
     print(f"\nwrote {args.out}")
     return 0
