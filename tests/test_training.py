@@ -209,6 +209,19 @@ def test_train_refuses_a_foreign_folder_and_changes_nothing_in_it(tmp_path, caps
     assert _tree(folder) == before
 
 
+def test_a_sweep_refuses_a_foreign_run_folder_and_changes_nothing_in_it(tmp_path, capsys):
+    """A sweep's run folder was replaced whole when its run finished, foreign files and all."""
+    parent = tmp_path / "runs"
+    folder = parent / "centralized_tiny_seed5"
+    (folder / "checkpoint").mkdir(parents=True)
+    (folder / "checkpoint" / "notes.txt").write_text("my notes\n")
+    before = _tree(parent)
+    argv = ["train", "centralized", "shared_ppo", "--scenario", "tiny", "--steps", "128"]
+    assert main([*argv, "--seed", "5", "--out", str(parent), "--quiet"]) == 2
+    assert "is not a run of centralized on coord/tiny-v0 with seed 5" in capsys.readouterr().err
+    assert _tree(parent) == before
+
+
 def test_train_refuses_a_run_of_other_settings_but_restarts_its_own(tmp_path):
     """run.json says whose folder it is: another seed or config is refused naming the difference;
     the same run, killed before its first checkpoint, starts afresh."""

@@ -214,7 +214,8 @@ def train(
     eval_seeds : sequence of int
         Held-out seeds (default ``VALIDATION_SEEDS``; never the official evaluation seeds).
     resume : bool
-        Continue from ``out/checkpoint`` instead of starting afresh.
+        Continue from the newest complete checkpoint in ``out`` instead of starting afresh (see
+        :func:`recover_checkpoint`).
     progress : bool
         Show a progress bar.
     command : str, optional
@@ -230,10 +231,12 @@ def train(
     KeyError
         An unknown baseline.
     ValueError
-        A non-positive budget, or a run directory that already holds a checkpoint without
-        ``resume``.
+        A non-positive budget; without ``resume``, a run folder that already holds a checkpoint,
+        or that is not empty and holds no ``run.json`` of this baseline, scenario, seed and
+        config; on resume, a checkpoint of another seed or hyperparameters. Nothing in ``out``
+        changes.
     CheckpointError
-        On resume, if the checkpoint is corrupt or of another baseline or scenario.
+        On resume, if no checkpoint is complete, or it is of another baseline or scenario.
     """
     s = load_scenario(scenario) if isinstance(scenario, str) else scenario
     if not isinstance(steps, int) or steps <= 0:
@@ -286,7 +289,6 @@ def _train(
     if not (out / RUN_RECORD).is_file():
         record = _run_record(name, trainer)
         atomic_write_text(out / RUN_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
-    out.mkdir(parents=True, exist_ok=True)
     every = eval_every if eval_every > 0 else max(1, steps // 10)
     log = _Log(out)
     bar = tqdm(
@@ -532,10 +534,12 @@ def finished(run: TrainingRun) -> bool:
     Raises
     ------
     ValueError
-        The folder holds a checkpoint of another baseline, scenario or seed.
+        The folder holds a checkpoint of another baseline, scenario or seed, or it holds no
+        checkpoint and is neither empty nor a run of this baseline, scenario and seed.
     """
     checkpoint = Path(run.out) / CHECKPOINT
     if not (checkpoint / MANIFEST).is_file():
+        _check_sweep_folder(run)
         return False
     try:
         manifest = read_manifest(checkpoint, load_scenario(run.scenario), baseline=run.name)
@@ -549,6 +553,31 @@ def finished(run: TrainingRun) -> bool:
     if int(manifest["steps"]) < run.steps:
         return False
     return not config_mismatch(load_trainer(checkpoint, load_scenario(run.scenario)), run.config)
+
+
+def _check_sweep_folder(run: TrainingRun) -> None:
+    """Refuse a non-empty ``run.out`` without a checkpoint unless its ``run.json`` is of this
+    baseline, scenario and seed (a sweep replaces the folder whole when the run finishes)."""
+    out = Path(run.out)
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    recorded = _read_run_record(out) or {}
+    asked = {
+        "baseline": run.name,
+        "scenario": load_scenario(run.scenario).env_id,
+        "seed": run.seed,
+    }
+    differing = [
+        f"{key}: {recorded.get(key)!r} vs {value!r}"
+        for key, value in asked.items()
+        if recorded.get(key) != value
+    ]
+    if differing:
+        raise ValueError(
+            f"run folder {out} is not empty and is not a run of {run.name} on "
+            f"{asked['scenario']} with seed {run.seed} ({'; '.join(differing)}): give each run "
+            "its own folder. Nothing in it was changed"
+        )
 
 
 def config_mismatch(trainer: Trainer, config: dict[str, Any] | None) -> list[str]:
