@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with local_cluster(args.scheduler, args.workers) as scheduler:  # one cluster for all
             results = _evaluate_all(args, scenario, seeds, out, scheduler)
-    except (SchedulerError, ImportError) as error:  # ImportError: --scheduler without Dask
+    except (SchedulerError, ImportError, UnsafePathError) as error:  # ImportError: no Dask
         print(f"coord-bench run: {error}", file=sys.stderr)
         return 2
     print(f"\n{scenario.env_id} (hash {scenario.content_hash[:12]}), {len(seeds)} official seeds\n")
@@ -128,16 +128,22 @@ def _run(args: argparse.Namespace) -> int:
             by_name["coordinated"]["profit"]["mean"], by_name["siloed"]["profit"]["mean"]
         )
         print(f"\ncoordinated vs siloed: {change} mean profit")
-    plots = [plot_profit(results, out / f"{scenario.name}_profit.png")]
     shown = [name for name in ("siloed", "coordinated") if name in by_name] or [
         results[0]["policy"]
     ]
     trajectories = {
         name: run_episode(resolve_policy(name)[1], scenario, seeds[0], name) for name in shown
     }
-    plots.append(
-        plot_trajectories(trajectories, out / f"{scenario.name}_trajectories_seed{seeds[0]}.png")
-    )
+    try:
+        plots = [
+            plot_profit(results, out / f"{scenario.name}_profit.png"),
+            plot_trajectories(
+                trajectories, out / f"{scenario.name}_trajectories_seed{seeds[0]}.png"
+            ),
+        ]
+    except UnsafePathError as error:
+        print(f"coord-bench run: {error}", file=sys.stderr)
+        return 2
     print(f"\nwrote {len(results)} results documents and {len(plots)} plots to {out}/")
     return 0
 

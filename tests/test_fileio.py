@@ -125,6 +125,18 @@ def test_evaluate_out_never_writes_through_a_symlink(tmp_path, capsys):
     assert outside.read_text() == "keep\n"
 
 
+def test_run_never_writes_through_a_symlink_in_its_output_folder(tmp_path, capsys):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "tiny_profit.png").symlink_to(outside)
+    argv = ["run", "--scenario", "tiny", "--num-seeds", "1", "--policies", "siloed", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "is a symlink" in capsys.readouterr().err
+    assert outside.read_text() == "keep\n"
+
+
 def test_a_plot_never_writes_through_a_symlink(tmp_path):
     from coord_env.harness.plots import plot_profit
 
