@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baselines.rl.training import RL_BASELINES
+from coord_env.checkpoint import MANIFEST
 from coord_env.distributed import add_scheduler_argument
 
 __all__ = ["add_commands"]
@@ -57,11 +58,23 @@ def _train(args: argparse.Namespace) -> int:
         message = error.args[0] if error.args else str(error)
         print(f"coord-bench train: {message}", file=sys.stderr)
         return 2
+    _report_budget(checkpoint)
     print(
         f"wrote {checkpoint} (evaluate it with: coord-bench evaluate --policy {checkpoint} "
         f"--scenario {args.scenario} --out results.json)"
     )
     return 0
+
+
+def _report_budget(checkpoint: Path) -> None:
+    """Say when the steps trained differ from the budget asked (PPO trains whole rollouts); the
+    manifest records both, as ``budget`` and ``steps``."""
+    manifest = json.loads((checkpoint / MANIFEST).read_text())
+    if manifest["steps"] != manifest["budget"]:
+        print(
+            f"{checkpoint}: trained {manifest['steps']:,} steps, not the {manifest['budget']:,} "
+            "asked (training runs whole rollouts); the manifest records both (steps, budget)"
+        )
 
 
 def _sweep(args: argparse.Namespace, runs: list[tuple[str, int]], config: dict) -> int:
@@ -94,6 +107,7 @@ def _sweep(args: argparse.Namespace, runs: list[tuple[str, int]], config: dict) 
         print(f"coord-bench train: {message}", file=sys.stderr)
         return 2
     for checkpoint in checkpoints:
+        _report_budget(checkpoint)
         print(f"wrote {checkpoint}")
     print(
         f"evaluate one with: coord-bench evaluate --policy {checkpoints[0]} "

@@ -29,6 +29,7 @@ from coord_env.analysis.insights import INSIGHTS, insight_checks
 from coord_env.analysis.optimal import OptimalPolicy, optimal_value
 from coord_env.checkpoint import MANIFEST, read_manifest
 from coord_env.distributed import local_cluster
+from coord_env.fileio import atomic_write_bytes, atomic_write_text
 from coord_env.harness.evaluate import evaluate, policy_supports, resolve_policy, run_episode
 from coord_env.harness.plots import plot_learning_curves, plot_profit
 from coord_env.harness.references import reference_for
@@ -188,13 +189,16 @@ def retrain(
     for (s, name, seed, out), checkpoint in zip(plan, checkpoints, strict=True):
         log = curve_path(s, name, seed)
         log.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / "progress.csv", log)
+        atomic_write_bytes(log, (out / "progress.csv").read_bytes())
         if seed == CURVE_SEEDS[0]:
             target = committed_checkpoint(name, s)
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(checkpoint, target)
+            staging = target.with_name(target.name + ".new")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(checkpoint, staging)
             if name in MTMA_TRAINERS:
-                drop_episodes_under_way(target)  # a policy-sized commit, under 3 MB
+                drop_episodes_under_way(staging)  # a policy-sized commit, under 3 MB
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(staging, target)
 
 
 def _curves(scenario: Scenario, x: str = "steps") -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
@@ -588,5 +592,5 @@ def reproduce(
     for scenario in optimum:
         lines += optimality_section(scenario, seeds, workers, progress)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines).rstrip() + "\n")
+    atomic_write_text(out, "\n".join(lines).rstrip() + "\n")
     return out

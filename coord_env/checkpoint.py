@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from coord_env.fileio import atomic_write_text
 from coord_env.scenarios import Scenario
 
 __all__ = [
@@ -76,7 +78,7 @@ def write_manifest(directory: str | Path, scenario: Scenario, **fields: Any) -> 
         **fields,
         "files": files,
     }
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
 
@@ -101,11 +103,14 @@ def read_manifest(
     Raises
     ------
     CheckpointError
-        If the manifest is missing or unreadable, a file is missing or its checksum differs, or the
-        scenario, spaces or baseline differ.
+        If the manifest is missing, unreadable or a symlink; a listed name is not a plain file name
+        in the folder (absolute, with a path separator or ``..``) or is a symlink; a file is
+        missing or its checksum differs; or the scenario, spaces or baseline differ.
     """
     directory = Path(directory)
     path = directory / MANIFEST
+    if path.is_symlink():
+        raise CheckpointError(f"checkpoint {directory}: {MANIFEST} is a symlink; refusing it")
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
@@ -115,7 +120,7 @@ def read_manifest(
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise CheckpointError(f"{path} has no 'files' table of checksums")
     for name, expected in manifest["files"].items():
-        file = directory / name
+        file = _listed_file(directory, name)
         if not file.is_file():
             raise CheckpointError(f"checkpoint {directory} is missing {name}")
         if file_sha256(file) != expected:
@@ -124,6 +129,31 @@ def read_manifest(
             )
     check_provenance(directory, manifest, scenario, spaces, baseline)
     return manifest
+
+
+def _listed_file(directory: Path, name: Any) -> Path:
+    """The file a manifest lists as ``name``, refused unless it is a plain file in ``directory``."""
+    if (
+        not isinstance(name, str)
+        or name in ("", ".")
+        or ".." in name
+        or "/" in name
+        or "\\" in name
+        or os.path.isabs(name)
+        or "\0" in name
+    ):
+        raise CheckpointError(
+            f"checkpoint {directory}: its manifest lists {name!r}, which is not a file name in the "
+            "folder (absolute, with a path separator or '..'); refusing it"
+        )
+    file = directory / name
+    if file.is_symlink():
+        raise CheckpointError(
+            f"checkpoint {directory}: {name} is a symlink (to {os.readlink(file)}); refusing it"
+        )
+    if file.resolve().parent != directory.resolve():
+        raise CheckpointError(f"checkpoint {directory}: {name} leaves the folder; refusing it")
+    return file
 
 
 def check_provenance(

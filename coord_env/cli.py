@@ -11,6 +11,7 @@ from typing import Any
 
 import coord_env
 from coord_env.distributed import SchedulerError, add_scheduler_argument, local_cluster
+from coord_env.fileio import UnsafePathError, atomic_write_text
 from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_episode
 from coord_env.harness.evaluate import policy_supports
 from coord_env.harness.stats import relative_change
@@ -72,7 +73,7 @@ def _format_table(results: list[dict[str, Any]]) -> str:
 
 def _write_json(document: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
 def _evaluate_all(
@@ -116,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with local_cluster(args.scheduler, args.workers) as scheduler:  # one cluster for all
             results = _evaluate_all(args, scenario, seeds, out, scheduler)
-    except (SchedulerError, ImportError) as error:  # ImportError: --scheduler without Dask
+    except (SchedulerError, ImportError, UnsafePathError) as error:  # ImportError: no Dask
         print(f"coord-bench run: {error}", file=sys.stderr)
         return 2
     print(f"\n{scenario.env_id} (hash {scenario.content_hash[:12]}), {len(seeds)} official seeds\n")
@@ -127,16 +128,22 @@ def _run(args: argparse.Namespace) -> int:
             by_name["coordinated"]["profit"]["mean"], by_name["siloed"]["profit"]["mean"]
         )
         print(f"\ncoordinated vs siloed: {change} mean profit")
-    plots = [plot_profit(results, out / f"{scenario.name}_profit.png")]
     shown = [name for name in ("siloed", "coordinated") if name in by_name] or [
         results[0]["policy"]
     ]
     trajectories = {
         name: run_episode(resolve_policy(name)[1], scenario, seeds[0], name) for name in shown
     }
-    plots.append(
-        plot_trajectories(trajectories, out / f"{scenario.name}_trajectories_seed{seeds[0]}.png")
-    )
+    try:
+        plots = [
+            plot_profit(results, out / f"{scenario.name}_profit.png"),
+            plot_trajectories(
+                trajectories, out / f"{scenario.name}_trajectories_seed{seeds[0]}.png"
+            ),
+        ]
+    except UnsafePathError as error:
+        print(f"coord-bench run: {error}", file=sys.stderr)
+        return 2
     print(f"\nwrote {len(results)} results documents and {len(plots)} plots to {out}/")
     return 0
 
@@ -162,7 +169,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     except KeyError as error:  # unknown policy or scenario name: the message lists the valid ones
         print(f"coord-bench evaluate: {error.args[0]}", file=sys.stderr)
         return 2
-    _write_json(result, Path(args.out))
+    try:
+        _write_json(result, Path(args.out))
+    except UnsafePathError as error:
+        print(f"coord-bench evaluate: {error}", file=sys.stderr)
+        return 2
     print(_format_table([result]))
     print(f"\nwrote {args.out}")
     return 0

@@ -74,7 +74,9 @@ def fsync_directory(directory: str | os.PathLike[str]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], mode: str = "wb", **open_args: Any) -> Iterator[IO]:
+def atomic_output(
+    path: str | os.PathLike[str], mode: str = "wb", *, overwrite: bool = True, **open_args: Any
+) -> Iterator[IO]:
     """Open a temporary file that replaces ``path`` when the block ends without an exception.
 
     Parameters
@@ -83,6 +85,9 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "wb", **open_args: A
         The file to write. Checked by :func:`check_output_path`.
     mode : {"wb", "w"}
         Binary or text.
+    overwrite : bool
+        False: the finished file is linked into place only if ``path`` does not exist yet
+        (:class:`FileExistsError` otherwise, even in a race), never replacing a file.
     **open_args
         Passed to :func:`open` for text mode (``encoding``, ``newline``).
 
@@ -90,6 +95,8 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "wb", **open_args: A
     ------
     UnsafePathError
         See :func:`check_output_path`.
+    FileExistsError
+        ``overwrite=False`` and ``path`` exists.
 
     Examples
     --------
@@ -113,7 +120,11 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "wb", **open_args: A
             os.fsync(handle.fileno())
         if target.is_symlink():  # created while we wrote: still never write through it
             raise UnsafePathError(f"refusing to write {target}: it became a symlink")
-        os.replace(temporary, target)
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            os.link(temporary, target)  # fails on any existing entry, a symlink included
+            os.unlink(temporary)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

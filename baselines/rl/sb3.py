@@ -43,6 +43,7 @@ continue the interrupted episodes.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import zipfile
 from collections.abc import Callable
@@ -78,6 +79,7 @@ from coord_env.checks import check_choice
 from coord_env.env import RetailParallelEnv, RetailVectorEnv
 from coord_env.env.actions import INVENTORY
 from coord_env.env.parallel import REWARD_MODES
+from coord_env.fileio import atomic_write_bytes, atomic_write_text
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
 from coord_env.policy import Policy
 from coord_env.scenarios import Scenario, load_scenario
@@ -1026,7 +1028,9 @@ class _PPOTrainer:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for key, model in self.models.items():
-            model.save(directory / f"{key}.zip")
+            buffer = io.BytesIO()
+            model.save(buffer)
+            atomic_write_bytes(directory / f"{key}.zip", buffer.getvalue())
         state = {
             "baseline": self.name,
             "seed": self.seed,
@@ -1038,7 +1042,9 @@ class _PPOTrainer:
             "spaces": describe_spaces(RetailParallelEnv(self.scenario, **self.env_options)),
             **self._extra_state(),
         }
-        (directory / TRAINER_STATE).write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(
+            directory / TRAINER_STATE, json.dumps(state, indent=1, sort_keys=True) + "\n"
+        )
 
     @classmethod
     def load(cls, directory: str | Path, scenario: str | Scenario) -> _PPOTrainer:

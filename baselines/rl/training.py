@@ -3,15 +3,22 @@ held-out seeds, and resumable checkpoints with manifests. ``coord-bench train`` 
 
 A run directory holds::
 
+    run.json            the run's baseline, scenario, seed and hyperparameters (who owns the folder)
     progress.csv        one row per evaluation: steps, wall time, held-out profit, update stats
     checkpoint/         the latest trainer state and its manifest.json (resume from it)
     tensorboard/        the same scalars, when the tensorboard package is installed
+
+Every file is written atomically. A new checkpoint is written whole to ``checkpoint.new``, then
+swapped in (``checkpoint`` -> ``checkpoint.old``, ``checkpoint.new`` -> ``checkpoint``, then
+``checkpoint.old`` removed); after a crash at any point, :func:`recover_checkpoint` keeps the
+newest complete one of the three (its manifest verifies) as ``checkpoint``.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -28,6 +35,7 @@ from tqdm import tqdm
 from baselines.rl.trainer import Trainer
 from coord_env.checkpoint import MANIFEST, CheckpointError, read_manifest, write_manifest
 from coord_env.distributed import map_jobs
+from coord_env.fileio import atomic_output, atomic_write_text, fsync_directory
 from coord_env.harness.evaluate import evaluate
 from coord_env.harness.seeds import VALIDATION_SEEDS
 from coord_env.scenarios import Scenario, load_scenario
@@ -38,6 +46,7 @@ __all__ = [
     "TrainingRun",
     "finished",
     "load_trainer",
+    "recover_checkpoint",
     "train",
     "train_runs",
     "trainer_class",
@@ -45,6 +54,8 @@ __all__ = [
 
 CHECKPOINT = "checkpoint"
 PROGRESS = "progress.csv"
+RUN_RECORD = "run.json"
+NEW, OLD = ".new", ".old"  # suffixes of the checkpoint being written and of the one it replaces
 
 
 def _registry() -> dict[str, Callable[..., Trainer]]:
@@ -106,7 +117,8 @@ def load_trainer(directory: str | Path, scenario: Scenario | None = None) -> Tra
 
 
 class _Log:
-    """progress.csv, appended across resumes, and TensorBoard when it is installed."""
+    """progress.csv, appended across resumes and rewritten whole (atomically) on each row, and
+    TensorBoard when it is installed."""
 
     def __init__(self, directory: Path):
         self.path = directory / PROGRESS
@@ -124,11 +136,7 @@ class _Log:
             with open(self.path, newline="") as handle:
                 rows = list(csv.DictReader(handle))
         rows.append(row)
-        fields = list(dict.fromkeys(key for entry in rows for key in entry))
-        with open(self.path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
+        _write_rows(self.path, rows)
         if self.writer is not None:
             for key, value in row.items():
                 if key != "steps":
@@ -138,6 +146,30 @@ class _Log:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` as a CSV file atomically, with the union of their columns in order."""
+    fields = list(dict.fromkeys(key for entry in rows for key in entry))
+    with atomic_output(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _drop_progress_after(out: Path, steps: int) -> None:
+    """Drop the rows of ``out/progress.csv`` beyond ``steps`` (logged before a crash lost their
+    checkpoint), so that a resumed run logs each step once."""
+    path = out / PROGRESS
+    if not path.is_file():
+        return
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [row for row in rows if int(float(row["steps"])) <= steps]
+    if not kept:
+        path.unlink()
+    elif len(kept) != len(rows):
+        _write_rows(path, kept)
 
 
 def _held_out_profit(trainer: Trainer, seeds: Sequence[int]) -> tuple[float, float]:
@@ -182,7 +214,8 @@ def train(
     eval_seeds : sequence of int
         Held-out seeds (default ``VALIDATION_SEEDS``; never the official evaluation seeds).
     resume : bool
-        Continue from ``out/checkpoint`` instead of starting afresh.
+        Continue from the newest complete checkpoint in ``out`` instead of starting afresh (see
+        :func:`recover_checkpoint`).
     progress : bool
         Show a progress bar.
     command : str, optional
@@ -198,10 +231,12 @@ def train(
     KeyError
         An unknown baseline.
     ValueError
-        A non-positive budget, or a run directory that already holds a checkpoint without
-        ``resume``.
+        A non-positive budget; without ``resume``, a run folder that already holds a checkpoint,
+        or that is not empty and holds no ``run.json`` of this baseline, scenario, seed and
+        config; on resume, a checkpoint of another seed or hyperparameters. Nothing in ``out``
+        changes.
     CheckpointError
-        On resume, if the checkpoint is corrupt or of another baseline or scenario.
+        On resume, if no checkpoint is complete, or it is of another baseline or scenario.
     """
     s = load_scenario(scenario) if isinstance(scenario, str) else scenario
     if not isinstance(steps, int) or steps <= 0:
@@ -239,25 +274,21 @@ def _train(
 ) -> Path:
     """The training loop of :func:`train`, with torch threads already set."""
     checkpoint = out / CHECKPOINT
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the run folder {out} is a file; choose a folder")
     if resume:
-        read_manifest(checkpoint, s, baseline=name)
-        trainer = load_trainer(checkpoint, s)
-        differing = config_mismatch(trainer, config)
-        if differing:
-            raise ValueError(
-                f"{checkpoint} was trained with other hyperparameters ({'; '.join(differing)}); "
-                "resuming keeps the checkpoint's, so train into a fresh folder instead"
-            )
-        wall_time = float(read_manifest(checkpoint)["wall_time_s"])
+        trainer, wall_time = _resumed_trainer(name, s, seed, out, config)
     else:
-        if (checkpoint / "manifest.json").exists():
-            raise ValueError(
-                f"{out} already holds a checkpoint; pass resume=True (--resume) to continue it, "
-                "or choose another output folder"
-            )
         trainer = trainer_class(name)(s, seed, **(config or {}))
+        _check_fresh_folder(out, _run_record(name, trainer))
         wall_time = 0.0
+    # the folder is this run's: only now finish an interrupted swap and drop lost log rows
+    manifest = recover_checkpoint(out) if out.is_dir() else None
+    _drop_progress_after(out, int(manifest["steps"]) if manifest else 0)
     out.mkdir(parents=True, exist_ok=True)
+    if not (out / RUN_RECORD).is_file():
+        record = _run_record(name, trainer)
+        atomic_write_text(out / RUN_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
     every = eval_every if eval_every > 0 else max(1, steps // 10)
     log = _Log(out)
     bar = tqdm(
@@ -295,6 +326,184 @@ def _train(
     return checkpoint
 
 
+def _run_record(name: str, trainer: Trainer) -> dict[str, Any]:
+    """What makes a run folder this run's: baseline, scenario version, seed, hyperparameters."""
+    record = {
+        "baseline": name,
+        "scenario": trainer.scenario.env_id,
+        "scenario_hash": trainer.scenario.content_hash,
+        "seed": trainer.seed,
+        "config": dataclasses.asdict(trainer.config),
+    }
+    return json.loads(json.dumps(record, default=repr))  # tuples as lists, as read back
+
+
+def _read_run_record(out: Path) -> dict[str, Any] | None:
+    """``out/run.json``, or None when it is missing, a symlink or not a JSON object."""
+    path = out / RUN_RECORD
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _record_differences(recorded: dict[str, Any], asked: dict[str, Any]) -> list[str]:
+    """The settings on which two run records differ, as "field: recorded vs asked" strings."""
+    differing = [
+        f"{key}: {recorded.get(key)!r} vs {asked[key]!r}"
+        for key in ("baseline", "scenario", "scenario_hash", "seed")
+        if recorded.get(key) != asked[key]
+    ]
+    config = recorded.get("config") if isinstance(recorded.get("config"), dict) else {}
+    differing += [
+        f"{key}: {config.get(key)!r} vs {value!r}"
+        for key, value in sorted(asked["config"].items())
+        if config.get(key) != value
+    ]
+    return differing
+
+
+def _check_fresh_folder(out: Path, record: dict[str, Any]) -> None:
+    """Refuse, before anything changes, a folder that is neither empty nor this run's.
+
+    A folder holding this run's ``run.json`` but no complete checkpoint (killed before its first
+    checkpoint) is this run's and starts afresh.
+    """
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if _newest_checkpoint(out) is not None:
+        raise ValueError(
+            f"{out} already holds a checkpoint; pass resume=True (--resume) to continue it, "
+            "or choose another output folder"
+        )
+    recorded = _read_run_record(out)
+    what = f"{record['baseline']} on {record['scenario']} with seed {record['seed']}"
+    if recorded is None:
+        raise ValueError(
+            f"{out} is not empty and is not a run of {what} (it has no {RUN_RECORD}); train into "
+            f"an empty or new folder. Nothing in {out} was changed"
+        )
+    differing = _record_differences(recorded, record)
+    if differing:
+        raise ValueError(
+            f"{out} holds a run of other settings ({'; '.join(differing)}); train into an empty "
+            f"or new folder. Nothing in {out} was changed"
+        )
+
+
+def _resumed_trainer(
+    name: str, s: Scenario, seed: int, out: Path, config: dict[str, Any] | None
+) -> tuple[Trainer, float]:
+    """The trainer to resume in ``out`` and its wall time so far, after checking that the folder
+    holds a run of this baseline, scenario, seed and hyperparameters (nothing is changed)."""
+    found = _newest_checkpoint(out)
+    if found is None:
+        recorded = _read_run_record(out) if out.is_dir() else None
+        if recorded is None:
+            raise CheckpointError(
+                f"{out} holds no complete checkpoint to resume ({CHECKPOINT}/{MANIFEST} that "
+                "verifies) and no run record"
+            )
+        trainer = trainer_class(name)(s, seed, **(config or {}))
+        differing = _record_differences(recorded, _run_record(name, trainer))
+        if differing:
+            raise ValueError(f"{out} holds a run of other settings ({'; '.join(differing)})")
+        return trainer, 0.0  # killed before its first checkpoint: resume from step 0
+    directory, manifest = found
+    read_manifest(directory, s, baseline=name)
+    if manifest.get("seed") != seed:
+        raise ValueError(
+            f"{out} is a run of seed {manifest.get('seed')!r}, not seed {seed}: resume it with "
+            f"seed {manifest.get('seed')!r} (--seed), or train seed {seed} into a fresh folder"
+        )
+    trainer = load_trainer(directory, s)
+    differing = config_mismatch(trainer, config)
+    if differing:
+        raise ValueError(
+            f"{out / CHECKPOINT} was trained with other hyperparameters ({'; '.join(differing)}); "
+            "resuming keeps the checkpoint's, so train into a fresh folder instead"
+        )
+    return trainer, float(manifest["wall_time_s"])
+
+
+def _checkpoint_folders(out: Path) -> list[Path]:
+    """``checkpoint``, ``checkpoint.new`` and ``checkpoint.old``: the swap's three folders."""
+    return [out / CHECKPOINT, out / (CHECKPOINT + NEW), out / (CHECKPOINT + OLD)]
+
+
+def _complete_manifest(directory: Path) -> dict[str, Any] | None:
+    """The manifest of a complete training checkpoint (it verifies and holds the run's fields
+    that :func:`_save` writes last), else None."""
+    if directory.is_symlink() or not directory.is_dir():
+        return None
+    try:
+        manifest = read_manifest(directory)
+    except CheckpointError:
+        return None
+    if "wall_time_s" not in manifest or not isinstance(manifest.get("steps"), int):
+        return None
+    return manifest
+
+
+def _newest_checkpoint(out: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest complete checkpoint among the swap's folders and its manifest (on a tie,
+    ``checkpoint`` first), or None. Reads only."""
+    found = [
+        (directory, manifest)
+        for directory in _checkpoint_folders(out)
+        if (manifest := _complete_manifest(directory)) is not None
+    ]
+    return max(found, key=lambda item: item[1]["steps"], default=None)
+
+
+def recover_checkpoint(out: str | Path) -> dict[str, Any] | None:
+    """Finish or undo a checkpoint swap that a crash interrupted; return the kept manifest.
+
+    The newest complete checkpoint of ``out`` (``checkpoint``, ``checkpoint.new`` or
+    ``checkpoint.old``; complete: its manifest verifies) becomes ``out/checkpoint``, and the
+    others are removed. Safe to rerun after a crash inside it. Call it only on a folder known to
+    be a run of this project (it deletes incomplete checkpoint folders).
+
+    Parameters
+    ----------
+    out : path
+        A run folder.
+
+    Returns
+    -------
+    dict or None
+        The manifest of the kept checkpoint; None when none is complete (nothing is kept).
+
+    Examples
+    --------
+    >>> recover_checkpoint("runs/mtma_tiny_seed0")  # doctest: +SKIP
+    {'baseline': 'mtma', 'steps': 4096, ...}
+    """
+    out = Path(out)
+    found = _newest_checkpoint(out)
+    kept = found[0] if found else None
+    for directory in _checkpoint_folders(out):
+        if directory != kept:
+            _remove(directory)
+    if found is None:
+        return None
+    if kept != out / CHECKPOINT:
+        os.replace(kept, out / CHECKPOINT)
+        fsync_directory(out)
+    return found[1]
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, a symlink (not its target) or a folder; nothing when it does not exist."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
 @dataclass(frozen=True)
 class TrainingRun:
     """One run of a sweep: the arguments of :func:`train` for one (baseline, scenario, seed, config).
@@ -325,10 +534,12 @@ def finished(run: TrainingRun) -> bool:
     Raises
     ------
     ValueError
-        The folder holds a checkpoint of another baseline, scenario or seed.
+        The folder holds a checkpoint of another baseline, scenario or seed, or it holds no
+        checkpoint and is neither empty nor a run of this baseline, scenario and seed.
     """
     checkpoint = Path(run.out) / CHECKPOINT
     if not (checkpoint / MANIFEST).is_file():
+        _check_sweep_folder(run)
         return False
     try:
         manifest = read_manifest(checkpoint, load_scenario(run.scenario), baseline=run.name)
@@ -342,6 +553,31 @@ def finished(run: TrainingRun) -> bool:
     if int(manifest["steps"]) < run.steps:
         return False
     return not config_mismatch(load_trainer(checkpoint, load_scenario(run.scenario)), run.config)
+
+
+def _check_sweep_folder(run: TrainingRun) -> None:
+    """Refuse a non-empty ``run.out`` without a checkpoint unless its ``run.json`` is of this
+    baseline, scenario and seed (a sweep replaces the folder whole when the run finishes)."""
+    out = Path(run.out)
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    recorded = _read_run_record(out) or {}
+    asked = {
+        "baseline": run.name,
+        "scenario": load_scenario(run.scenario).env_id,
+        "seed": run.seed,
+    }
+    differing = [
+        f"{key}: {recorded.get(key)!r} vs {value!r}"
+        for key, value in asked.items()
+        if recorded.get(key) != value
+    ]
+    if differing:
+        raise ValueError(
+            f"run folder {out} is not empty and is not a run of {run.name} on "
+            f"{asked['scenario']} with seed {run.seed} ({'; '.join(differing)}): give each run "
+            "its own folder. Nothing in it was changed"
+        )
 
 
 def config_mismatch(trainer: Trainer, config: dict[str, Any] | None) -> list[str]:
@@ -372,7 +608,7 @@ def _train_run(run: TrainingRun, progress: bool = False) -> str:
     if finished(run):
         return str(out / CHECKPOINT)
     staging = out.with_name(out.name + ".partial")
-    if not (staging / CHECKPOINT / MANIFEST).is_file():
+    if _newest_checkpoint(staging) is None:
         shutil.rmtree(staging, ignore_errors=True)
         previous = out / CHECKPOINT
         if (previous / MANIFEST).is_file() and not config_mismatch(
@@ -387,7 +623,7 @@ def _train_run(run: TrainingRun, progress: bool = False) -> str:
         staging,
         eval_every=run.eval_every,
         eval_seeds=run.eval_seeds,
-        resume=(staging / CHECKPOINT / MANIFEST).is_file(),
+        resume=_newest_checkpoint(staging) is not None,
         progress=progress,
         command=run.command,
         config=run.config,
@@ -475,12 +711,15 @@ def _save(
     eval_seeds: Sequence[int],
     command: str | None,
 ) -> None:
-    """Replace the checkpoint atomically enough: write beside it, then swap."""
+    """Write the checkpoint whole to ``checkpoint.new``, then swap it in (see the module's
+    docstring); a crash at any point leaves a complete checkpoint that
+    :func:`recover_checkpoint` finds."""
     from coord_env.checkpoint import describe_spaces
     from coord_env.env import RetailParallelEnv
 
-    staging = directory.with_name(directory.name + ".new")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = directory.with_name(directory.name + NEW)
+    retired = directory.with_name(directory.name + OLD)
+    _remove(staging)
     staging.mkdir(parents=True)
     trainer.save(staging)
     env = RetailParallelEnv(trainer.scenario, **(trainer.env_options or {}))
@@ -500,9 +739,13 @@ def _save(
         eval_seeds=list(eval_seeds),
         torch_version=_torch_version(),
     )
+    fsync_directory(staging)
     if directory.exists():
-        shutil.rmtree(directory)
-    staging.rename(directory)
+        _remove(retired)
+        os.replace(directory, retired)
+    os.replace(staging, directory)
+    fsync_directory(directory.parent)
+    _remove(retired)
 
 
 def _torch_version() -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from coord_env.fileio import atomic_output
 from coord_env.harness.trajectory import Trajectory
 
 __all__ = ["plot_learning_curves", "plot_profit", "plot_trajectories"]
@@ -23,6 +24,13 @@ def _figure(width: float, height: float):
     figure = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(figure)
     return figure
+
+
+def _save(figure: Any, path: str | Path) -> None:
+    """Save ``figure`` atomically, in the format its suffix names (PNG when it has none)."""
+    file_format = Path(path).suffix.lstrip(".").lower() or "png"
+    with atomic_output(path, "wb") as handle:
+        figure.savefig(handle, format=file_format)
 
 
 def plot_profit(results: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
@@ -80,7 +88,7 @@ def plot_profit(results: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     )
     axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
-    figure.savefig(path)
+    _save(figure, path)
     return Path(path)
 
 
@@ -127,7 +135,7 @@ def plot_trajectories(
         grid[-1][column].set_xlabel("period")
     grid[0][0].legend(loc="upper right", fontsize="x-small")
     figure.tight_layout()
-    figure.savefig(path)
+    _save(figure, path)
     return Path(path)
 
 
@@ -179,5 +187,5 @@ def plot_learning_curves(
     axes.set_title(title, fontsize="medium")
     axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
-    figure.savefig(path)
+    _save(figure, path)
     return Path(path)

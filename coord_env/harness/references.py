@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coord_env.fileio import atomic_write_text
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = ["compute_reference", "reference_for"]
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         document = {"version": VERSION, "scenarios": table}
-        PATH.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(PATH, json.dumps(document, indent=1, sort_keys=True) + "\n")
     return 0
 
 

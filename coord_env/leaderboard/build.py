@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from coord_env.fileio import check_output_path
 from coord_env.harness.evaluate import evaluate, policy_supports
 from coord_env.leaderboard.render import render_html, render_markdown, render_svg
 from coord_env.leaderboard.submit import (
@@ -90,6 +91,9 @@ def rendered_files(
 def build_leaderboard(root: str | Path = LEADERBOARD_DIR) -> list[Path]:
     """Regenerate README.md, index.html and the plots under ``root``; return the paths written."""
     files = rendered_files(root)
+    for path in files:  # refuse a symlinked page or plot before writing any file
+        if path.parent.is_dir():
+            check_output_path(path)
     for path, text in files.items():
         write_text(path, text)
     return list(files)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from coord_env.fileio import UnsafePathError
 from coord_env.leaderboard.build import (
     build_leaderboard,
     collect,
@@ -42,7 +43,7 @@ def _submit(args: argparse.Namespace) -> int:
             command=args.command_line,
         )
         path = write_submission(submission, args.leaderboard)
-    except (SubmissionError, OSError) as error:
+    except (SubmissionError, UnsafePathError, OSError) as error:
         return _fail("submit", error)
     print(
         f"wrote {path} (self-reported). Next: coord-bench leaderboard build, then open a pull request."
@@ -69,7 +70,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     try:
         paths = build_leaderboard(args.leaderboard)
-    except SubmissionError as error:
+    except (SubmissionError, UnsafePathError) as error:
         return _fail("leaderboard build", error)
     print("wrote " + ", ".join(str(path) for path in paths))
     return 0
@@ -117,7 +118,7 @@ def _seed(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
         build_leaderboard(args.leaderboard)
-    except SubmissionError as error:
+    except (SubmissionError, UnsafePathError) as error:
         return _fail("leaderboard seed", error)
     print(f"wrote {len(paths)} baseline rows and rebuilt {args.leaderboard}/")
     return 0

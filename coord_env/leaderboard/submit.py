@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from coord_env.fileio import atomic_output, atomic_write_text
 from coord_env.harness.results import RESULTS_FIELDS
 from coord_env.leaderboard.validate import (
     MONEY_COSTS,
@@ -172,8 +173,7 @@ def load_all(root: str | Path = LEADERBOARD_DIR) -> list[dict[str, Any]]:
 def write_text(path: Path, text: str) -> None:
     """Write UTF-8 with Unix newlines on every platform (the generated files are compared bytewise)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
+    atomic_write_text(path, text)
 
 
 def write_submission(submission: dict[str, Any], root: str | Path = LEADERBOARD_DIR) -> Path:
@@ -190,7 +190,7 @@ def write_submission(submission: dict[str, Any], root: str | Path = LEADERBOARD_
     check_not_duplicate(submission, load_all(root))
     path = submission_path(submission, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # "x": fail rather than overwrite, even in a race
-    with path.open("x", encoding="utf-8", newline="\n") as handle:
+    # overwrite=False: fail rather than overwrite, even in a race; a crash leaves no half file
+    with atomic_output(path, "w", overwrite=False, encoding="utf-8", newline="\n") as handle:
         handle.write(submission_text(submission))
     return path

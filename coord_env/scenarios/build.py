@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from coord_env.fileio import atomic_write_text
+
 CATALOG = Path(__file__).with_name("catalog")
 DIGITS = 4
 
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             if not path.exists() or path.read_text() != text:
                 stale.append(name)
         else:
-            path.write_text(text)
+            atomic_write_text(path, text)
     if stale:
         print("stale catalog entries:", ", ".join(stale))
         return 1

@@ -8,6 +8,7 @@ whose turn it is (``schedules.py``), each network with its own Adam optimizer an
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 from pathlib import Path
@@ -48,6 +49,7 @@ from coord_env.checkpoint import (
 )
 from coord_env.env.actions import INVENTORY, RECOMMENDER
 from coord_env.env.parallel import RetailParallelEnv
+from coord_env.fileio import atomic_write_bytes, atomic_write_text
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = [
@@ -364,7 +366,7 @@ class MTMATrainer:
             "rollout": self.collector.state_dict(),
             "stats": dict(self.stats),
         }
-        torch.save(payload, directory / MODEL_FILE)
+        _save_torch(payload, directory / MODEL_FILE)
         document = {
             "baseline": self.name,
             "config": self.config.to_dict(),
@@ -374,7 +376,9 @@ class MTMATrainer:
             "scenario": self.scenario.env_id,
             "scenario_hash": self.scenario.content_hash,
         }
-        (directory / CONFIG_FILE).write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(
+            directory / CONFIG_FILE, json.dumps(document, indent=1, sort_keys=True) + "\n"
+        )
         write_manifest(
             directory,
             self.scenario,
@@ -462,10 +466,17 @@ def drop_episodes_under_way(directory: str | Path) -> None:
     directory = Path(directory)
     payload = torch.load(directory / MODEL_FILE, weights_only=True)
     payload["rollout"] = None
-    torch.save(payload, directory / MODEL_FILE)
+    _save_torch(payload, directory / MODEL_FILE)
     manifest = json.loads((directory / MANIFEST).read_text())
     manifest["files"][MODEL_FILE] = file_sha256(directory / MODEL_FILE)
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def _save_torch(payload: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to memory, then to ``path`` atomically (never a half-written model.pt)."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 class MTMASingleTimescaleTrainer(MTMATrainer):
