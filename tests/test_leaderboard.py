@@ -527,19 +527,19 @@ def test_every_committed_row_is_plausible_including_the_exact_optimum():
     for row in rows:
         check_plausible(row, scenario_of(row))  # raises if not
     optimal = next(row for row in collect(COMMITTED)["tiny"] if row["policy"] == "optimal")
-    assert 80 < optimal["normalized_score"] < 100  # the DP policy: 869 of 886 on average
+    assert 80 < optimal["normalized_score"] < 100
 
 
 def test_the_env_rewriting_cheat_is_refused(siloed_results):
-    """Issue 19: a factory that sets env.scenario's prices to 20x and orders normally scored a
-    normalized 46,456 on tiny. Its results document is that of the siloed policy in a tiny
-    whose prices are 20x, filed under tiny's id and hash."""
+    """Issue 19: a factory that set env.scenario's prices to 20x and ordered normally. Its
+    results document is that of the siloed policy in a tiny whose prices are 20x, filed under
+    tiny's id and hash (so the test holds once policies can no longer touch the scored env)."""
     tiny = coord_env.load_scenario(SCENARIO)
     rewritten = tiny.replace(price=(20 * tiny.price).tolist())
     cheat = coord_env.evaluate("siloed", rewritten)
     cheat["scenario_hash"] = tiny.content_hash
     _reaggregate(cheat)
-    assert cheat["normalized_score"] > 10_000  # 38,884 (the issue: 46,456 with its policy)
+    assert cheat["normalized_score"] > 10_000
     with pytest.raises(SubmissionError, match="above the exact optimum of coord/tiny-v0") as info:
         make_submission(cheat, method="cheat", authors=["A"])
     assert info.value.field == "profit.mean"
