@@ -665,10 +665,11 @@ def test_submit_records_the_training_budget_hook_without_budget(board, budgeted_
 def test_a_verified_row_that_fails_reverification_is_demoted(board, submission, capsys):
     path = write_submission(submission, board)
     build_leaderboard(board)
-    assert main(["verify", str(path), "--policy", "siloed", "--quiet"]) == 0
+    verify = ["verify", str(path), "--quiet", "--leaderboard", str(board), "--policy"]
+    assert main([*verify, "siloed"]) == 0
     assert load_submission(path)["status"] == "verified"
     assert stale_files(board) == []  # verify rebuilt the pages
-    assert main(["verify", str(path), "--policy", "mean_demand", "--quiet"]) == 1
+    assert main([*verify, "mean_demand"]) == 1
     demoted = load_submission(path)
     assert demoted["status"] == "self-reported" and "verification" not in demoted
     assert "set back to self-reported" in capsys.readouterr().out

@@ -85,25 +85,27 @@ def _verify(args: argparse.Namespace) -> int:
                 f"{args.submission}: was verified; status set back to self-reported and its "
                 "verification record removed"
             )
-            _rebuild(Path(args.submission))
+            _rebuild(args.leaderboard, args.submission)
         return 1
     print(f"{args.submission}: verified (every seed reproduces); status set to verified")
-    _rebuild(Path(args.submission))
+    _rebuild(args.leaderboard, args.submission)
     return 0
 
 
-def _rebuild(submission: Path) -> None:
-    """After verify changed a row's status: regenerate the pages of its leaderboard folder."""
-    root = submission.resolve().parent.parent  # <root>/<scenario>/<slug>.json
-    try:
-        paths = build_leaderboard(root)
-    except (SubmissionError, OSError, ValueError) as error:
-        print(
-            f"the generated pages were not rebuilt ({error}); fix that, then run: coord-bench "
-            f"leaderboard build --leaderboard {root}"
-        )
-        return
-    print(f"rebuilt {len(paths)} generated files under {root}/")
+def _rebuild(root: str, submission: str) -> None:
+    """After verify changed a row's status: regenerate the pages of the leaderboard folder
+    ``root`` when the row is one of its files, else say which command does it."""
+    command = "coord-bench leaderboard build --leaderboard FOLDER (the row's leaderboard folder)"
+    if Path(submission).resolve().parent.parent == Path(root).resolve():
+        command = f"coord-bench leaderboard build --leaderboard {root}"
+        try:
+            paths = build_leaderboard(root)
+        except (SubmissionError, OSError, ValueError) as error:
+            print(f"the generated pages were not rebuilt: {error}")
+        else:
+            print(f"rebuilt {len(paths)} generated files under {root}/")
+            return
+    print(f"the row's status changed: run {command}")
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -210,6 +212,7 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: list[str]
     )
     verify.add_argument("--workers", type=int, default=0)
     verify.add_argument("--quiet", action="store_true")
+    leaderboard_dir(verify)  # whose generated pages verify rebuilds
     verify.set_defaults(handler=_verify)
 
     board = commands.add_parser(
