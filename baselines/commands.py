@@ -119,7 +119,9 @@ def _sweep(args: argparse.Namespace, runs: list[tuple[str, int]], config: dict) 
 def _reproduce(args: argparse.Namespace) -> int:
     """docs/results.md and its figures, from the committed checkpoints or retrained."""
     from baselines.reproduce import reproduce
+    from coord_env.cli import output_folder
 
+    output_folder(Path(args.out).parent, Path(args.out).name)  # before hours of work
     page = reproduce(
         args.out,
         args.scenarios,

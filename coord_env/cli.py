@@ -10,8 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import coord_env
-from coord_env.distributed import SchedulerError, add_scheduler_argument, local_cluster
-from coord_env.fileio import UnsafePathError, atomic_write_text
+from coord_env.checkpoint import CheckpointError
+from coord_env.distributed import (
+    SchedulerError,
+    WorkerDiedError,
+    add_scheduler_argument,
+    local_cluster,
+)
+from coord_env.fileio import UnsafePathError, atomic_write_text, check_output_path
 from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_episode
 from coord_env.harness.evaluate import policy_supports
 from coord_env.harness.stats import relative_change
@@ -21,8 +27,19 @@ from coord_env.registry import (
     command_plugins,
     registered_policies,
 )
+from coord_env.scenarios import ScenarioError
 
-__all__ = ["main"]
+__all__ = ["ONE_LINE_ERRORS", "main", "output_folder"]
+
+# Errors of input or environment, not of coord_env: main prints them as one line, exit status 2.
+ONE_LINE_ERRORS = (
+    CheckpointError,
+    ScenarioError,
+    UnsafePathError,
+    WorkerDiedError,
+    SchedulerError,
+    PolicyRegistrationError,
+)
 
 DESCRIPTION = """\
 coord-bench: evaluate, train and compare policies on coord_env, a PettingZoo benchmark where an
@@ -76,6 +93,33 @@ def _write_json(document: dict[str, Any], path: Path) -> None:
     atomic_write_text(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
+def output_folder(path: str | os.PathLike[str], first_file: str) -> Path:
+    """Create the output folder ``path`` before any work, and check that ``first_file`` can be
+    written in it (:func:`coord_env.fileio.check_output_path`); return the folder.
+
+    Raises
+    ------
+    UnsafePathError
+        ``path`` is a file, cannot be created, or is not writable; or ``first_file`` in it is a
+        symlink or a folder.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> output_folder(pathlib.Path(tempfile.mkdtemp()) / "out", "table.json").name
+    'out'
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UnsafePathError(f"cannot write into {folder}: it is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UnsafePathError(f"cannot create the folder {folder}: {error.strerror}") from None
+    check_output_path(folder / first_file)
+    return folder
+
+
 def _evaluate_all(
     args: argparse.Namespace,
     scenario: coord_env.Scenario,
@@ -113,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = coord_env.load_scenario(args.scenario)
     seeds = list(EVALUATION_SEEDS[: args.num_seeds] if args.num_seeds else EVALUATION_SEEDS)
-    out = Path(args.out)
+    out = output_folder(args.out, f"{scenario.name}_profit.png")
     try:
         with local_cluster(args.scheduler, args.workers) as scheduler:  # one cluster for all
             results = _evaluate_all(args, scenario, seeds, out, scheduler)
@@ -151,10 +195,16 @@ def _run(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     """One policy, built-in or third-party, on the official (or given) seeds."""
     seeds = args.seeds if args.seeds else None
+    out = Path(args.out)
+    output_folder(out.parent, out.name)  # before the evaluation, not after it
+    scenario = coord_env.load_scenario(args.scenario)
     try:
+        if not policy_supports(args.policy, scenario):
+            print(f"coord-bench evaluate: {_unsupported(args.policy, scenario)}", file=sys.stderr)
+            return 2
         result = evaluate(
             args.policy,
-            args.scenario,
+            scenario,
             seeds,
             workers=args.workers,
             progress=not args.quiet,
@@ -169,14 +219,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     except KeyError as error:  # unknown policy or scenario name: the message lists the valid ones
         print(f"coord-bench evaluate: {error.args[0]}", file=sys.stderr)
         return 2
-    try:
-        _write_json(result, Path(args.out))
-    except UnsafePathError as error:
-        print(f"coord-bench evaluate: {error}", file=sys.stderr)
-        return 2
+    _write_json(result, out)
     print(_format_table([result]))
     print(f"\nwrote {args.out}")
     return 0
+
+
+def _unsupported(policy: str, scenario: coord_env.Scenario) -> str:
+    """Why ``policy`` is not run on ``scenario``, and the catalog scenarios it does support."""
+    supported = [
+        name
+        for name in coord_env.list_scenarios()
+        if policy_supports(policy, coord_env.load_scenario(name))
+    ]
+    return (
+        f"policy {policy} does not support {scenario.env_id} (its supports() says no: e.g. it "
+        "was trained on another scenario, or has no checkpoint for this one); it supports: "
+        + (", ".join(supported) or "no catalog scenario")
+    )
 
 
 def _policies(args: argparse.Namespace) -> int:
@@ -275,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # recorded in checkpoint manifests
     try:
         return args.handler(args)
-    except PolicyRegistrationError as error:  # an installed plug-in is broken: say which
-        print(f"coord-bench: {error}", file=sys.stderr)
+    except ONE_LINE_ERRORS as error:  # bad input, a broken plug-in, a dead worker: no traceback
+        message = " ".join(str(error).split())
+        print(f"coord-bench {args.command}: {message}", file=sys.stderr)
         return 2
 
 

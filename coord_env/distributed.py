@@ -29,6 +29,7 @@ __all__ = [
     "DASK_PROTOCOLS",
     "LOCAL",
     "SchedulerError",
+    "WorkerDiedError",
     "add_scheduler_argument",
     "local_cluster",
     "map_jobs",
@@ -40,6 +41,13 @@ Result = TypeVar("Result")
 LOCAL = "local"
 DASK_PROTOCOLS = ("tcp://", "tls://", "inproc://", "ucx://", "ws://", "wss://")
 CONNECT_TIMEOUT = "10s"
+
+
+class WorkerDiedError(RuntimeError):
+    """A worker process died (killed, out of memory, a crash in native code) while running a job.
+
+    The message names the job (by :func:`map_jobs`'s ``label``) that was running in it.
+    """
 
 
 class SchedulerError(ValueError):
@@ -144,6 +152,7 @@ def map_jobs(
     retries: int = 2,
     keys: Sequence[str] | None = None,
     on_result: Callable[[Result], None] | None = None,
+    label: Callable[[Job], str] | None = None,
 ) -> list[Result]:
     """``[function(job) for job in jobs]``, run here, in a process pool, or on a Dask cluster.
 
@@ -166,6 +175,9 @@ def map_jobs(
         jobs with equal keys run once). Default: random keys.
     on_result : callable, optional
         Called with each result as it arrives (progress bars); the return value keeps job order.
+    label : callable, optional
+        ``job -> str`` naming a job in errors (``"policy 'x' on seed 3"``); runs in this process
+        only. Default: ``"job <index>"``.
 
     Returns
     -------
@@ -176,6 +188,8 @@ def map_jobs(
     ------
     SchedulerError
         A malformed or unreachable scheduler address (a ``ValueError``).
+    WorkerDiedError
+        A worker process died; the message names the job it was running.
     ImportError
         A scheduler without Dask installed (the message names the ``dask`` extra).
 
@@ -192,18 +206,14 @@ def map_jobs(
     if scheduler is None:
         if workers and workers > 0:
             results = []
-            try:
-                with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-                    for result in pool.map(function, jobs):
-                        results.append(result)
-                        report(result)
-            except BrokenProcessPool as error:
-                raise RuntimeError(
-                    "a worker process died. Worker processes import the jobs' functions afresh: "
-                    "define them in an importable module (not in __main__ of an interactive "
-                    'session), guard a script\'s top level with if __name__ == "__main__":, or '
-                    "use workers=0"
-                ) from error
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+                futures = [pool.submit(function, job) for job in jobs]
+                for index, future in enumerate(futures):
+                    try:
+                        results.append(future.result())
+                    except BrokenProcessPool as error:
+                        raise WorkerDiedError(_died(jobs, index, workers, label)) from error
+                    report(results[-1])
             return results
         results = []
         for job in jobs:
@@ -222,6 +232,22 @@ def map_jobs(
         for future in distributed.as_completed(futures):
             report(future.result())
         return client.gather(futures)
+
+
+def _died(jobs: Sequence[Job], index: int, workers: int, label: Callable[[Job], str] | None) -> str:
+    """The one-line message of a dead worker: the first unfinished job, which was running (jobs
+    start in order), and the others that may have been running beside it."""
+
+    def name(position: int) -> str:
+        return label(jobs[position]) if label is not None else f"job {position}"
+
+    beside = [name(position) for position in range(index + 1, min(index + workers, len(jobs)))]
+    return (
+        f"a worker process died while running {name(index)}"
+        + (f" (or {', '.join(beside)}, running beside it)" if beside else "")
+        + ": killed, out of memory or crashed. If the job's function is defined in __main__, "
+        "move it to an importable module, or use workers=0"
+    )
 
 
 def add_scheduler_argument(parser: argparse.ArgumentParser, what: str) -> None:

@@ -333,6 +333,49 @@ SCENARIO_CASES = {
         {"shocks": [{"period": 1, "target": "product", "index": 2, "multiplier": 2.0}]},
         r"'shocks\[0\].index': must be <= 1, got 2",
     ),
+    # Bounded overrides (issue 19): the error names the field, the value and the whole range.
+    "horizon-beyond-range": (
+        {"horizon": 20_000},
+        r"'horizon': must be <= 10000, got 20000 \(allowed: 1 <= horizon <= 10000\)",
+    ),
+    "lead-time-beyond-range": (
+        {"lead_time": [53, 1]},
+        r"'lead_time': must be <= 52, got 53 \(allowed: 1 <= lead_time <= 52\)",
+    ),
+    "arrival-rate-beyond-range": (
+        {"arrival_rate": [1e7, 3.0]},
+        r"'arrival_rate': must be <= 1e\+06, got 1e\+07 \(allowed: 0 < arrival_rate <= 1e\+06\)",
+    ),
+    "peak-arrivals-beyond-range": (
+        {"arrival_rate": [1e6, 1e6]},
+        r"'arrival_rate': the peak expected customers per tick.* is 2\.57\d*e\+06 "
+        r"\(allowed: at most 1e\+06",
+    ),
+    "price-beyond-range": (
+        {"price": [1e7, 10.4]},
+        r"'price': must be <= 1e\+06, got 1e\+07 \(allowed: 0 < price <= 1e\+06\)",
+    ),
+    "ticks-beyond-range": (
+        {"ticks_per_period": 101},
+        r"'ticks_per_period': must be <= 100, got 101 \(allowed: 1 <= ticks_per_period <= 100\)",
+    ),
+    "season-phase-beyond-range": (
+        {"season_phase": 1e300},
+        r"'season_phase': must be <= 10000, got 1e\+300 \(allowed: -10000 <= season_phase",
+    ),
+    "too-many-products": (
+        {"price": [10.0] * 1001},
+        r"'price': lists 1001 products; at most 1,000",
+    ),
+    "stacked-shocks-overflow": (
+        {"shocks": [{"period": 1, "target": "segment", "index": 0, "multiplier": 100.0}] * 4},
+        r"'shocks': overlapping shocks multiply to 1e\+08 .*allowed: 1e-06 <= product",
+    ),
+    "tiny-shock-multiplier": (
+        {"shocks": [{"period": 1, "target": "segment", "index": 0, "multiplier": 1e-300}]},
+        r"'shocks\[0\].multiplier': must be >= 0.01, got 1e-300 \(allowed: 0.01 <= ",
+    ),
+    "empty-name": ({"name": ""}, r"'name': must be a non-empty string"),
 }
 
 
@@ -346,6 +389,22 @@ def test_invalid_scenario_parameter(case):
         coord_env.env("tiny", **overrides)
     with pytest.raises(ScenarioError, match=match):
         pettingzoo.make("parallel", "coord/tiny-v0", **overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"horizon": 1e9}, "horizon"),
+        ({"lead_time": [1e9, 1e9]}, "lead_time"),
+        ({"lead_time_pmf": [[0.0] * 999 + [1.0]] * 2}, "lead_time_pmf"),
+        ({"arrival_rate": [1e12, 1e12]}, "arrival_rate"),
+        ({"name": ""}, "name"),
+    ],
+)
+def test_huge_or_empty_overrides_fail_fast_naming_the_field(overrides, field):
+    """No MemoryError, no NaN and no TypeError: a ScenarioError naming the field, at load time."""
+    with pytest.raises(ScenarioError, match=f"scenario parameter '{field}'"):
+        coord_env.load_scenario("tiny", **overrides)
 
 
 def test_valid_overrides_still_work_after_rejected_ones():

@@ -50,6 +50,23 @@ def submission(siloed_results):
     )
 
 
+@pytest.fixture(scope="module")
+def baseline_row():
+    """A baseline row on tiny (mean_demand: results unlike the siloed ``submission``'s)."""
+    from coord_env.leaderboard.build import baseline_submission
+
+    return baseline_submission("mean_demand", SCENARIO)
+
+
+@pytest.fixture
+def board(tmp_path, baseline_row):
+    """A leaderboard folder whose tiny board is seeded (third-party rows need baselines)."""
+    path = tmp_path / SCENARIO / "mean-demand.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(baseline_row))
+    return tmp_path
+
+
 def _error(document) -> SubmissionError:
     with pytest.raises(SubmissionError) as info:
         validate_submission(document)
@@ -300,33 +317,36 @@ def test_hostile_files_are_never_executed_or_unpickled(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- filing
 
 
-def test_write_submission_files_by_scenario_and_slug_and_never_overwrites(tmp_path, submission):
-    path = write_submission(submission, tmp_path)
-    assert path == tmp_path / SCENARIO / "my-method.json"
+def test_write_submission_files_by_scenario_and_slug_and_never_overwrites(board, submission):
+    path = write_submission(submission, board)
+    assert path == board / SCENARIO / "my-method.json"
     assert load_submission(path) == submission
     before = path.read_bytes()
 
     again = copy.deepcopy(submission)
     again["method"] = "my method"  # the same slug
     with pytest.raises(SubmissionError) as info:
-        write_submission(again, tmp_path)
+        write_submission(again, board)
     assert info.value.field == "method"
 
     renamed = copy.deepcopy(submission)
     renamed["method"] = "Another Name"  # the same results under a new name, nudged by 1e-9
     renamed["per_seed"][0]["profit_volatility"] += 1e-9
     with pytest.raises(SubmissionError) as info:
-        write_submission(renamed, tmp_path)
+        write_submission(renamed, board)
     assert info.value.field == "per_seed"
     assert path.read_bytes() == before
-    assert sorted(p.name for p in (tmp_path / SCENARIO).iterdir()) == ["my-method.json"]
+    assert sorted(p.name for p in (board / SCENARIO).iterdir()) == [
+        "mean-demand.json",
+        "my-method.json",
+    ]
 
 
-def test_collect_refuses_a_file_under_the_wrong_name(tmp_path, submission):
-    path = write_submission(submission, tmp_path)
+def test_collect_refuses_a_file_under_the_wrong_name(board, submission):
+    path = write_submission(submission, board)
     path.rename(path.with_name("someone-else.json"))
     with pytest.raises(SubmissionError, match="belongs at"):
-        collect(tmp_path)
+        collect(board)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -361,27 +381,27 @@ def test_rendered_tables_rank_by_profit_and_escape_submitted_text(submission):
     assert page.count('<tr data-method="') == 2
 
 
-def test_build_check_and_stale_detection(tmp_path, submission):
-    write_submission(submission, tmp_path)
-    assert stale_files(tmp_path)  # nothing built yet
-    written = build_leaderboard(tmp_path)
+def test_build_check_and_stale_detection(board, submission):
+    write_submission(submission, board)
+    assert stale_files(board)  # nothing built yet
+    written = build_leaderboard(board)
     assert {p.name for p in written} == {"README.md", "index.html", "profit_ci.svg"}
-    assert stale_files(tmp_path) == []
-    readme = tmp_path / "README.md"
+    assert stale_files(board) == []
+    readme = board / "README.md"
     readme.write_text(readme.read_text().replace("My Method", "Edited by hand"))
-    assert stale_files(tmp_path) == [readme]
-    assert main(["leaderboard", "check", "--leaderboard", str(tmp_path), "--no-rerun"]) == 1
-    assert main(["leaderboard", "build", "--leaderboard", str(tmp_path)]) == 0
-    assert main(["leaderboard", "check", "--leaderboard", str(tmp_path), "--no-rerun"]) == 0
+    assert stale_files(board) == [readme]
+    assert main(["leaderboard", "check", "--leaderboard", str(board), "--no-rerun"]) == 1
+    assert main(["leaderboard", "build", "--leaderboard", str(board)]) == 0
+    assert main(["leaderboard", "check", "--leaderboard", str(board), "--no-rerun"]) == 0
 
 
-def test_check_fails_on_an_invalid_submission(tmp_path, submission, capsys):
-    path = write_submission(submission, tmp_path)
-    build_leaderboard(tmp_path)
+def test_check_fails_on_an_invalid_submission(board, submission, capsys):
+    path = write_submission(submission, board)
+    build_leaderboard(board)
     document = json.loads(path.read_text())
     document["per_seed"][0]["revenue"] += 1.0
     path.write_text(json.dumps(document))
-    assert main(["leaderboard", "check", "--leaderboard", str(tmp_path), "--no-rerun"]) == 1
+    assert main(["leaderboard", "check", "--leaderboard", str(board), "--no-rerun"]) == 1
     assert "per_seed[0].profit" in capsys.readouterr().err
 
 
@@ -414,18 +434,18 @@ def test_seeding_replaces_an_outdated_baseline_row(tmp_path):
     assert load_submission(path)["scenario_hash"] != "0" * 64
 
 
-def test_baseline_seeding_never_replaces_a_third_party_row(tmp_path, submission):
+def test_baseline_seeding_never_replaces_a_third_party_row(board, submission):
     submission["method"] = "siloed"
-    write_submission(submission, tmp_path)
+    write_submission(submission, board)
     with pytest.raises(SubmissionError, match="third-party"):
-        seed_baselines([SCENARIO], tmp_path, policies=["siloed"])
+        seed_baselines([SCENARIO], board, policies=["siloed"])
 
 
 # ----------------------------------------------------------------------------- verify and CLI
 
 
-def test_verify_marks_a_matching_rerun_verified_and_leaves_a_mismatch_alone(tmp_path, submission):
-    path = write_submission(submission, tmp_path)
+def test_verify_marks_a_matching_rerun_verified_and_leaves_a_mismatch_alone(board, submission):
+    path = write_submission(submission, board)
     before = path.read_bytes()
     result = verify_submission(path, "mean_demand")
     assert not result["verified"] and result["mismatches"]
@@ -437,10 +457,9 @@ def test_verify_marks_a_matching_rerun_verified_and_leaves_a_mismatch_alone(tmp_
     assert verified["verification"]["policy"] == "siloed"
 
 
-def test_submit_cli_end_to_end(tmp_path, siloed_results, capsys):
-    results = tmp_path / "results.json"
+def test_submit_cli_end_to_end(board, siloed_results, capsys):
+    results = board / "results.json"
     results.write_text(json.dumps(siloed_results))
-    board = tmp_path / "board"
     argv = ["submit", str(results), "--name", "CLI Method", "--authors", "A", "B"]
     argv += ["--budget", "5000", "--leaderboard", str(board)]
     assert main(argv) == 0
@@ -467,3 +486,191 @@ def test_committed_leaderboard_is_valid_and_fresh():
     assert {"default", "multiscale"} <= set(boards)
     assert all(any(row["baseline"] for row in rows) for rows in boards.values())
     assert stale_files(root) == []
+
+
+# ----------------------------------------------------------------------------- plausibility
+
+
+def _reaggregate(document):
+    """Recompute a document's aggregates from its per-seed rows, as an honest harness would."""
+    from coord_env.harness.results import normalized_score
+    from coord_env.harness.stats import summarize
+
+    summary = summarize([row["profit"] for row in document["per_seed"]])
+    document["profit"] = {key: summary[key] for key in ("mean", "iqm", "ci_low", "ci_high")}
+    reference = coord_env.harness.references.reference_for(
+        coord_env.load_scenario(document["scenario"].removeprefix("coord/").rpartition("-v")[0])
+    )
+    document["normalized_score"] = normalized_score(
+        summary["mean"], reference["siloed_profit"], reference["upper_bound"]
+    )
+    return document
+
+
+def _shift_profits(document, amounts):
+    """Add ``amounts[s]`` to seed s's revenue and profit, keeping the money consistent."""
+    shifted = copy.deepcopy(document)
+    for row, amount in zip(shifted["per_seed"], amounts, strict=True):
+        row["revenue"] += amount
+        row["profit"] += amount
+    return _reaggregate(shifted)
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards"
+
+
+def test_every_committed_row_is_plausible_including_the_exact_optimum():
+    from coord_env.leaderboard.validate import check_plausible, scenario_of
+
+    rows = [row for board in collect(COMMITTED).values() for row in board]
+    assert len(rows) >= 37
+    for row in rows:
+        check_plausible(row, scenario_of(row))  # raises if not
+    optimal = next(row for row in collect(COMMITTED)["tiny"] if row["policy"] == "optimal")
+    assert 80 < optimal["normalized_score"] < 100
+
+
+def test_the_env_rewriting_cheat_is_refused(siloed_results):
+    """Issue 19: a factory that set env.scenario's prices to 20x and ordered normally. Its
+    results document is that of the siloed policy in a tiny whose prices are 20x, filed under
+    tiny's id and hash (so the test holds once policies can no longer touch the scored env)."""
+    tiny = coord_env.load_scenario(SCENARIO)
+    rewritten = tiny.replace(price=(20 * tiny.price).tolist())
+    cheat = coord_env.evaluate("siloed", rewritten)
+    cheat["scenario_hash"] = tiny.content_hash
+    _reaggregate(cheat)
+    assert cheat["normalized_score"] > 10_000
+    with pytest.raises(SubmissionError, match="above the exact optimum of coord/tiny-v0") as info:
+        make_submission(cheat, method="cheat", authors=["A"])
+    assert info.value.field == "profit.mean"
+
+
+def test_a_profit_above_the_optimum_beyond_noise_is_refused_within_noise_accepted():
+    optimal = next(row for row in collect(COMMITTED)["tiny"] if row["policy"] == "optimal")
+    optimal = {key: value for key, value in optimal.items() if key != "verification"}
+    optimal.update(baseline=False, status="self-reported", method="near optimal")
+    lucky = _shift_profits(optimal, [20.0] * 30)  # mean 3 above the optimum: noise
+    assert lucky["normalized_score"] > 100
+    validate_submission(lucky)
+    impossible = _shift_profits(optimal, [150.0] * 30)  # 133 above, 10 standard errors
+    assert _error(impossible).field == "profit.mean"
+
+
+def test_one_impossible_seed_is_refused_even_when_the_mean_is_noisy(submission):
+    """A single huge seed inflates the standard error; the per-seed bound still catches it."""
+    outlier = _shift_profits(submission, [0.0] * 29 + [80_000.0])
+    assert _error(outlier).field == "per_seed[29].profit"
+
+
+# ----------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(
+    "field, value, code",
+    [
+        ("method", "sil\u200boed", "U+200B"),  # zero-width space
+        ("method", "siloed\u202e", "U+202E"),  # right-to-left override
+        ("method", "\u2066siloed\u2069", "U+2066"),  # left-to-right isolate
+        ("authors[1]", "Ada\u200dLovelace", "U+200D"),  # zero-width joiner
+    ],
+)
+def test_invisible_and_bidi_characters_in_names_are_refused(submission, field, value, code):
+    document = copy.deepcopy(submission)
+    if field == "method":
+        document["method"] = value
+    else:
+        document["authors"] = ["Ada", value]
+    error = _error(document)
+    assert error.field == field and code in str(error)
+
+
+def test_names_are_stored_nfkc_normalized(siloed_results):
+    made = make_submission(
+        copy.deepcopy(siloed_results), method="\uff2d\uff59 \ufb01t", authors=["\u2168 Team"]
+    )
+    assert made["method"] == "My fit" and made["authors"] == ["IX Team"]
+    raw = copy.deepcopy(made)
+    raw["method"] = "\uff2d\uff59 \ufb01t"
+    error = _error(raw)
+    assert error.field == "method" and "NFKC" in str(error)
+
+
+@pytest.mark.parametrize(
+    "name, lookalike", [("\u0441oordinated", "coordinated"), ("S\u0456loed", "siloed")]
+)
+def test_a_name_that_looks_like_a_row_on_the_board_is_refused(submission, name, lookalike):
+    from coord_env.leaderboard.submit import check_not_duplicate
+
+    document = copy.deepcopy(submission)
+    document["method"] = name
+    validate_submission(document)  # a valid name in itself
+    with pytest.raises(SubmissionError, match=f"looks like '{lookalike}'") as info:
+        check_not_duplicate(document, collect(COMMITTED)["tiny"])
+    assert info.value.field == "method"
+
+
+# ----------------------------------------------------------------------------- hygiene
+
+
+def test_submit_to_a_board_without_baselines_is_refused(tmp_path, submission, capsys):
+    with pytest.raises(SubmissionError, match="coord-bench leaderboard seed --scenarios tiny"):
+        write_submission(submission, tmp_path)
+    assert not (tmp_path / SCENARIO).exists()
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({k: v for k, v in submission.items() if k in RESULTS_KEYS}))
+    argv = ["submit", str(results), "--name", "x", "--authors", "A"]
+    assert main([*argv, "--leaderboard", str(tmp_path / "board")]) == 1
+    assert "coord-bench leaderboard seed --scenarios tiny" in capsys.readouterr().err
+
+
+RESULTS_KEYS = set(coord_env.harness.results.RESULTS_FIELDS)
+
+
+class _Budgeted:
+    """A factory with the training_budget hook (the siloed heuristic, said to be trained)."""
+
+    @staticmethod
+    def training_budget(scenario):
+        return 12_345 if scenario.name == SCENARIO else None
+
+    def __call__(self, env):
+        from baselines.heuristics.siloed import SiloedPolicy
+
+        return SiloedPolicy(env)
+
+
+@pytest.fixture
+def budgeted_policy():
+    from coord_env import registry
+
+    before = dict(coord_env.registered_policies())
+    coord_env.register_policy("budgeted", _Budgeted(), description="siloed, with a budget hook")
+    yield "budgeted"
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(before)
+
+
+def test_submit_records_the_training_budget_hook_without_budget(board, budgeted_policy, capsys):
+    results = board / "results.json"
+    results.write_text(json.dumps(coord_env.evaluate(budgeted_policy, SCENARIO)))
+    argv = ["submit", str(results), "--name", "Budgeted", "--authors", "A"]
+    assert main([*argv, "--leaderboard", str(board)]) == 0
+    assert load_submission(board / SCENARIO / "budgeted.json")["training_budget"] == 12_345
+    argv = ["submit", str(results), "--name", "Told", "--authors", "A", "--budget", "7"]
+    (board / SCENARIO / "budgeted.json").unlink()
+    assert main([*argv, "--leaderboard", str(board)]) == 0  # --budget wins over the hook
+    assert load_submission(board / SCENARIO / "told.json")["training_budget"] == 7
+
+
+def test_a_verified_row_that_fails_reverification_is_demoted(board, submission, capsys):
+    path = write_submission(submission, board)
+    build_leaderboard(board)
+    verify = ["verify", str(path), "--quiet", "--leaderboard", str(board), "--policy"]
+    assert main([*verify, "siloed"]) == 0
+    assert load_submission(path)["status"] == "verified"
+    assert stale_files(board) == []  # verify rebuilt the pages
+    assert main([*verify, "mean_demand"]) == 1
+    demoted = load_submission(path)
+    assert demoted["status"] == "self-reported" and "verification" not in demoted
+    assert "set back to self-reported" in capsys.readouterr().out
+    assert stale_files(board) == []

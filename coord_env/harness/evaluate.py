@@ -258,6 +258,7 @@ def evaluate(
             scheduler=scheduler,
             workers=workers,
             on_result=lambda row: bar.update(1),
+            label=lambda job: f"policy {name!r} on {s.env_id} seed {job[2]}",
         )
     official = sorted(seeds) == sorted(EVALUATION_SEEDS)  # the reference values are for these seeds
     return build_results(name, s, seeds, rows, reference_for(s) if official else None)

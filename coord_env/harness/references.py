@@ -27,7 +27,7 @@ import numpy as np
 from coord_env.fileio import atomic_write_text
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["compute_reference", "reference_for"]
+__all__ = ["ceiling_per_seed", "compute_reference", "reference_for"]
 
 PATH = Path(__file__).with_name("references.json")
 VERSION = 2  # of references.json; bump whenever a recorded reference or its meaning changes
@@ -57,6 +57,22 @@ def reference_for(scenario: Scenario) -> dict[str, float | str] | None:
         "upper_bound": entry[CEILINGS[ceiling]],
         "ceiling": ceiling,
     }
+
+
+def ceiling_per_seed(scenario: Scenario) -> list[float] | None:
+    """The ceiling on each official seed (``optimum_per_seed`` or ``upper_bound_per_seed``, as
+    ``ceiling`` says), in the order of ``EVALUATION_SEEDS``; None without a recorded reference.
+
+    Examples
+    --------
+    >>> from coord_env import load_scenario
+    >>> len(ceiling_per_seed(load_scenario("tiny")))
+    30
+    """
+    entry = _load().get(scenario.env_id)
+    if entry is None or entry["scenario_hash"] != scenario.content_hash:
+        return None
+    return list(entry[f"{CEILINGS[entry['ceiling']]}_per_seed"])
 
 
 def compute_reference(scenario: Scenario, workers: int = 2) -> dict[str, object]:

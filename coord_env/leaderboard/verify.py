@@ -9,7 +9,7 @@ from coord_env.harness.evaluate import evaluate
 from coord_env.leaderboard.submit import submission_text, write_text
 from coord_env.leaderboard.validate import load_submission, scenario_of, within_tolerance
 
-__all__ = ["VerificationResult", "verify_submission"]
+__all__ = ["VerificationResult", "demote", "verify_submission"]
 
 # A re-run on another machine may differ in the last bits of a float sum (BLAS, torch kernels);
 # anything beyond this relative difference is a different result.
@@ -28,6 +28,22 @@ def _policy_label(policy: Any) -> str:
     if Path(policy).is_dir():
         return f"checkpoint {Path(policy).resolve().name}"[:200]
     return policy[:200]
+
+
+def demote(path: Path, submission: dict[str, Any]) -> bool:
+    """Set a verified row whose re-run failed back to ``self-reported``, without its
+    ``verification`` record, and rewrite ``path``; return whether it was verified.
+
+    :func:`verify_submission` calls it on a mismatch (``write=True``) and reports the outcome as
+    ``result["demoted"]``. A baseline row is left alone: ``coord-bench leaderboard check``
+    re-runs it and fails, and ``coord-bench leaderboard seed`` rewrites it.
+    """
+    if submission["status"] != "verified" or submission["baseline"]:
+        return False
+    submission["status"] = "self-reported"
+    submission.pop("verification", None)
+    write_text(path, submission_text(submission))
+    return True
 
 
 def verify_submission(
@@ -64,6 +80,7 @@ def verify_submission(
                     f"seed {old['seed']}: {key} submitted {old[key]!r}, re-run {new[key]!r}"
                 )
     result = VerificationResult(verified=not mismatches, mismatches=mismatches, results=fresh)
+    result["demoted"] = bool(mismatches) and write and demote(path, submission)  # see demote
     if not mismatches and write:
         submission["status"] = "verified"
         submission["verification"] = {

@@ -36,15 +36,17 @@ def _load_catalog_entry(name: str) -> Scenario:
     return Scenario.from_dict(json.loads(text))
 
 
-def load_scenario(name: str | Scenario = "default", **overrides: Any) -> Scenario:
+def load_scenario(name: str | Scenario = "default", /, **overrides: Any) -> Scenario:
     """Load a catalog scenario by name, optionally replacing some of its parameters.
 
     Parameters
     ----------
     name : str or Scenario
-        A catalog name (see :func:`list_scenarios`), or a Scenario to copy.
+        A catalog name (see :func:`list_scenarios`), or a Scenario to copy (positional only, so
+        that ``name=...`` is an override of the scenario's own name).
     **overrides
-        Scenario fields to replace, e.g. ``horizon=10``; validated like the catalog data.
+        Scenario fields to replace, e.g. ``horizon=10``; validated like the catalog data, each
+        numeric field within its documented range (docs/model.md section 2).
 
     Returns
     -------
@@ -55,7 +57,8 @@ def load_scenario(name: str | Scenario = "default", **overrides: Any) -> Scenari
     KeyError
         If ``name`` is not in the catalog (the message lists the valid names).
     ScenarioError
-        If an override is unknown or out of range.
+        If an override is unknown or out of range (the message names the field, the value and
+        the range).
 
     Examples
     --------

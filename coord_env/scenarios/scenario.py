@@ -25,6 +25,26 @@ COUNT_TAIL_PROBABILITY = 1e-12
 # Drift innovations and the initial drift are truncated at this many standard deviations.
 DRIFT_TRUNCATION_SD = 8.0
 
+# Upper bounds of the scenario's sizes and amounts (docs/model.md section 2 justifies each). They
+# bound the memory of a scenario, an env and a trajectory, and keep every count and sum exact.
+MAX_VERSION = 1_000
+MAX_HORIZON = 10_000  # periods: a trajectory holds (T, N) arrays
+MAX_TICKS_PER_PERIOD = 100
+MAX_PRODUCTS = 1_000
+MAX_SEGMENTS = 1_000
+MAX_LEAD_TIME = 52  # periods: the pipeline observation holds N * L_max entries
+MAX_MONEY = 1e6  # per unit, per customer or per order
+MAX_ARRIVAL_RATE = 1e6  # customers per period and segment
+# Peak expected customers per tick over all segments: keeps the Poisson tail bound (count_cap)
+# computable and every count below 2**24, exact in the float32 observations.
+MAX_TICK_ARRIVALS = 1e6
+MAX_SLOT_ATTENTION = 10.0
+MAX_CAPACITY = 1e9  # units
+MAX_INITIAL_STOCK_FACTOR = 100.0
+MAX_SHOCKS = 1_000
+SHOCK_MULTIPLIER_RANGE = (0.01, 100.0)  # one shock
+SHOCK_PRODUCT_RANGE = (1e-6, 1e6)  # the product of overlapping shocks
+
 
 class ScenarioError(ValueError):
     """A scenario parameter is missing, malformed or out of its allowed range."""
@@ -374,9 +394,17 @@ def _array(
         bad = array <= low if low_open else array < low
         if np.any(bad):
             bound = ">" if low_open else ">="
-            raise _fail(name, f"must be {bound} {low}, got {array[bad].ravel()[0]:g}")
+            raise _fail(
+                name,
+                f"must be {bound} {low:g}, got {array[bad].ravel()[0]:g}"
+                + _range_text(name, low, high, low_open),
+            )
     if high is not None and np.any(array > high):
-        raise _fail(name, f"must be <= {high}, got {array[array > high].ravel()[0]:g}")
+        raise _fail(
+            name,
+            f"must be <= {high:g}, got {array[array > high].ravel()[0]:g}"
+            + _range_text(name, low, high, low_open),
+        )
     if dtype is int:
         if np.any(array != np.round(array)):
             raise _fail(name, "must hold integers")
@@ -405,10 +433,23 @@ def _scalar(
     if integer and value != int(value):
         raise _fail(name, f"must be an integer, got {value!r}")
     if low is not None and (value <= low if low_open else value < low):
-        raise _fail(name, f"must be {'>' if low_open else '>='} {low}, got {value!r}")
+        raise _fail(
+            name,
+            f"must be {'>' if low_open else '>='} {low:g}, got {value!r}"
+            + _range_text(name, low, high, low_open),
+        )
     if high is not None and value > high:
-        raise _fail(name, f"must be <= {high}, got {value!r}")
+        raise _fail(
+            name, f"must be <= {high:g}, got {value!r}" + _range_text(name, low, high, low_open)
+        )
     return int(value) if integer else float(value)
+
+
+def _range_text(name: str, low: float | None, high: float | None, low_open: bool) -> str:
+    """``" (allowed: 1 <= horizon <= 10000)"``: the whole range, for an error message."""
+    if low is None or high is None:
+        return ""
+    return f" (allowed: {low:g} {'<' if low_open else '<='} {name} <= {high:g})"
 
 
 _FIELDS = {f.name for f in dataclasses.fields(Scenario)}
@@ -423,26 +464,26 @@ def _build(data: dict[str, Any]) -> Scenario:
     for text_field in ("name", "description"):
         if not isinstance(data.get(text_field), str) or not data[text_field]:
             raise _fail(text_field, "must be a non-empty string")
-    version = _scalar(data, "version", low=0, integer=True)
-    horizon = _scalar(data, "horizon", low=1, integer=True)
-    ticks = _scalar(data, "ticks_per_period", low=1, integer=True, default=1)
-    num_products = len(data.get("price", []))
-    if num_products < 1:
-        raise _fail("price", "must list at least one product")
+    version = _scalar(data, "version", low=0, high=MAX_VERSION, integer=True)
+    horizon = _scalar(data, "horizon", low=1, high=MAX_HORIZON, integer=True)
+    ticks = _scalar(
+        data, "ticks_per_period", low=1, high=MAX_TICKS_PER_PERIOD, integer=True, default=1
+    )
+    num_products = _length(data, "price", "product", MAX_PRODUCTS)
     n = (num_products,)
     slots = _scalar(data, "num_slots", low=1, high=num_products, integer=True)
-    price = _array(data, "price", n, low=0, low_open=True)
-    cost = _array(data, "cost", n, low=0)
+    price = _array(data, "price", n, low=0, high=MAX_MONEY, low_open=True)
+    cost = _array(data, "cost", n, low=0, high=MAX_MONEY)
     if np.any(cost >= price):
         i = int(np.argmax(cost >= price))
         raise _fail(
             "cost",
             f"must be < price for every product (product {i}: cost {cost[i]:g} >= price {price[i]:g})",
         )
-    holding = _array(data, "holding_cost", n, low=0)
-    penalty = _array(data, "lost_sale_penalty", n, low=0)
+    holding = _array(data, "holding_cost", n, low=0, high=MAX_MONEY)
+    penalty = _array(data, "lost_sale_penalty", n, low=0, high=MAX_MONEY)
     fixed = (
-        _array(data, "fixed_order_cost", n, low=0)
+        _array(data, "fixed_order_cost", n, low=0, high=MAX_MONEY)
         if "fixed_order_cost" in data
         else _readonly(np.zeros(n))
     )
@@ -460,7 +501,7 @@ def _build(data: dict[str, Any]) -> Scenario:
             "lead_time", "give exactly one of 'lead_time' (N integers >= 1) or 'lead_time_pmf'"
         )
     if "lead_time" in data:
-        lead = _array(data, "lead_time", n, low=1, dtype=int)
+        lead = _array(data, "lead_time", n, low=1, high=MAX_LEAD_TIME, dtype=int)
         pmf = np.zeros((num_products, int(lead.max())))
         pmf[np.arange(num_products), lead - 1] = 1.0
     else:
@@ -468,17 +509,21 @@ def _build(data: dict[str, Any]) -> Scenario:
         width = len(raw[0]) if isinstance(raw, (list, tuple, np.ndarray)) and len(raw) else 0
         if width < 1:
             raise _fail("lead_time_pmf", "must be N rows of probabilities over lead times 1..L_max")
+        if width > MAX_LEAD_TIME:
+            raise _fail(
+                "lead_time_pmf",
+                f"has {width} columns (lead times 1..{width}); at most {MAX_LEAD_TIME} "
+                f"(allowed: 1 <= L_max <= {MAX_LEAD_TIME})",
+            )
         pmf = np.array(_array(data, "lead_time_pmf", (num_products, width), low=0, high=1))
         if np.any(np.abs(pmf.sum(axis=1) - 1.0) > 1e-9):
             raise _fail("lead_time_pmf", "each row must sum to 1")
         pmf = pmf[:, : int(np.max(np.nonzero(pmf.any(axis=0))[0])) + 1]
     lead_time_pmf = _readonly(pmf)
 
-    num_segments = len(data.get("arrival_rate", []))
-    if num_segments < 1:
-        raise _fail("arrival_rate", "must list at least one segment")
+    num_segments = _length(data, "arrival_rate", "segment", MAX_SEGMENTS)
     m = (num_segments,)
-    arrival = _array(data, "arrival_rate", m, low=0, low_open=True)
+    arrival = _array(data, "arrival_rate", m, low=0, high=MAX_ARRIVAL_RATE, low_open=True)
     utility = _array(data, "utility", (num_segments, num_products), low=-50, high=50)
     if data.get("no_purchase_utility") is None:
         data["no_purchase_utility"] = [0.0] * num_segments
@@ -487,7 +532,9 @@ def _build(data: dict[str, Any]) -> Scenario:
     substitution = _array(data, "substitution", m, low=0, high=1)
     if data.get("slot_attention") is None:
         data["slot_attention"] = (1.0 / np.log2(np.arange(slots) + 2.0)).tolist()
-    attention = _array(data, "slot_attention", (slots,), low=0, low_open=True)
+    attention = _array(
+        data, "slot_attention", (slots,), low=0, high=MAX_SLOT_ATTENTION, low_open=True
+    )
     if np.any(np.diff(attention) > 0):
         raise _fail(
             "slot_attention", "must be non-increasing over slots (eta_1 >= eta_2 >= ... > 0)"
@@ -495,24 +542,35 @@ def _build(data: dict[str, Any]) -> Scenario:
 
     capacity = data.get("warehouse_capacity")
     capacity = (
-        math.inf if capacity is None else _scalar(data, "warehouse_capacity", low=0, low_open=True)
+        math.inf
+        if capacity is None
+        else _scalar(data, "warehouse_capacity", low=0, high=MAX_CAPACITY, low_open=True)
     )
     amplitude = _scalar(data, "season_amplitude", low=0, high=0.999, default=0.0)
-    period = _scalar(data, "season_period", low=0, low_open=True, default=52.0)
-    phase = _scalar(data, "season_phase", default=0.0)
+    period = _scalar(
+        data, "season_period", low=0, high=float(MAX_HORIZON), low_open=True, default=52.0
+    )
+    phase = _scalar(
+        data, "season_phase", low=-float(MAX_HORIZON), high=float(MAX_HORIZON), default=0.0
+    )
     rho = _scalar(data, "drift_rho", low=0, high=0.999, default=0.0)
     drift_std_raw = data.get("drift_std", 0.0)
     if isinstance(drift_std_raw, (int, float)) and not isinstance(drift_std_raw, bool):
         data["drift_std"] = [drift_std_raw] * num_products
     drift_std = _array(data, "drift_std", n, low=0, high=5)
-    initial_factor = _scalar(data, "initial_stock_factor", low=0, default=2.0)
+    initial_factor = _scalar(
+        data, "initial_stock_factor", low=0, high=MAX_INITIAL_STOCK_FACTOR, default=2.0
+    )
     levels = _scalar(data, "order_levels", low=2, high=1001, integer=True, default=41)
+    raw_shocks = data.get("shocks") or ()
+    if not isinstance(raw_shocks, (list, tuple)) or len(raw_shocks) > MAX_SHOCKS:
+        raise _fail("shocks", f"must be a list of at most {MAX_SHOCKS} shocks")
     shocks = tuple(
         _shock(raw, index, horizon, num_products, num_segments)
-        for index, raw in enumerate(data.get("shocks") or ())
+        for index, raw in enumerate(raw_shocks)
     )
 
-    return Scenario(
+    scenario = Scenario(
         name=data["name"],
         version=version,
         description=data["description"],
@@ -542,6 +600,41 @@ def _build(data: dict[str, Any]) -> Scenario:
         initial_stock_factor=initial_factor,
         order_levels=levels,
     )
+    _check_derived(scenario)
+    return scenario
+
+
+def _length(data: Mapping, name: str, what: str, most: int) -> int:
+    """The length of the list ``data[name]`` that sets a size (N or M), checked against ``most``."""
+    value = data.get(name)
+    size = len(value) if isinstance(value, (list, tuple, np.ndarray)) else 0
+    if size < 1:
+        raise _fail(name, f"must list at least one {what}")
+    if size > most:
+        raise _fail(
+            name, f"lists {size} {what}s; at most {most:,} (allowed: 1 <= {what}s <= {most:,})"
+        )
+    return size
+
+
+def _check_derived(scenario: Scenario) -> None:
+    """Bounds on combinations of fields: overlapping shocks and the peak arrivals per tick."""
+    low, high = SHOCK_PRODUCT_RANGE
+    for table in (scenario.product_shock, scenario.segment_shock):
+        if table.size and (table.min() < low or table.max() > high):
+            raise _fail(
+                "shocks",
+                f"overlapping shocks multiply to {table.max() if table.max() > high else table.min():g}"
+                f" in some period (allowed: {low:g} <= product of overlapping shocks <= {high:g})",
+            )
+    peak = float(scenario.tick_arrival_rate.sum(axis=1).max())
+    if peak > MAX_TICK_ARRIVALS:
+        raise _fail(
+            "arrival_rate",
+            f"the peak expected customers per tick, max over t of sum_k lambda_k a(t) e_k(t) / R, "
+            f"is {peak:g} (allowed: at most {MAX_TICK_ARRIVALS:g}, so that customer counts stay "
+            "exact)",
+        )
 
 
 def _shock(raw: Any, index: int, horizon: int, num_products: int, num_segments: int) -> Shock:
@@ -566,6 +659,20 @@ def _shock(raw: Any, index: int, horizon: int, num_products: int, num_segments: 
         ),
         target=target,
         index=_scalar(raw, "index", label=f"{name}.index", low=0, high=width - 1, integer=True),
-        multiplier=_scalar(raw, "multiplier", label=f"{name}.multiplier", low=0, low_open=True),
-        duration=_scalar(raw, "duration", label=f"{name}.duration", low=1, integer=True, default=1),
+        multiplier=_scalar(
+            raw,
+            "multiplier",
+            label=f"{name}.multiplier",
+            low=SHOCK_MULTIPLIER_RANGE[0],
+            high=SHOCK_MULTIPLIER_RANGE[1],
+        ),
+        duration=_scalar(
+            raw,
+            "duration",
+            label=f"{name}.duration",
+            low=1,
+            high=MAX_HORIZON,
+            integer=True,
+            default=1,
+        ),
     )
