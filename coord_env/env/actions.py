@@ -135,8 +135,8 @@ class ActionCodec:
     def _decode_fast(
         self, actions: Any, agents: list[str], batch: tuple[int, ...]
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Decode the common case, a dict of exactly the agents' C arrays of the space's dtype,
-        after a compiled check; None for anything else or anything invalid."""
+        """Decode the common case, a dict of exactly the agents' numpy arrays of the right shape
+        and the space's dtype, after a compiled check; None for anything else or anything invalid."""
         if type(actions) is not dict or len(actions) != len(agents) or len(agents) != 2:
             return None
         inventory = actions.get(INVENTORY)

@@ -49,7 +49,7 @@ INFO_KEYS = (
 def assemble_info(
     totals: Any, money: tuple, fill_rate: Any, oos: Any, period: Any, tick: Any
 ) -> dict[str, Any]:
-    """The info dict from the per-product totals (``compiled.product_totals`` order) and the money
+    """The info dict from the per-product totals (``compiled.tick_totals`` order) and the money
     (revenue, salvage, purchase, holding, penalty): arrays for a batch or Python floats for one
     retailer, through the same float64 steps as ``Outcome.profit``."""
     sold, _, lost, ordered, received, disposed, demand, impressions = totals
@@ -143,7 +143,8 @@ class RetailEnvBase:
             state.last_sales,
             state.last_visits,
             state.last_purchases,
-            self._time_features[tick],
+            self._time_features,
+            tick,
             self._inverse_state_scale,
             out,
         )
@@ -160,11 +161,12 @@ class RetailEnvBase:
         return observations, scaled
 
     @staticmethod
-    def _product_totals(outcome: core.Outcome) -> np.ndarray:
-        """(8, B) int64 sums over products of sales, substitute sales, lost, ordered, received,
-        disposed, demand and impressions (the order ``assemble_info`` reads)."""
-        totals = np.empty((8, outcome.sales.shape[0]), dtype=np.int64)
-        compiled.product_totals(
+    def _tick_totals(outcome: core.Outcome) -> np.ndarray:
+        """(13, B) float64: the sums over products of sales, substitute sales, lost, ordered,
+        received, disposed, demand and impressions, then revenue, salvage, purchase, holding and
+        penalty (the orders ``assemble_info`` reads)."""
+        totals = np.empty((13, outcome.sales.shape[0]))
+        compiled.tick_totals(
             outcome.sales,
             outcome.substitute_sales,
             outcome.lost,
@@ -173,6 +175,11 @@ class RetailEnvBase:
             outcome.disposed,
             outcome.demand,
             outcome.impressions,
+            outcome.revenue,
+            outcome.salvage,
+            outcome.purchase_cost,
+            outcome.holding_cost,
+            outcome.lost_sale_penalty,
             totals,
         )
         return totals
@@ -183,21 +190,15 @@ class RetailEnvBase:
         ``tick`` is the tick just simulated (the state's tick minus one).
         """
         B = outcome.revenue.shape[0]
-        totals = self._product_totals(outcome).astype(np.float64)  # exact sums, cast once
+        totals = self._tick_totals(outcome)
         sold, substitute_sold, demand = totals[0], totals[1], totals[6]
         fill_rate = np.divide(sold - substitute_sold, demand, out=np.ones(B), where=demand > 0)
         period_tick = np.empty((2, B))
         period_tick[0] = tick // self.scenario.ticks_per_period
         period_tick[1] = tick
-        money = (
-            outcome.revenue,
-            outcome.salvage,
-            outcome.purchase_cost,
-            outcome.holding_cost,
-            outcome.lost_sale_penalty,
-        )
+        money = tuple(totals[8:])
         oos = outcome.oos_impressions.astype(np.float64)
-        return assemble_info(totals, money, fill_rate, oos, period_tick[0], period_tick[1])
+        return assemble_info(totals[:8], money, fill_rate, oos, period_tick[0], period_tick[1])
 
     def _rewards(self, info: dict[str, Any]) -> dict[str, Any]:
         """Both agents' rewards from the tick's totals (arrays or floats alike)."""

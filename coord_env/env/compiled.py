@@ -23,7 +23,7 @@ __all__ = [
     "decode_levels",
     "decode_scores",
     "fill_state_vectors",
-    "product_totals",
+    "tick_totals",
 ]
 
 
@@ -39,6 +39,7 @@ def _written(dtype: types.Type, ndim: int) -> types.Array:
 _I1, _I2, _I3 = (_read(types.int64, ndim) for ndim in (1, 2, 3))
 _F1, _F2, _F3 = (_read(types.float64, ndim) for ndim in (1, 2, 3))
 _OUT_I2, _OUT_I3 = _written(types.int64, 2), _written(types.int64, 3)
+_OUT_F2 = _written(types.float64, 2)
 
 
 @njit(
@@ -172,7 +173,8 @@ bool
         _I2,
         _I2,
         _I2,
-        _F1,
+        _F2,
+        types.int64,
         _F1,
         _written(types.float32, 2),
     ),
@@ -191,7 +193,8 @@ def fill_state_vectors(
     last_sales: np.ndarray,
     last_visits: np.ndarray,
     last_purchases: np.ndarray,
-    time: np.ndarray,
+    time_features: np.ndarray,
+    tick: int,
     inverse_scale: np.ndarray,
     out: np.ndarray,
 ) -> None:
@@ -207,8 +210,10 @@ def fill_state_vectors(
         The core State's arrays; ``drift_path[:, period]`` is the current drift.
     period : int
         The current period, clamped to the horizon's last.
-    time : ndarray of float64, shape (5,)
-        The time features (``layout.time_features``).
+    time_features : ndarray of float64, shape (T R + 1, 5)
+        The time features of every tick (``layout.time_features``).
+    tick : int
+        The state's tick.
     inverse_scale : ndarray of float64, shape (S,)
         1 / the state layout's scales.
     out : ndarray of float32, shape (B, S)
@@ -250,17 +255,17 @@ def fill_state_vectors(
             conversion = np.float64(last_purchases[b, k]) / np.float64(max(last_visits[b, k], 1))
             out[b, e] = np.float32(conversion * inverse_scale[e])
             e += 1
-        for f in range(time.shape[0]):
-            out[b, e] = np.float32(time[f] * inverse_scale[e])
+        for f in range(time_features.shape[1]):
+            out[b, e] = np.float32(time_features[tick, f] * inverse_scale[e])
             e += 1
 
 
 @njit(
-    types.void(_I2, _I2, _I2, _I2, _I2, _I2, _I2, _I2, _OUT_I2),
+    types.void(_I2, _I2, _I2, _I2, _I2, _I2, _I2, _I2, _F1, _F1, _F1, _F1, _F1, _OUT_F2),
     cache=True,
     nogil=True,
 )
-def product_totals(
+def tick_totals(
     sales: np.ndarray,
     substitute_sales: np.ndarray,
     lost: np.ndarray,
@@ -269,28 +274,36 @@ def product_totals(
     disposed: np.ndarray,
     demand: np.ndarray,
     impressions: np.ndarray,
+    revenue: np.ndarray,
+    salvage: np.ndarray,
+    purchase_cost: np.ndarray,
+    holding_cost: np.ndarray,
+    lost_sale_penalty: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """Write the sums over products (8, B) of the eight (B, N) per-product counts, in this order.
+    """Write a tick's totals per retailer (13, B) float64: the eight counts summed over products
+    (exact int64 sums, then converted), then the five money amounts, in this order.
 
     Parameters
     ----------
     sales, substitute_sales, lost, ordered, received, disposed, demand, impressions
         ndarray of int64, shape (B, N): an Outcome's per-product counts.
-    out : ndarray of int64, shape (8, B)
-        Written (exact integer sums).
+    revenue, salvage, purchase_cost, holding_cost, lost_sale_penalty
+        ndarray of float64, shape (B,): an Outcome's money.
+    out : ndarray of float64, shape (13, B)
+        Written.
     """
     B, N = sales.shape
+    counts = (sales, substitute_sales, lost, ordered, received, disposed, demand, impressions)
+    money = (revenue, salvage, purchase_cost, holding_cost, lost_sale_penalty)
     for b in range(B):
-        totals = np.zeros(8, dtype=np.int64)
-        for i in range(N):
-            totals[0] += sales[b, i]
-            totals[1] += substitute_sales[b, i]
-            totals[2] += lost[b, i]
-            totals[3] += ordered[b, i]
-            totals[4] += received[b, i]
-            totals[5] += disposed[b, i]
-            totals[6] += demand[b, i]
-            totals[7] += impressions[b, i]
-        for row in range(8):
-            out[row, b] = totals[row]
+        row = 0
+        for count in counts:
+            total = np.int64(0)
+            for i in range(N):
+                total += count[b, i]
+            out[row, b] = np.float64(total)
+            row += 1
+        for amount in money:
+            out[row, b] = amount[b]
+            row += 1

@@ -227,19 +227,12 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         gives bit-identical infos: tests/test_vector_env.py), on Python floats: at B = 1, numpy's
         per-call overhead would cost more than the arithmetic.
         """
-        totals = [float(total) for total in self._product_totals(outcome).ravel().tolist()]
+        totals = self._tick_totals(outcome).ravel().tolist()  # Python floats
         sold, substitute_sold, demand = totals[0], totals[1], totals[6]
         tick = self._state.tick - 1
-        money = (
-            outcome.revenue.item(),
-            outcome.salvage.item(),
-            outcome.purchase_cost.item(),
-            outcome.holding_cost.item(),
-            outcome.lost_sale_penalty.item(),
-        )
         return assemble_info(
-            totals,
-            money,
+            totals[:8],
+            totals[8:],
             (sold - substitute_sold) / demand if demand > 0 else 1.0,
             float(outcome.oos_impressions.item()),
             float(tick // self.scenario.ticks_per_period),

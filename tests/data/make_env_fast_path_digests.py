@@ -60,8 +60,8 @@ def _container(action: np.ndarray, step: int) -> Any:
     if kind == 2:  # another dtype of the same kind
         return action.astype(np.int32 if action.dtype.kind == "i" else np.float64)
     if kind == 3:  # a non-contiguous view
-        doubled = np.repeat(action, 2)
-        return doubled[::2]
+        doubled = np.repeat(action, 2, axis=-1)
+        return doubled[..., ::2]
     return action
 
 
@@ -102,6 +102,48 @@ def episode_digests(scenario: str, options: dict[str, Any]) -> list[str]:
         digest(*env.step(actions))
         step += 1
     return digests
+
+
+VECTOR_NUM_ENVS = 7
+VECTOR_COMBOS = [  # every option value at least once
+    dict(zip(OPTIONS, values, strict=True))
+    for values in (
+        ("partial", "team", False, "order_quantity"),
+        ("full", "departmental", True, "order_up_to"),
+        ("siloed", "team", True, "order_quantity"),
+        ("partial", "departmental", False, "order_up_to"),
+    )
+]
+
+
+def vector_episode_digests(scenario: str, options: dict[str, Any]) -> list[str]:
+    """The vector env's (B = VECTOR_NUM_ENVS) digests: reset, every step, one autoreset step."""
+    envs = coord_env.vector_env(scenario, VECTOR_NUM_ENVS, **options)
+    rng = np.random.default_rng(SEED)
+    digests = []
+
+    def digest(*outputs: Any) -> None:
+        h = hashlib.sha256()
+        for output in (*outputs, envs.state()):
+            h.update(_record(output))
+        digests.append(h.hexdigest())
+
+    digest(*envs.reset(seed=SEED))
+    for step in range(envs.scenario.num_ticks + 1):
+        actions = {}
+        for agent in envs.possible_agents:
+            space = envs.single_action_space(agent)
+            rows = [random_actions_for(space, rng) for _ in range(VECTOR_NUM_ENVS)]
+            actions[agent] = _container(np.stack(rows), step)
+        digest(*envs.step(actions))
+    return digests
+
+
+def random_actions_for(space: Any, rng: np.random.Generator) -> np.ndarray:
+    """One valid action of a single env's space (as helpers.random_actions draws them)."""
+    if hasattr(space, "nvec"):
+        return rng.integers(0, space.nvec)
+    return rng.uniform(space.low, space.high).astype(np.float32)
 
 
 def bad_actions(env: Any) -> dict[str, Any]:
@@ -186,6 +228,11 @@ def main() -> int:
         "seed": SEED,
         "step_hex": STEP_HEX,
         "episodes": {},
+        "vector_episodes": {
+            combo_key(name, options): summary(vector_episode_digests(name, options))
+            for name in coord_env.list_scenarios()
+            for options in VECTOR_COMBOS
+        },
         "errors": {
             combo_key(name, {**option_combos()[0], **options}): error_messages(name, options)
             for name, options in ERROR_COMBOS
