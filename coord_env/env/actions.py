@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from coord_env.checks import check_choice
+from coord_env.env import compiled
 from coord_env.scenarios import Scenario
 
 __all__ = ["INVENTORY", "RECOMMENDER", "ActionCodec", "InvalidActionError"]
@@ -82,6 +83,12 @@ class ActionCodec:
             else (space.shape, float(space.low[0]), float(space.high[0]))
             for agent, space in self.spaces.items()
         }
+        # dtypes decoded without conversion; any other valid dtype goes through _check first
+        self._fast_dtypes = (
+            (np.dtype(np.float32), np.dtype(np.float64))
+            if self.continuous
+            else (np.dtype(np.int64),)
+        )
 
     @property
     def max_order(self) -> np.ndarray:
@@ -102,6 +109,12 @@ class ActionCodec:
         InvalidActionError
             Missing or unknown agent keys, or an action of the wrong shape, dtype or range.
         """
+        batch = () if batch_size is None else (batch_size,)
+        decoded = self._decode_fast(actions, agents, batch)
+        if decoded is not None:
+            return decoded
+        # Not the common case (another container or dtype) or invalid: the checks that name the
+        # agent, the field and the allowed values, then the same decoding of the checked arrays.
         if not isinstance(actions, Mapping):
             raise InvalidActionError(
                 f"actions must be a dict keyed by agent, got {type(actions).__name__}"
@@ -112,18 +125,61 @@ class ActionCodec:
             raise InvalidActionError(
                 f"actions must have exactly the keys {agents}; missing {missing}, unknown {unknown}"
             )
-        batch = () if batch_size is None else (batch_size,)
         inventory = self._check(INVENTORY, actions[INVENTORY], batch)
         recommender = self._check(RECOMMENDER, actions[RECOMMENDER], batch)
+        decoded = self._decode_checked(inventory, recommender, batch)
+        if decoded is None:  # the compiled check disagrees with _check: a bug, never silence it
+            raise RuntimeError(f"actions passed validation but not the compiled check: {actions}")
+        return decoded
+
+    def _decode_fast(
+        self, actions: Any, agents: list[str], batch: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Decode the common case, a dict of exactly the agents' numpy arrays of the right shape
+        and the space's dtype, after a compiled check; None for anything else or anything invalid."""
+        if type(actions) is not dict or len(actions) != len(agents) or len(agents) != 2:
+            return None
+        inventory = actions.get(INVENTORY)
+        recommender = actions.get(RECOMMENDER)
+        if type(inventory) is not np.ndarray or type(recommender) is not np.ndarray:
+            return None
+        dtype = inventory.dtype
+        if (
+            recommender.dtype is not dtype
+            or dtype not in self._fast_dtypes
+            or inventory.shape != batch + self._bounds[INVENTORY][0]
+            or recommender.shape != batch + self._bounds[RECOMMENDER][0]
+        ):
+            return None
+        return self._decode_checked(inventory, recommender, batch)
+
+    def _decode_checked(
+        self, inventory: np.ndarray, recommender: np.ndarray, batch: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Units and slates from int64 levels or float scores (one dtype), or None if invalid."""
         s = self.scenario
+        if not batch:
+            inventory, recommender = inventory[None], recommender[None]
+        rows = inventory.shape[0]
+        units = np.empty((rows, s.num_products), dtype=np.int64)
+        slates = np.empty((rows, s.num_segments, s.num_slots), dtype=np.int64)
         if self.continuous:
-            levels_in_units = np.rint(inventory * self.max_level_units).astype(np.int64)
-            scores = recommender.reshape(*batch, s.num_segments, s.num_products)
-            slates = np.argsort(-scores, axis=-1, kind="stable")[..., : s.num_slots]
+            valid = compiled.decode_scores(
+                inventory, recommender, self.max_level_units, units, slates
+            )
         else:
-            levels_in_units = inventory * self.level_step
-            slates = recommender.reshape(*batch, s.num_segments, s.num_slots)
-        return levels_in_units, slates
+            valid = compiled.decode_levels(
+                inventory,
+                recommender,
+                self._bounds[INVENTORY][1],
+                self._bounds[RECOMMENDER][1],
+                self.level_step,
+                units,
+                slates,
+            )
+        if not valid:
+            return None
+        return (units, slates) if batch else (units[0], slates[0])
 
     def _check(self, agent: str, action: Any, batch: tuple[int, ...] = ()) -> np.ndarray:
         field = self._field[agent]

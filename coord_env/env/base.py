@@ -15,8 +15,9 @@ from gymnasium import spaces
 
 from coord_env import core
 from coord_env.checks import check_choice
+from coord_env.env import compiled
 from coord_env.env.actions import INVENTORY, RECOMMENDER, ActionCodec
-from coord_env.env.layout import build_fields, layouts_for, raw_state
+from coord_env.env.layout import build_fields, layouts_for, time_features
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = ["INFO_KEYS", "OBSERVATION_MODES", "REWARD_MODES", "RetailEnvBase"]
@@ -45,26 +46,10 @@ INFO_KEYS = (
 )
 
 
-def per_product_totals(outcome: core.Outcome) -> np.ndarray:
-    """(8, B) int64 sums over products of sales, substitute sales, lost, ordered, received,
-    disposed, demand and impressions (one concatenation and one sum beat eight reductions)."""
-    per_product = (
-        outcome.sales,
-        outcome.substitute_sales,
-        outcome.lost,
-        outcome.ordered,
-        outcome.received,
-        outcome.disposed,
-        outcome.demand,
-        outcome.impressions,
-    )
-    return np.concatenate(per_product).sum(axis=1).reshape(8, -1)
-
-
 def assemble_info(
     totals: Any, money: tuple, fill_rate: Any, oos: Any, period: Any, tick: Any
 ) -> dict[str, Any]:
-    """The info dict from the per-product totals (``per_product_totals`` order) and the money
+    """The info dict from the per-product totals (``compiled.tick_totals`` order) and the money
     (revenue, salvage, purchase, holding, penalty): arrays for a batch or Python floats for one
     retailer, through the same float64 steps as ``Outcome.profit``."""
     sold, _, lost, ordered, received, disposed, demand, impressions = totals
@@ -134,14 +119,70 @@ class RetailEnvBase:
         self.state_space = spaces.Box(
             self.state_layout.low, self.state_layout.high, dtype=np.float32
         )
+        s = self.scenario
+        self._inverse_state_scale = 1.0 / self.state_layout.scale  # as ObservationLayout.build
+        self._time_features = np.array(
+            [time_features(s, tick) for tick in range(s.num_ticks + 1)], dtype=np.float64
+        )
+
+    def _fill_state_vectors(self, state: core.State, out: np.ndarray) -> np.ndarray:
+        """Write the scaled state vectors of ``state`` into ``out`` (B, state_dim) float32; return it.
+
+        What ``state_layout.build(layout.raw_state(scenario, state))`` computes, in one compiled pass.
+        """
+        s, tick = self.scenario, state.tick
+        compiled.fill_state_vectors(
+            state.on_hand,
+            state.pipeline,
+            state.drift_path,
+            min(tick // s.ticks_per_period, s.horizon - 1),
+            state.period_sales,
+            state.period_lost,
+            state.period_impressions,
+            state.period_visits,
+            state.last_sales,
+            state.last_visits,
+            state.last_purchases,
+            self._time_features,
+            tick,
+            self._inverse_state_scale,
+            out,
+        )
+        return out
 
     def _observe(self, state: core.State) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Observations ``{agent: (B, obs_dim)}`` and state vectors ``(B, state_dim)``, float32."""
-        scaled = self.state_layout.build(raw_state(self.scenario, state))
+        scaled = self._fill_state_vectors(
+            state, np.empty((state.batch_size, self.state_layout.size), dtype=np.float32)
+        )
         observations = {
             agent: layout.select(scaled) for agent, layout in self.observation_layouts.items()
         }
         return observations, scaled
+
+    @staticmethod
+    def _tick_totals(outcome: core.Outcome) -> np.ndarray:
+        """(13, B) float64: the sums over products of sales, substitute sales, lost, ordered,
+        received, disposed, demand and impressions, then revenue, salvage, purchase, holding and
+        penalty (the orders ``assemble_info`` reads)."""
+        totals = np.empty((13, outcome.sales.shape[0]))
+        compiled.tick_totals(
+            outcome.sales,
+            outcome.substitute_sales,
+            outcome.lost,
+            outcome.ordered,
+            outcome.received,
+            outcome.disposed,
+            outcome.demand,
+            outcome.impressions,
+            outcome.revenue,
+            outcome.salvage,
+            outcome.purchase_cost,
+            outcome.holding_cost,
+            outcome.lost_sale_penalty,
+            totals,
+        )
+        return totals
 
     def _info_arrays(self, outcome: core.Outcome, tick: int) -> dict[str, np.ndarray]:
         """The tick's totals per retailer, ``{key: (B,) float64}`` for every key of INFO_KEYS but acts.
@@ -149,21 +190,15 @@ class RetailEnvBase:
         ``tick`` is the tick just simulated (the state's tick minus one).
         """
         B = outcome.revenue.shape[0]
-        totals = per_product_totals(outcome).astype(np.float64)  # exact sums, cast once
+        totals = self._tick_totals(outcome)
         sold, substitute_sold, demand = totals[0], totals[1], totals[6]
         fill_rate = np.divide(sold - substitute_sold, demand, out=np.ones(B), where=demand > 0)
         period_tick = np.empty((2, B))
         period_tick[0] = tick // self.scenario.ticks_per_period
         period_tick[1] = tick
-        money = (
-            outcome.revenue,
-            outcome.salvage,
-            outcome.purchase_cost,
-            outcome.holding_cost,
-            outcome.lost_sale_penalty,
-        )
+        money = tuple(totals[8:])
         oos = outcome.oos_impressions.astype(np.float64)
-        return assemble_info(totals, money, fill_rate, oos, period_tick[0], period_tick[1])
+        return assemble_info(totals[:8], money, fill_rate, oos, period_tick[0], period_tick[1])
 
     def _rewards(self, info: dict[str, Any]) -> dict[str, Any]:
         """Both agents' rewards from the tick's totals (arrays or floats alike)."""

@@ -16,7 +16,15 @@ import numpy as np
 from coord_env.core import State
 from coord_env.scenarios import Scenario
 
-__all__ = ["FIELD_DOCS", "Field", "ObservationLayout", "build_fields", "layouts_for"]
+__all__ = [
+    "FIELD_DOCS",
+    "Field",
+    "ObservationLayout",
+    "build_fields",
+    "layouts_for",
+    "raw_state",
+    "time_features",
+]
 
 TIME_FEATURES = ("season_sin", "season_cos", "progress", "tick_in_period", "inventory_acts")
 INVENTORY_ACTS = TIME_FEATURES.index("inventory_acts")  # position in the "time" field
@@ -238,23 +246,38 @@ def layouts_for(
     return per_agent, state_layout
 
 
+def time_features(scenario: Scenario, tick: int) -> list[float]:
+    """The "time" field's raw values at ``tick`` (``TIME_FEATURES`` order), as Python floats.
+
+    Examples
+    --------
+    >>> from coord_env import load_scenario
+    >>> time_features(load_scenario("tiny"), 0)[2:]
+    [0.0, 0.0, 1.0]
+    """
+    R = scenario.ticks_per_period
+    phase = 2 * math.pi * (tick // R + scenario.season_phase) / scenario.season_period
+    return [
+        math.sin(phase),
+        math.cos(phase),
+        tick / scenario.num_ticks,
+        (tick % R) / R,
+        float(tick % R == 0),
+    ]
+
+
 def raw_state(scenario: Scenario, state: State) -> np.ndarray:
     """Raw (unscaled) values of every state field, (B, S) float64, in ``STATE_FIELDS`` order.
 
-    Every observation is a selection of these elements divided by their scales.
+    Every observation is a selection of these elements divided by their scales. The readable
+    definition of what :func:`coord_env.env.compiled.fill_state_vectors` computes in one pass (the
+    envs call that; tests/test_env_fast_path.py checks the two agree bit for bit).
     """
     s = scenario
     R = s.ticks_per_period
     tick = state.tick
     B = state.batch_size
-    phase = 2 * math.pi * (tick // R + s.season_phase) / s.season_period
-    time = [
-        math.sin(phase),
-        math.cos(phase),
-        tick / s.num_ticks,
-        (tick % R) / R,
-        float(tick % R == 0),
-    ]
+    time = time_features(s, tick)
     blocks = (
         state.on_hand,
         state.pipeline.reshape(B, -1),

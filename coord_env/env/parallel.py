@@ -18,7 +18,6 @@ from coord_env.env.base import (
     REWARD_MODES,
     RetailEnvBase,
     assemble_info,
-    per_product_totals,
 )
 from coord_env.scenarios import Scenario
 
@@ -100,6 +99,8 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         self._state: core.State | None = None
         self.last_outcome: core.Outcome | None = None
         self.episode_profit = 0.0
+        # Written in place every step; never handed out (observations and state() are copies).
+        self._state_vectors = np.empty((1, self.state_layout.size), dtype=np.float32)
 
     # ------------------------------------------------------------------ PettingZoo API
     def observation_space(self, agent: str) -> spaces.Space:
@@ -162,7 +163,7 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         """The full state as a float32 vector (layout: ``env.state_layout``), for centralized critics."""
         if self._state is None:
             raise RuntimeError("state() called before reset()")
-        return self._observe(self._state)[1][0]
+        return self._fill_state_vectors(self._state, self._state_vectors)[0].copy()
 
     def render(self) -> str | np.ndarray | None:
         """ANSI text table or a small RGB dashboard, per ``render_mode``."""
@@ -215,8 +216,9 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
 
     # ------------------------------------------------------------------ internals
     def _observations(self) -> dict[str, np.ndarray]:
-        observations, _ = self._observe(self._state)
-        return {agent: observation[0] for agent, observation in observations.items()}
+        """Each agent's observation as a new array (users keep them, e.g. in replay buffers)."""
+        scaled = self._fill_state_vectors(self._state, self._state_vectors)[0]
+        return {agent: layout.select(scaled) for agent, layout in self.observation_layouts.items()}
 
     def _info(self, outcome: core.Outcome) -> dict[str, float]:
         """The batch-of-one infos as Python floats.
@@ -225,19 +227,12 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         gives bit-identical infos: tests/test_vector_env.py), on Python floats: at B = 1, numpy's
         per-call overhead would cost more than the arithmetic.
         """
-        totals = [float(total) for total in per_product_totals(outcome)[:, 0].tolist()]
+        totals = self._tick_totals(outcome).ravel().tolist()  # Python floats
         sold, substitute_sold, demand = totals[0], totals[1], totals[6]
         tick = self._state.tick - 1
-        money = (
-            outcome.revenue.item(),
-            outcome.salvage.item(),
-            outcome.purchase_cost.item(),
-            outcome.holding_cost.item(),
-            outcome.lost_sale_penalty.item(),
-        )
         return assemble_info(
-            totals,
-            money,
+            totals[:8],
+            totals[8:],
             (sold - substitute_sold) / demand if demand > 0 else 1.0,
             float(outcome.oos_impressions.item()),
             float(tick // self.scenario.ticks_per_period),
