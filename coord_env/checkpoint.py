@@ -101,11 +101,14 @@ def read_manifest(
     Raises
     ------
     CheckpointError
-        If the manifest is missing or unreadable, a file is missing or its checksum differs, or the
-        scenario, spaces or baseline differ.
+        If the manifest is missing or unreadable, lists a name that is not a plain file name in
+        the folder (``../x``, ``sub/x``, an absolute path) or a file that is a symlink, a file is
+        missing or its checksum differs, or the scenario, spaces or baseline differ.
     """
     directory = Path(directory)
     path = directory / MANIFEST
+    if path.is_symlink():
+        raise CheckpointError(f"{path} is a symlink; a checkpoint's files must be its own")
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
@@ -115,7 +118,11 @@ def read_manifest(
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise CheckpointError(f"{path} has no 'files' table of checksums")
     for name, expected in manifest["files"].items():
-        file = directory / name
+        file = directory / _plain_name(name, path)
+        if file.is_symlink():
+            raise CheckpointError(
+                f"checkpoint file {file} is a symlink; a checkpoint's files must be its own"
+            )
         if not file.is_file():
             raise CheckpointError(f"checkpoint {directory} is missing {name}")
         if file_sha256(file) != expected:
@@ -124,6 +131,24 @@ def read_manifest(
             )
     check_provenance(directory, manifest, scenario, spaces, baseline)
     return manifest
+
+
+def _plain_name(name: Any, manifest: Path) -> str:
+    """``name`` if it names a file directly inside the checkpoint folder, else CheckpointError."""
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or Path(name).is_absolute()
+        or Path(name).name != name
+    ):
+        raise CheckpointError(
+            f"{manifest} lists {str(name)[:80]!r}: manifest entries must be plain file names "
+            "inside the checkpoint folder (no folders, '..' or absolute paths)"
+        )
+    return name
 
 
 def check_provenance(
