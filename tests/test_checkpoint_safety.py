@@ -281,3 +281,118 @@ def test_load_sb3_zip_refuses_a_symlink_and_a_non_zip(tmp_path):
     junk.write_bytes(b"not a zip")
     with pytest.raises(CheckpointError, match="is not loadable"):
         load_sb3_zip(trainer.models["joint"], junk)
+
+
+# ------------------------------------------------------------ verification records pin what ran
+LEADERBOARDS = Path(__file__).resolve().parents[1] / "leaderboards"
+
+
+def _self_reported(results: dict, method: str) -> dict:
+    from coord_env.leaderboard import make_submission
+
+    return make_submission(results, method=method, authors=["A"], training_budget=None)
+
+
+def _file(submission: dict, board: Path) -> Path:
+    from coord_env.leaderboard.submit import submission_path, submission_text
+
+    path = submission_path(submission, board)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(submission_text(submission))
+    return path
+
+
+def test_verifying_a_checkpoint_folder_pins_its_files_and_distribution(tmp_path):
+    from coord_env.leaderboard import load_submission, verify_submission
+
+    folder = _copy_committed(tmp_path, "tiny", "centralized")
+    path = _file(_self_reported(coord_env.evaluate(str(folder), "tiny"), "Folder"), tmp_path)
+    assert verify_submission(path, str(folder))["verified"]
+    record = load_submission(path)["verification"]
+    manifest = read_manifest(folder)
+    assert record["weights"] == manifest["files"] and set(record["weights"]) == {
+        "joint.zip",
+        "trainer.json",
+    }
+    assert record["policy"] == load_submission(path)["policy"] == "centralized (centralized_copy)"
+    assert record["distribution"]["name"] == "coord-env" and record["distribution"]["version"]
+
+
+def test_verify_refuses_a_checkpoint_folder_with_files_its_manifest_does_not_pin(tmp_path):
+    from coord_env.leaderboard import verify_submission
+
+    folder = _copy_committed(tmp_path, "tiny", "centralized")
+    path = _file(_self_reported(coord_env.evaluate(str(folder), "tiny"), "Folder"), tmp_path)
+    (folder / "extra.pt").write_bytes(b"unpinned")
+    with pytest.raises(CheckpointError, match=r"does not list \(extra\.pt\)"):
+        verify_submission(path, str(folder))
+
+
+def test_verify_fails_when_the_rerun_policy_is_not_the_rows_policy(tmp_path):
+    """Same numbers under another name do not verify a row: the record would not say what the
+    row's policy is."""
+    from coord_env.leaderboard import load_submission, verify_submission
+
+    path = _file(_self_reported(coord_env.evaluate("siloed", "tiny"), "Siloed again"), tmp_path)
+    result = verify_submission(path, "baselines.heuristics.siloed:SiloedPolicy")
+    assert not result["verified"]
+    assert result["mismatches"][0].startswith("policy: the row names 'siloed'")
+    assert load_submission(path)["status"] == "self-reported"
+
+
+def test_a_record_of_another_policy_than_the_rows_is_invalid():
+    from coord_env.leaderboard import SubmissionError, load_submission, validate_submission
+
+    row = load_submission(LEADERBOARDS / "tiny" / "centralized.json")
+    row["verification"]["policy"] = "siloed"
+    with pytest.raises(SubmissionError, match="the row's policy is 'centralized'") as error:
+        validate_submission(row)
+    assert error.value.field == "verification.policy"
+
+
+def test_committed_rows_pin_the_committed_checkpoints():
+    from coord_env.leaderboard.verify import policy_weights, record_problems
+
+    for path in sorted(LEADERBOARDS.glob("*/*.json")):
+        row = json.loads(path.read_text())
+        scenario = coord_env.load_scenario(path.parent.name)
+        assert row["verification"]["weights"] == policy_weights(row["policy"], scenario), path
+        assert row["verification"]["distribution"]["name"] == "coord-env"
+        assert record_problems(row) == []
+
+
+def test_check_fails_when_a_verified_rows_weights_are_swapped(tmp_path, monkeypatch, capsys):
+    """The committed ``centralized`` row on ``tiny``, with its checkpoint in a scratch copy whose
+    weights are then replaced (manifest rehashed, so the checkpoint itself still loads)."""
+    import baselines.rl.policies as policies
+    from coord_env.cli import main
+    from coord_env.leaderboard import build_leaderboard
+
+    checkpoints = tmp_path / "checkpoints"
+    shutil.copytree(COMMITTED / "tiny" / "centralized", checkpoints / "tiny" / "centralized")
+    monkeypatch.setattr(policies, "COMMITTED", checkpoints)
+    board = tmp_path / "board"
+    (board / "tiny").mkdir(parents=True)
+    shutil.copy(LEADERBOARDS / "tiny" / "centralized.json", board / "tiny")
+    build_leaderboard(board)
+    argv = ["leaderboard", "check", "--no-rerun", "--leaderboard", str(board)]
+    assert main(argv) == 0
+    folder = checkpoints / "tiny" / "centralized"
+    with zipfile.ZipFile(COMMITTED / "tiny" / "ippo" / "inventory_0.zip") as archive:
+        other = archive.read("policy.pth")
+    _rewrite_zip(folder / "joint.zip", {"policy.pth": other})
+    _rehash(folder)
+    capsys.readouterr()
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "tiny/centralized: the files of" in out and "(joint.zip)" in out
+
+
+def test_registered_policies_record_their_distribution():
+    from coord_env.registry import policy_spec
+
+    assert policy_spec("siloed").distribution == "coord-env"
+    assert policy_spec("optimal").distribution == "coord-env"
+    folder = policy_spec("centralized").checkpoint_for(coord_env.load_scenario("tiny"))
+    assert folder == COMMITTED / "tiny" / "centralized"
+    assert policy_spec("siloed").checkpoint_for(coord_env.load_scenario("tiny")) is None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from coord_env.leaderboard.build import (
     build_leaderboard,
+    check_records,
     collect,
     rerun_baselines,
     seed_baselines,
@@ -56,7 +57,7 @@ def _verify(args: argparse.Namespace) -> int:
             args.submission, args.policy, workers=args.workers, progress=not args.quiet
         )
     except (SubmissionError, OSError, KeyError, ValueError, ImportError, AttributeError) as error:
-        return _fail("verify", error)
+        return _fail("verify", error)  # CheckpointError is a ValueError
     if not result["verified"]:
         print(f"{args.submission}: NOT verified; {len(result['mismatches'])} mismatches:")
         for line in result["mismatches"][:10]:
@@ -83,6 +84,12 @@ def _check(args: argparse.Namespace) -> int:
         return _fail("leaderboard check", error)
     count = sum(len(rows) for rows in boards.values())
     print(f"{count} valid submissions on {len(boards)} scenarios")
+    records = check_records(args.leaderboard, boards)
+    if records:
+        print("verification records that no longer hold:")
+        for line in records:
+            print(f"  {line}")
+        return 1
     if stale:
         print(
             "stale generated files (run coord-bench leaderboard build): "
