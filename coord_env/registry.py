@@ -162,8 +162,8 @@ class PolicySpec:
 
 _REGISTRY: dict[str, PolicySpec] = {}
 _LOADED = False
+# who registers, while a plug-in loads
 _SOURCE: dict[str, Any] = {"plugin": "user", "builtin": False, "distribution": None}
-# ^ who registers, while a plug-in loads
 
 
 def register_policy(
