@@ -89,7 +89,9 @@ class PolicySpec:
     of its factory that the harness uses: ``supports(scenario)`` (can it act there: ``lp``
     refuses ``large``; an RL baseline needs a committed checkpoint), ``env_options_for(scenario)``
     (the options its policy acts under, unless ``env_options`` was registered), and
-    ``training_budget(scenario)`` (env steps behind a trained policy, for leaderboard rows).
+    ``training_budget(scenario)`` (env steps behind a trained policy, for leaderboard rows), and
+    ``checkpoint_for(scenario)`` (the checkpoint folder whose files it loads there, or None: a
+    verification record pins their hashes).
 
     Attributes
     ----------
@@ -110,6 +112,9 @@ class PolicySpec:
     builtin : bool
         Registered by the project's own distribution (``coord-bench run`` evaluates these, and
         baseline leaderboard rows must name one).
+    distribution : str or None
+        The installed distribution whose plug-in registered it (``"coord-env"`` for the built-in
+        ones); None for a direct call. Verification records pin it with its version.
     """
 
     name: str
@@ -119,6 +124,7 @@ class PolicySpec:
     load_checkpoint: Callable[[str], Any] | str | None = field(default=None, repr=False)
     plugin: str = "user"
     builtin: bool = False
+    distribution: str | None = None
 
     def load(self) -> Callable[[Any], Any]:
         """The factory, imported if it was registered as a path."""
@@ -147,10 +153,17 @@ class PolicySpec:
         hook = getattr(self.load(), "training_budget", None)
         return None if hook is None else hook(scenario)
 
+    def checkpoint_for(self, scenario: Scenario) -> Path | None:
+        """The checkpoint folder the policy loads on ``scenario``, None when it loads none."""
+        hook = getattr(self.load(), "checkpoint_for", None)
+        folder = None if hook is None else hook(scenario)
+        return None if folder is None else Path(folder)
+
 
 _REGISTRY: dict[str, PolicySpec] = {}
 _LOADED = False
-_SOURCE = {"plugin": "user", "builtin": False}  # who registers, while a plug-in loads
+# who registers, while a plug-in loads
+_SOURCE: dict[str, Any] = {"plugin": "user", "builtin": False, "distribution": None}
 
 
 def register_policy(
@@ -226,6 +239,7 @@ def register_policy(
         load_checkpoint=load_checkpoint,
         plugin=str(_SOURCE["plugin"]),
         builtin=bool(_SOURCE["builtin"]),
+        distribution=_SOURCE["distribution"],
     )
     _REGISTRY[name] = spec
     return spec
@@ -295,9 +309,9 @@ def checkpoint_policy(directory: str | Path) -> Callable[[Any], Any]:
 
 
 @contextmanager
-def _registering_as(plugin: str, builtin: bool) -> Iterator[None]:
+def _registering_as(plugin: str, builtin: bool, distribution: str | None) -> Iterator[None]:
     previous = dict(_SOURCE)
-    _SOURCE.update(plugin=plugin, builtin=builtin)
+    _SOURCE.update(plugin=plugin, builtin=builtin, distribution=distribution)
     try:
         yield
     finally:
@@ -321,7 +335,7 @@ def _register_own() -> None:
     """coord_env's own policies: the exact optimum where dynamic programming can solve it."""
     from coord_env.analysis.optimal import OptimalPolicy
 
-    with _registering_as("coord_env", True):
+    with _registering_as("coord_env", True, PROJECT_DISTRIBUTION):
         register_policy(
             "optimal",
             OptimalPolicy(),
@@ -331,7 +345,7 @@ def _register_own() -> None:
 
 def _load_plugin(point: EntryPoint, builtin: bool) -> None:
     """Call one plug-in's registration hook; a failure names the plug-in."""
-    with _registering_as(point.name, builtin):
+    with _registering_as(point.name, builtin, _distribution(point)):
         try:
             point.load()()
         except PolicyRegistrationError as error:

@@ -417,6 +417,7 @@ def test_baseline_rows_reproduce_and_a_tampered_row_is_caught(tmp_path):
     # Claim the siloed row's numbers came from mean_demand: valid data, but it does not reproduce.
     forged = rows["siloed"]
     forged["policy"] = "mean_demand"
+    forged["verification"]["policy"] = "mean_demand"  # else validation refuses the mismatch
     (tmp_path / SCENARIO / "mean-demand.json").unlink()
     paths[0].write_text(json.dumps(forged))
     problems = rerun_baselines(tmp_path)

@@ -53,6 +53,10 @@ class CheckpointPolicy:
         """The environment options the checkpoint was trained under."""
         return self.env_options
 
+    def checkpoint_for(self, scenario: Scenario) -> Path:
+        """This checkpoint folder, whose files a verification record pins."""
+        return Path(self.directory)
+
     def __call__(self, env: RetailParallelEnv) -> Policy:
         return _trainer(self.directory, env.scenario).policy()
 
@@ -86,6 +90,12 @@ class CommittedPolicy:
         if not (path / "manifest.json").is_file():
             return False
         return read_manifest(path).get("scenario_hash") == scenario.content_hash
+
+    def checkpoint_for(self, scenario: Scenario) -> Path | None:
+        """The committed checkpoint folder for ``scenario`` (None when none is committed), whose
+        files a verification record pins."""
+        path = committed_checkpoint(self.name, scenario)
+        return path if (path / "manifest.json").is_file() else None
 
     def training_budget(self, scenario: Scenario) -> int:
         """Env steps behind the committed checkpoint for ``scenario`` (its manifest's ``steps``)."""

@@ -20,6 +20,7 @@ from coord_env.leaderboard.submit import (
     write_text,
 )
 from coord_env.leaderboard.validate import SubmissionError, load_submission, scenario_of
+from coord_env.leaderboard.verify import record_problems, verification_record
 from coord_env.registry import PolicySpec, builtin_policies
 from coord_env.scenarios import list_scenarios, load_scenario
 
@@ -28,6 +29,7 @@ __all__ = [
     "BASELINE_URL",
     "baseline_submission",
     "build_leaderboard",
+    "check_records",
     "collect",
     "rendered_files",
     "rerun_baselines",
@@ -112,8 +114,6 @@ def baseline_submission(
     name: str, scenario: str, *, workers: int = 0, progress: bool = False
 ) -> dict[str, Any]:
     """Evaluate the built-in policy ``name`` on the official seeds and wrap it as a verified row."""
-    from coord_env import __version__
-
     spec = _builtin(name)
     results = evaluate(name, scenario, workers=workers, progress=progress)
     submission = make_submission(
@@ -127,11 +127,9 @@ def baseline_submission(
         baseline=True,
     )
     submission["status"] = "verified"
-    submission["verification"] = {
-        "package_version": __version__,
-        "policy": name,
-        "seeds": len(results["seeds"]),
-    }
+    submission["verification"] = verification_record(
+        name, load_scenario(scenario), len(results["seeds"])
+    )
     return submission
 
 
@@ -179,6 +177,13 @@ def _is_baseline_file(path: Path) -> bool:
             return json.loads(path.read_text(encoding="utf-8")).get("baseline") is True
         except (ValueError, OSError, AttributeError):
             return False
+
+
+def check_records(root: str | Path = LEADERBOARD_DIR, boards: Boards | None = None) -> list[str]:
+    """Every verified row's record re-checked here (:func:`~coord_env.leaderboard.verify.record_problems`):
+    the weight files it pins, where they are available locally, must be unchanged."""
+    boards = collect(root) if boards is None else boards
+    return [line for rows in boards.values() for row in rows for line in record_problems(row)]
 
 
 def rerun_baselines(

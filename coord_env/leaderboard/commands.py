@@ -16,6 +16,7 @@ from coord_env.cli import ONE_LINE_ERRORS
 from coord_env.fileio import UnsafePathError, check_output_path
 from coord_env.leaderboard.build import (
     build_leaderboard,
+    check_records,
     collect,
     rerun_baselines,
     seed_baselines,
@@ -75,7 +76,7 @@ def _verify(args: argparse.Namespace) -> int:
     except ONE_LINE_ERRORS:
         raise
     except (SubmissionError, OSError, KeyError, ValueError, ImportError, AttributeError) as error:
-        return _fail("verify", error)
+        return _fail("verify", error)  # CheckpointError is a ValueError
     if not result["verified"]:
         print(f"{args.submission}: NOT verified; {len(result['mismatches'])} mismatches:")
         for line in result["mismatches"][:10]:
@@ -125,6 +126,12 @@ def _check(args: argparse.Namespace) -> int:
         return _fail("leaderboard check", error)
     count = sum(len(rows) for rows in boards.values())
     print(f"{count} valid submissions on {len(boards)} scenarios")
+    records = check_records(args.leaderboard, boards)
+    if records:
+        print("verification records that no longer hold:")
+        for line in records:
+            print(f"  {line}")
+        return 1
     if stale:
         print(
             "stale generated files (run coord-bench leaderboard build): "

@@ -255,6 +255,18 @@ def _check_builtin(document: dict[str, Any]) -> None:
         )
 
 
+def _check_record(document: dict[str, Any]) -> None:
+    """A verification record must be of the row's own policy: the name the harness gave the
+    policy it re-ran (``verification.policy``) equals the row's ``policy``, exactly."""
+    record = document.get("verification")
+    if record is not None and record["policy"] != document["policy"]:
+        raise SubmissionError(
+            "verification.policy",
+            f"the record verified {record['policy']!r}, but the row's policy is "
+            f"{document['policy']!r}; they must be equal (re-verify with the row's policy)",
+        )
+
+
 def _check_schema(document: dict[str, Any]) -> None:
     validator = _validator()
     errors = sorted(
@@ -509,6 +521,7 @@ def validate_submission(document: dict[str, Any]) -> dict[str, Any]:
     _check_schema(document)
     _check_names(document)
     _check_builtin(document)
+    _check_record(document)
     if document["schema_version"] != SCHEMA_VERSION:  # the schema pins it; kept for clarity
         raise SubmissionError("schema_version", f"must be {SCHEMA_VERSION}")
     scenario = scenario_of(document)
