@@ -169,19 +169,6 @@ def test_weights_of_another_shape_are_refused(tmp_path):
         load_trainer(folder, coord_env.load_scenario("tiny"))
 
 
-@pytest.mark.parametrize(
-    "name", ["../trainer.json", "/etc/hostname", "sub/joint.zip", "..", "", "a\\b"]
-)
-def test_manifest_names_outside_the_folder_are_refused(tmp_path, name):
-    folder = _copy_committed(tmp_path, "tiny", "centralized")
-    (tmp_path / "trainer.json").write_text("{}")
-    manifest = json.loads((folder / MANIFEST).read_text())
-    manifest["files"][name] = "0" * 64
-    (folder / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(CheckpointError, match="must be plain file names inside the checkpoint"):
-        read_manifest(folder)
-
-
 def test_listed_file_that_is_a_symlink_is_refused(tmp_path):
     folder = _copy_committed(tmp_path, "tiny", "centralized")
     outside = tmp_path / "elsewhere.zip"
@@ -191,14 +178,6 @@ def test_listed_file_that_is_a_symlink_is_refused(tmp_path):
         read_manifest(folder)
     with pytest.raises(CheckpointError, match="is a symlink"):
         load_trainer(folder, coord_env.load_scenario("tiny"))
-
-
-def test_a_manifest_that_is_a_symlink_is_refused(tmp_path):
-    folder = _copy_committed(tmp_path, "tiny", "centralized")
-    (folder / MANIFEST).rename(tmp_path / "manifest.json")
-    (folder / MANIFEST).symlink_to(tmp_path / "manifest.json")
-    with pytest.raises(CheckpointError, match=r"manifest\.json is a symlink"):
-        read_manifest(folder)
 
 
 def _observations(space, count: int, seed: int = 0) -> np.ndarray:

@@ -186,21 +186,15 @@ def _list(directory: Path, name: str, content: bytes) -> None:
     (directory / "manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("where", ["parent", "absolute"])
-def test_a_manifest_naming_a_file_outside_its_folder_is_refused(checkpoint, tmp_path, where):
+@pytest.mark.parametrize("name", ["../x", "absolute", "sub/x", "..", "", "a\\b"])
+def test_a_manifest_naming_a_file_outside_its_folder_is_refused(checkpoint, tmp_path, name):
     outside = tmp_path / "x"
     outside.write_bytes(b"payload")
-    name = "../x" if where == "parent" else str(outside)
-    _list(checkpoint, name, b"payload")
+    (checkpoint / "sub").mkdir()
+    (checkpoint / "sub" / "x").write_bytes(b"payload")
+    name = str(outside) if name == "absolute" else name
+    _list(checkpoint, name, b"payload")  # the right checksum: only the name gives it away
     with pytest.raises(CheckpointError, match=r"not a file name in the folder"):
-        read_manifest(checkpoint)
-
-
-def test_a_symlinked_model_file_is_refused(checkpoint, tmp_path):
-    outside = tmp_path / "model.pt"
-    (checkpoint / "model.pt").rename(outside)
-    (checkpoint / "model.pt").symlink_to(outside)  # the same bytes, from elsewhere
-    with pytest.raises(CheckpointError, match=r"model\.pt is a symlink"):
         read_manifest(checkpoint)
 
 
