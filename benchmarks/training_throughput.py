@@ -9,9 +9,9 @@ Prints two Markdown tables (docs/training.md and the README quote them):
   million-step budgets train with, at each torch thread count;
 - ``centralized`` (SB3 PPO on the joint view) collecting with a ``DummyVecEnv`` of
   ``JointView`` objects (one Python env step per rollout env and tick, as it trained before) and
-  with :class:`~baselines.rl.sb3.JointVecEnv` (one vector-env call per tick), at its default
+  with :class:`~coord_env.adapters.sb3.JointVecEnv` (one vector-env call per tick), at its default
   rollout and at the wide one;
-- ``siloed_rl`` (two departmental SB3 PPOs in turn, :class:`~baselines.rl.sb3.AgentVecEnv`: one
+- ``siloed_rl`` (two departmental SB3 PPOs in turn, :class:`~coord_env.adapters.sb3.AgentVecEnv`: one
   vector-env call and one batched partner forward pass per tick) at both rollouts.
 
 Each measurement first runs one warm-up ``learn`` of a rollout, then times ``--steps`` more.

@@ -67,17 +67,52 @@ def test_the_check_sees_lazy_and_dynamic_imports():
     ]
 
 
-def test_importing_every_coord_env_module_loads_no_baselines():
-    """At run time too: every module of coord_env imports without pulling in baselines (the
-    registry loads the plug-ins only when it is first read)."""
-    code = (
-        "import pkgutil, importlib, sys, coord_env\n"
-        "for module in pkgutil.walk_packages(coord_env.__path__, 'coord_env.'):\n"
-        "    importlib.import_module(module.name)\n"
-        "loaded = sorted(name for name in sys.modules if name.split('.')[0] == 'baselines')\n"
-        "print(loaded)\n"
-    )
+OPTIONAL = ("torch", "stable_baselines3", "supersuit", "torchrl", "tensordict")
+
+
+def loaded_packages(code: str) -> set[str]:
+    """The top-level packages loaded after running ``code`` in a fresh interpreter."""
+    code += "\nimport sys\nprint(' '.join(sorted({name.split('.')[0] for name in sys.modules})))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "[]"
+    return set(result.stdout.split())
+
+
+def test_importing_every_coord_env_module_loads_no_baselines():
+    """At run time too: every module of coord_env imports without pulling in baselines (the
+    registry loads the plug-ins only when it is first read)."""
+    loaded = loaded_packages(
+        "import pkgutil, importlib, coord_env\n"
+        "for module in pkgutil.walk_packages(coord_env.__path__, 'coord_env.'):\n"
+        "    importlib.import_module(module.name)"
+    )
+    assert FORBIDDEN not in loaded
+
+
+def test_no_module_of_coord_env_outside_the_adapters_imports_a_learning_library():
+    """Only an adapter module (coord_env/adapters/<library>.py) may import its optional library."""
+    offending = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.parent.name == "adapters" and path.stem != "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            offending += [
+                f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {name}"
+                for name in names
+                if name.split(".")[0] in OPTIONAL
+            ]
+    assert not offending, "\n".join(offending)
+
+
+def test_coord_env_and_its_adapters_package_import_no_learning_library():
+    """``import coord_env`` and ``import coord_env.adapters`` load no learning library (nor the
+    baselines); the SB3 adapter module loads SB3 only when it is itself imported."""
+    loaded = loaded_packages("import coord_env, coord_env.adapters, coord_env.adapters.joint")
+    assert not loaded & {*OPTIONAL, FORBIDDEN}
+    assert "stable_baselines3" in loaded_packages("import coord_env.adapters.sb3")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import gymnasium
 import numpy as np
 import pytest
 
@@ -14,9 +13,7 @@ import coord_env
 from baselines.rl.sb3 import (
     SB3_TRAINERS,
     TRAINER_STATE,
-    AgentVecEnv,
     CentralizedTrainer,
-    JointVecEnv,
     SharedPolicy,
     SharedPPOConfig,
     SiloedRLTrainer,
@@ -25,7 +22,6 @@ from baselines.rl.sb3 import (
     make_shared_vec_env,
 )
 from baselines.rl.trainer import Trainer
-from baselines.rl.views import AgentView, JointView
 from coord_env.checkpoint import CheckpointError
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
 from coord_env.policy import Policy
@@ -272,115 +268,6 @@ def test_fast_deterministic_actions_equal_sb3_predict(name):
             for key, value in expected.items():
                 assert np.array_equal(actions[key], value)
         observations, _, _, _, infos = env.step(actions)
-
-
-def assert_vec_env_of_one_is_the_view(venv, view, seed: int) -> None:
-    """A batched VecEnv of one retailer and its single-env view, stepped with the same random
-    actions through the horizon: same observations and rewards, done with
-    ``TimeLimit.truncated``, the last observation in ``terminal_observation``, and the next
-    episode's first observation (both continue their generators)."""
-    assert venv.observation_space == view.observation_space
-    assert venv.action_space == view.action_space
-    venv.seed(seed)
-    batched = venv.reset()
-    single, _ = view.reset(seed=seed)
-    np.testing.assert_array_equal(batched[0], single)
-    view.action_space.seed(seed)
-    for _ in range(view.env.scenario.num_ticks):
-        action = view.action_space.sample()
-        batched, rewards, dones, infos = venv.step(action[None])
-        single, reward, terminated, truncated, _ = view.step(action)
-        assert rewards[0] == np.float32(reward)
-        assert bool(dones[0]) == (terminated or truncated)
-        if truncated:
-            assert infos[0]["TimeLimit.truncated"] is True
-            np.testing.assert_array_equal(infos[0]["terminal_observation"], single)
-            single, _ = view.reset()
-        np.testing.assert_array_equal(batched[0], single)
-    assert dones[0]
-
-
-@pytest.mark.parametrize(
-    "options",
-    [{"inventory_action": "order_up_to"}, {"continuous_actions": True}],
-    ids=["multidiscrete", "box"],
-)
-def test_joint_vec_env_of_one_is_the_joint_view(options):
-    """The batched joint env that trains ``centralized`` steps one retailer exactly as JointView
-    does (same seed, same actions), through the horizon: done with ``TimeLimit.truncated``, the
-    last observation in ``terminal_observation``, and the next episode's first observation."""
-    venv = JointVecEnv("tiny", 1, **options)
-    assert_vec_env_of_one_is_the_view(venv, JointView("tiny", **options), seed=11)
-
-
-def assert_refuses_a_bad_row_and_stays_usable(venv, actions: np.ndarray, row: int) -> None:
-    """An out-of-range action in batch row ``row`` is refused naming that index; the same
-    batch with the row fixed then steps as usual."""
-    venv.seed(0)
-    venv.reset()
-    bad = actions.copy()
-    bad[row, 0] = 10_000
-    with pytest.raises(coord_env.InvalidActionError, match=f"batch index {row}"):
-        venv.step(bad)
-    observations, _, dones, _ = venv.step(actions)
-    assert observations.shape == (len(actions), *venv.observation_space.shape)
-    assert not dones.any()
-
-
-def test_joint_vec_env_refuses_a_bad_action_and_stays_usable():
-    venv = JointVecEnv("tiny", 3)
-    actions = np.stack([venv.action_space.sample() for _ in range(3)])
-    assert_refuses_a_bad_row_and_stays_usable(venv, actions, row=2)
-
-
-@pytest.mark.parametrize(
-    ("agent", "reward_mode", "options"),
-    [
-        ("inventory_0", "departmental", {"inventory_action": "order_up_to"}),
-        ("recommender_0", "team", {"continuous_actions": True}),
-    ],
-    ids=["inventory-departmental-multidiscrete", "recommender-team-box"],
-)
-def test_agent_vec_env_of_one_is_the_agent_view(agent, reward_mode, options):
-    """The batched departmental env that trains ``siloed_rl`` and ``ippo`` steps one retailer
-    exactly as AgentView does with the same partner (same seed, same actions), through the
-    horizon: the partner sees its own observation, the learner earns its reward_mode's reward."""
-    partner_agent = "recommender_0" if agent == "inventory_0" else "inventory_0"
-    env = coord_env.parallel_env("tiny", **options)
-    partner_space = env.action_space(partner_agent)
-    weights = np.random.default_rng(5).uniform(size=env.observation_space(partner_agent).shape)
-
-    def partner(observations: np.ndarray) -> np.ndarray:
-        """A deterministic function of the partner's observation, batched."""
-        level = (np.asarray(observations) @ weights) % 1.0
-        if isinstance(partner_space, gymnasium.spaces.Box):
-            low, high = partner_space.low, partner_space.high
-            return (low + level[:, None] * (high - low)).astype(np.float32)
-        return np.floor(level[:, None] * partner_space.nvec).astype(np.int64)
-
-    venv = AgentVecEnv("tiny", agent, partner, 1, reward_mode=reward_mode, **options)
-    view = AgentView(
-        "tiny",
-        agent,
-        {partner_agent: lambda observation: partner(observation[None])[0]},
-        reward_mode=reward_mode,
-        **options,
-    )
-    assert_vec_env_of_one_is_the_view(venv, view, seed=4)
-
-
-def test_agent_vec_env_refuses_bad_input_and_stays_usable():
-    def slates(observations: np.ndarray) -> np.ndarray:
-        return np.tile([0, 1], (len(observations), 1))
-
-    with pytest.raises(ValueError, match="agent must be one of"):
-        AgentVecEnv("tiny", "warehouse_0", slates, 2)
-    with pytest.raises(ValueError, match="reward_mode must be one of"):
-        AgentVecEnv("tiny", "inventory_0", slates, 2, reward_mode="selfish")
-    with pytest.raises(ValueError, match="partner must be callable"):
-        AgentVecEnv("tiny", "inventory_0", {"recommender_0": slates}, 2)
-    venv = AgentVecEnv("tiny", "inventory_0", slates, 3)
-    assert_refuses_a_bad_row_and_stays_usable(venv, np.full((3, 2), 3), row=1)
 
 
 def test_shared_ppo_rescales_actions_and_old_checkpoints_load_without():

@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
+from coord_env.adapters.joint import JointLayout
 from coord_env.checks import check_choice
 from coord_env.env import RetailParallelEnv
 from coord_env.env.actions import INVENTORY, RECOMMENDER
@@ -156,40 +156,17 @@ class JointView(_RetailView):
             RetailParallelEnv(scenario, reward_mode="team", **env_options), reward_scale
         )
         env = self.env
-        observation_parts = [env.observation_space(agent) for agent in DEPARTMENTS]
-        self.observation_space = spaces.Box(
-            np.concatenate([part.low for part in observation_parts]),
-            np.concatenate([part.high for part in observation_parts]),
-            dtype=np.float32,
-        )
-        action_parts = [env.action_space(agent) for agent in DEPARTMENTS]
-        if env.continuous_actions:
-            self.action_space = spaces.Box(
-                np.concatenate([part.low for part in action_parts]),
-                np.concatenate([part.high for part in action_parts]),
-                dtype=np.float32,
-            )
-        else:
-            self.action_space = spaces.MultiDiscrete(
-                np.concatenate([part.nvec for part in action_parts]).astype(np.int64)
-            )
-        self._action_slices: dict[str, slice] = {}
-        start = 0
-        for agent, part in zip(DEPARTMENTS, action_parts, strict=True):
-            size = int(np.prod(part.shape))
-            self._action_slices[agent] = slice(start, start + size)
-            start += size
+        self.layout = JointLayout.of(DEPARTMENTS, env.observation_space, env.action_space)
+        self.observation_space = self.layout.observation_space
+        self.action_space = self.layout.action_space
 
     def joint_observation(self, observations: Mapping[str, np.ndarray]) -> np.ndarray:
         """The joint observation (inventory, then recommender) of a parallel-API observation dict."""
-        return np.concatenate([observations[agent] for agent in DEPARTMENTS]).astype(
-            np.float32, copy=False
-        )
+        return self.layout.observation(observations)
 
     def agent_actions(self, action: np.ndarray) -> dict[str, np.ndarray]:
         """Split a joint action into the parallel API's per-agent action dict."""
-        action = np.asarray(action)
-        return {agent: action[part] for agent, part in self._action_slices.items()}
+        return self.layout.split(action)
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None

@@ -1,0 +1,9 @@
+"""Adapters from coord_env's batched vector env to third-party learning libraries.
+
+Each library has its own module, imported on demand, so ``import coord_env.adapters`` (and
+``import coord_env``) needs none of the optional libraries:
+
+- :mod:`coord_env.adapters.sb3`: Stable-Baselines3 ``VecEnv`` adapters (needs ``coord-env[rl]``).
+- :mod:`coord_env.adapters.joint`: the joint (whole-firm) observation and action of both agents,
+  shared by the adapters and the single-env views; numpy and gymnasium only.
+"""
