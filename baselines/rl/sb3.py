@@ -27,7 +27,8 @@ the batched :class:`JointVecEnv` and :class:`AgentVecEnv`, ``derived`` seeds the
 ``TRAINING_SEED_LIMIT``, so never an official evaluation seed); later episodes continue the envs'
 generators. SB3 seeds process-global generators, so two trainers in one process are reproducible
 when built and trained in the same order. Rewards are scaled by ``reward_scale`` (default:
-:func:`~baselines.rl.views.default_reward_scale`). No VecNormalize: observations are already O(1).
+:func:`~coord_env.env.rewards.inverse_revenue_per_tick`). No VecNormalize: observations are
+already O(1).
 
 Episode ends: the env truncates every agent at the horizon and never terminates; every trainer
 passes that on as a truncation (``TimeLimit.truncated``), so PPO bootstraps the value of the last
@@ -160,7 +161,7 @@ class PPOConfig:
     net_arch : tuple of int
         Hidden layers of the policy and value MLPs. Default (64, 64).
     reward_scale : float or None
-        Factor on rewards; None: ``default_reward_scale(scenario)`` (about 1 per tick of revenue).
+        Factor on rewards; None: ``inverse_revenue_per_tick(scenario)`` (about 1 per tick of revenue).
     observation_mode : str
         Env option ``observation_mode``. Default ``"partial"`` (the official protocol).
     inventory_action : str
@@ -671,7 +672,7 @@ class JointVecEnv(_RetailBatchVecEnv):
     scenario : str or Scenario
     num_envs : int
     reward_scale : float, optional
-        None: :func:`~baselines.rl.views.default_reward_scale`.
+        None: :func:`~coord_env.env.rewards.inverse_revenue_per_tick`.
     **env_options
         Options of the env (``observation_mode``, ``inventory_action``, ``continuous_actions``).
 
@@ -740,7 +741,7 @@ class AgentVecEnv(_RetailBatchVecEnv):
     num_envs : int
     reward_mode : {"team", "departmental"}
     reward_scale : float, optional
-        None: :func:`~baselines.rl.views.default_reward_scale`.
+        None: :func:`~coord_env.env.rewards.inverse_revenue_per_tick`.
     **env_options
         Options of the env (``observation_mode``, ``inventory_action``, ``continuous_actions``).
 
@@ -901,7 +902,7 @@ def make_shared_vec_env(
         Copies of the parallel env; the VecEnv has ``2 * n_envs`` rows (inventory, recommender,
         inventory, ...).
     reward_scale : float, optional
-        None: :func:`~baselines.rl.views.default_reward_scale`.
+        None: :func:`~coord_env.env.rewards.inverse_revenue_per_tick`.
     observation_mode, inventory_action : str
         Env options; ``continuous_actions`` is always True.
     rescale_actions : bool
