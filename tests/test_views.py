@@ -10,7 +10,8 @@ from stable_baselines3.common.env_checker import check_env
 
 import coord_env
 from baselines.heuristics.random_policy import RandomPolicy
-from baselines.rl.views import DEPARTMENTS, AgentView, JointView, default_reward_scale
+from baselines.rl.views import DEPARTMENTS, AgentView, JointView
+from coord_env.env.rewards import inverse_revenue_per_tick
 from coord_env.harness.evaluate import policy_seed
 from tests.helpers import random_actions
 
@@ -130,14 +131,14 @@ def test_agent_view_rewards_match_the_parallel_env(agent, reward_mode):
     assert steps == twin.scenario.num_ticks
 
 
-def test_default_reward_scale_makes_a_tick_of_revenue_about_one():
+def test_inverse_revenue_per_tick_makes_a_tick_of_revenue_about_one():
     for name in ("tiny", "default"):
         s = coord_env.load_scenario(name)
-        scale = default_reward_scale(s)
+        scale = inverse_revenue_per_tick(s)
         expected_revenue_per_tick = float((s.price * s.demand_scale).sum()) / s.ticks_per_period
         assert scale * expected_revenue_per_tick == pytest.approx(1.0)
     view = JointView("default")
-    assert view.reward_scale == default_reward_scale("default")
+    assert view.reward_scale == inverse_revenue_per_tick("default")
     view.reset(seed=0)
     revenues = []
     while view.env.agents:

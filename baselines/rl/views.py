@@ -17,8 +17,9 @@ bootstraps the value of the last observation (``TimeLimit.truncated``), as for a
 
 Reward scale. Raw rewards are money per tick, which differs by orders of magnitude across
 scenarios. Every view multiplies its reward by ``reward_scale``; the default,
-:func:`default_reward_scale`, is ``1 / (expected revenue per tick)`` under a uniformly random slate,
-so a tick's revenue is about 1 and profits are O(1) on every scenario. Infos stay in money.
+:func:`coord_env.env.rewards.inverse_revenue_per_tick` (the env option ``reward_scale="auto"``),
+is ``1 / (expected revenue per tick)`` under a uniformly random slate, so a tick's revenue is
+about 1 and profits are O(1) on every scenario. Infos stay in money.
 """
 
 from __future__ import annotations
@@ -34,52 +35,26 @@ from coord_env.checks import check_choice
 from coord_env.env import RetailParallelEnv
 from coord_env.env.actions import INVENTORY, RECOMMENDER
 from coord_env.env.parallel import REWARD_MODES
+from coord_env.env.rewards import inverse_revenue_per_tick
 from coord_env.harness.evaluate import policy_seed
 from coord_env.policy import AgentPolicies, Policy, as_policy
-from coord_env.scenarios import Scenario, load_scenario
+from coord_env.scenarios import Scenario
 
 __all__ = [
     "DEPARTMENTS",
     "AgentView",
     "JointView",
-    "default_reward_scale",
     "resolve_reward_scale",
 ]
 
 DEPARTMENTS = (INVENTORY, RECOMMENDER)  # the order of the joint observation and action
 
 
-def default_reward_scale(scenario: str | Scenario) -> float:
-    """``1 / (expected revenue per tick)``: the factor that makes a tick's reward O(1).
-
-    The expected revenue is ``sum_i price_i * mu_i / R``, with ``mu_i`` the scenario's demand scale
-    (mean first-choice demand per period under a uniformly random slate) and ``R`` the ticks per
-    period.
-
-    Parameters
-    ----------
-    scenario : str or Scenario
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> scale = default_reward_scale("tiny")
-    >>> s = load_scenario("tiny")
-    >>> round(scale * float((s.price * s.demand_scale).sum()) / s.ticks_per_period, 12)
-    1.0
-    """
-    s = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    revenue_per_tick = float(np.sum(s.price * s.demand_scale)) / s.ticks_per_period
-    return 1.0 / revenue_per_tick
-
-
 def resolve_reward_scale(scenario: Scenario, reward_scale: float | None) -> float:
-    """``reward_scale`` checked to be finite and > 0; None: :func:`default_reward_scale`."""
+    """``reward_scale`` checked to be finite and > 0; None:
+    :func:`coord_env.env.rewards.inverse_revenue_per_tick`."""
     if reward_scale is None:
-        return default_reward_scale(scenario)
+        return inverse_revenue_per_tick(scenario)
     value = float(reward_scale)
     if not np.isfinite(value) or value <= 0:
         raise ValueError(
@@ -118,7 +93,8 @@ class JointView(_RetailView):
     scenario : str or Scenario
         A catalog name or a Scenario.
     reward_scale : float, optional
-        Multiplies the profit (see the module docstring); None: :func:`default_reward_scale`.
+        Multiplies the profit (see the module docstring); None:
+        :func:`~coord_env.env.rewards.inverse_revenue_per_tick`.
     **env_options
         Options of :class:`coord_env.RetailParallelEnv` (``observation_mode``,
         ``continuous_actions``, ``inventory_action``, ``render_mode``, scenario overrides).
@@ -211,7 +187,8 @@ class AgentView(_RetailView):
         The learning agent earns the profit, or its department's share (revenue for the
         recommender; salvage minus purchase, holding and lost-sale costs for inventory).
     reward_scale : float, optional
-        Multiplies the reward (see the module docstring); None: :func:`default_reward_scale`.
+        Multiplies the reward (see the module docstring); None:
+        :func:`~coord_env.env.rewards.inverse_revenue_per_tick`.
     **env_options
         Other options of :class:`coord_env.RetailParallelEnv`.
 

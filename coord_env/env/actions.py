@@ -39,6 +39,14 @@ class ActionCodec:
         recommendation scores.
     inventory_action : {"order_quantity", "order_up_to"}
         Whether an inventory level is an order quantity or a target inventory position.
+    clip_actions : bool
+        A training option: :meth:`clip` clips Box actions to each agent's bounds (only with
+        ``continuous_actions=True``).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``inventory_action``, or ``clip_actions=True`` with discrete actions.
 
     Examples
     --------
@@ -48,11 +56,25 @@ class ActionCodec:
     MultiDiscrete([2 2])
     """
 
-    def __init__(self, scenario: Scenario, continuous_actions: bool, inventory_action: str):
+    def __init__(
+        self,
+        scenario: Scenario,
+        continuous_actions: bool,
+        inventory_action: str,
+        clip_actions: bool = False,
+    ):
         check_choice("inventory_action", inventory_action, INVENTORY_ACTIONS)
+        check_choice("clip_actions", clip_actions, (False, True))
         s = scenario
         self.scenario = s
         self.continuous = bool(continuous_actions)
+        if clip_actions and not self.continuous:
+            raise ValueError(
+                "clip_actions=True needs continuous_actions=True: only Box actions (order "
+                "fractions, recommendation scores) can be clipped; discrete levels are refused "
+                "when out of range"
+            )
+        self.clip_actions = bool(clip_actions)
         self.order_up_to = inventory_action == "order_up_to"
         self.level_step = s.target_step if self.order_up_to else s.order_step
         self.max_level_units = (
@@ -94,6 +116,73 @@ class ActionCodec:
     def max_order(self) -> np.ndarray:
         """(N,) the largest quantity one period's order can be, in units."""
         return self.max_level_units
+
+    def clip(
+        self, actions: Any, batch_size: int | None = None
+    ) -> tuple[Any, dict[str, float | np.ndarray]]:
+        """Clip each agent's Box action to its own bounds and count the entries clipped.
+
+        A training option (``clip_actions=True``): scoring stays strict. Only finite float arrays
+        of the right shape are clipped; anything else (NaN, inf, a wrong shape, dtype or key) is
+        passed on unchanged, for :meth:`decode` to refuse with its usual message. The caller's
+        arrays are never modified.
+
+        Parameters
+        ----------
+        actions : dict of agent -> array
+            As :meth:`decode` takes them.
+        batch_size : int, optional
+            B when every action has a leading batch dimension.
+
+        Returns
+        -------
+        actions : dict
+            The clipped actions (the input itself when nothing was clipped).
+        clipped : dict of agent -> float, or ndarray of float64 of shape (B,) with ``batch_size``
+            The number of entries of each agent's action that were clipped.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from coord_env import load_scenario
+        >>> codec = ActionCodec(load_scenario("tiny"), True, "order_quantity", clip_actions=True)
+        >>> actions = {"inventory_0": np.array([1.5, 0.2]), "recommender_0": np.zeros(4)}
+        >>> clipped_actions, clipped = codec.clip(actions)
+        >>> clipped_actions["inventory_0"].tolist(), clipped
+        ([1.0, 0.2], {'inventory_0': 1.0, 'recommender_0': 0.0})
+        """
+        batch = () if batch_size is None else (batch_size,)
+        counts = {agent: np.zeros(batch_size or 1) for agent in self.spaces}
+        if not self.clip_actions or not isinstance(actions, Mapping):
+            return actions, self._counts(counts, batch_size)
+        out = dict(actions)
+        for agent, (shape, low, high) in self._bounds.items():
+            if agent not in actions:
+                continue
+            try:
+                array = np.asarray(actions[agent])
+            except ValueError:  # ragged: decode names it
+                continue
+            if array.shape != batch + shape or array.dtype.kind != "f":
+                continue
+            if not np.all(np.isfinite(array)):  # clipping must not hide NaN or inf
+                continue
+            outside = (array < low) | (array > high)
+            if np.any(outside):
+                counts[agent] = np.count_nonzero(
+                    outside.reshape(batch_size or 1, -1), axis=1
+                ).astype(np.float64)
+                out[agent] = np.clip(array, low, high)
+        return out, self._counts(counts, batch_size)
+
+    @staticmethod
+    def _counts(
+        counts: dict[str, np.ndarray], batch_size: int | None
+    ) -> dict[str, float | np.ndarray]:
+        """Per-agent counts as (B,) arrays with a batch, else as Python floats."""
+        if batch_size is None:
+            return {agent: float(count[0]) for agent, count in counts.items()}
+        return counts
 
     def decode(
         self, actions: Mapping[str, Any], agents: list[str], batch_size: int | None = None

@@ -18,9 +18,17 @@ from coord_env.checks import check_choice
 from coord_env.env import compiled
 from coord_env.env.actions import INVENTORY, RECOMMENDER, ActionCodec
 from coord_env.env.layout import build_fields, layouts_for, time_features
+from coord_env.env.rewards import resolve_reward_scale
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["INFO_KEYS", "OBSERVATION_MODES", "REWARD_MODES", "RetailEnvBase"]
+__all__ = [
+    "INFO_KEYS",
+    "INFO_MODES",
+    "MINIMAL_INFO_KEYS",
+    "OBSERVATION_MODES",
+    "REWARD_MODES",
+    "RetailEnvBase",
+]
 
 OBSERVATION_MODES = ("partial", "full", "siloed")
 REWARD_MODES = ("team", "departmental")
@@ -43,7 +51,11 @@ INFO_KEYS = (
     "period",
     "tick",
     "acts",
+    "clipped_actions",
 )
+INFO_MODES = ("full", "minimal")
+# infos="minimal": what a training wrapper needs per agent and step, no more
+MINIMAL_INFO_KEYS = ("profit", "acts", "clipped_actions")
 
 
 def assemble_info(
@@ -81,7 +93,9 @@ class RetailEnvBase:
 
     Parameters
     ----------
-    scenario, observation_mode, reward_mode, continuous_actions, inventory_action, **overrides
+    scenario, observation_mode, reward_mode, continuous_actions, inventory_action
+        As for :class:`~coord_env.env.parallel.RetailParallelEnv`.
+    clip_actions, infos, reward_scale, **overrides
         As for :class:`~coord_env.env.parallel.RetailParallelEnv`.
 
     Raises
@@ -97,6 +111,9 @@ class RetailEnvBase:
         reward_mode: str,
         continuous_actions: bool,
         inventory_action: str,
+        clip_actions: bool = False,
+        infos: str = "full",
+        reward_scale: float | str = 1.0,
         **overrides: Any,
     ):
         self.scenario = load_scenario(scenario, **overrides)
@@ -106,8 +123,14 @@ class RetailEnvBase:
         self.reward_mode = check_choice("reward_mode", reward_mode, REWARD_MODES)
         self.possible_agents = [INVENTORY, RECOMMENDER]
         self.agents: list[str] = []
-        self.codec = ActionCodec(self.scenario, continuous_actions, inventory_action)
+        self.infos = check_choice("infos", infos, INFO_MODES)
+        self.info_keys = INFO_KEYS if self.infos == "full" else MINIMAL_INFO_KEYS
+        self.reward_scale = resolve_reward_scale(self.scenario, reward_scale)
+        self.codec = ActionCodec(
+            self.scenario, continuous_actions, inventory_action, clip_actions=clip_actions
+        )
         self.continuous_actions = self.codec.continuous
+        self.clip_actions = self.codec.clip_actions
         self.inventory_action = inventory_action
         fields = build_fields(self.scenario, self.codec.max_order)
         self.observation_layouts, self.state_layout = layouts_for(fields, self.observation_mode)
@@ -201,20 +224,45 @@ class RetailEnvBase:
         return assemble_info(totals[:8], money, fill_rate, oos, period_tick[0], period_tick[1])
 
     def _rewards(self, info: dict[str, Any]) -> dict[str, Any]:
-        """Both agents' rewards from the tick's totals (arrays or floats alike)."""
+        """Both agents' rewards from the tick's totals (arrays or floats alike), times
+        ``reward_scale`` (no multiplication at the default 1.0)."""
         if self.reward_mode == "team":
-            return {INVENTORY: info["profit"], RECOMMENDER: info["profit"]}
-        operations = (
-            info["salvage"]
-            - info["purchase_cost"]
-            - info["holding_cost"]
-            - info["lost_sale_penalty"]
-        )
-        return {INVENTORY: operations, RECOMMENDER: info["revenue"]}  # sum exactly to profit
+            rewards = {INVENTORY: info["profit"], RECOMMENDER: info["profit"]}
+        else:
+            operations = (
+                info["salvage"]
+                - info["purchase_cost"]
+                - info["holding_cost"]
+                - info["lost_sale_penalty"]
+            )
+            rewards = {INVENTORY: operations, RECOMMENDER: info["revenue"]}  # sum to profit
+        if self.reward_scale != 1.0:
+            scale = self.reward_scale
+            rewards = {agent: reward * scale for agent, reward in rewards.items()}
+        return rewards
 
-    @staticmethod
-    def _zero_info() -> dict[str, float]:
-        """The infos of a reset: zero totals, a fill rate of 1."""
-        zero = dict.fromkeys(INFO_KEYS, 0.0)
-        zero["fill_rate"] = 1.0
+    def _agent_infos(
+        self, info: dict[str, Any], acts: dict[str, Any], clipped: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Each agent's infos: the tick's totals (every key, or ``MINIMAL_INFO_KEYS`` when
+        ``infos="minimal"``) with the agent's own ``acts`` and ``clipped_actions``."""
+        if self.infos == "minimal":
+            return {
+                agent: {
+                    "profit": info["profit"],
+                    "acts": acts[agent],
+                    "clipped_actions": clipped[agent],
+                }
+                for agent in self.possible_agents
+            }
+        return {
+            agent: {**info, "acts": acts[agent], "clipped_actions": clipped[agent]}
+            for agent in self.possible_agents
+        }
+
+    def _zero_info(self) -> dict[str, float]:
+        """The infos of a reset: zero totals, a fill rate of 1 (the keys of ``infos``)."""
+        zero = dict.fromkeys(self.info_keys, 0.0)
+        if "fill_rate" in zero:
+            zero["fill_rate"] = 1.0
         return zero

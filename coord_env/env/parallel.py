@@ -24,6 +24,7 @@ from coord_env.scenarios import Scenario
 __all__ = ["INFO_KEYS", "OBSERVATION_MODES", "REWARD_MODES", "RetailParallelEnv"]
 
 RENDER_MODES = ("ansi", "rgb_array")
+_NOT_CLIPPED = {INVENTORY: 0.0, RECOMMENDER: 0.0}
 
 
 class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
@@ -41,6 +42,16 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         Box actions (order fractions, recommendation scores) instead of MultiDiscrete.
     inventory_action : {"order_quantity", "order_up_to"}
         Whether the inventory level is an order quantity or a target inventory position.
+    clip_actions : bool
+        Training only: clip Box actions to each agent's bounds instead of refusing them (needs
+        ``continuous_actions=True``; NaN and inf are still refused); ``infos[agent]
+        ["clipped_actions"]`` counts the entries clipped. Default False: strict.
+    infos : {"full", "minimal"}
+        Every info key (``INFO_KEYS``), or only ``MINIMAL_INFO_KEYS`` (profit, acts,
+        clipped_actions) for training wrappers that convert infos on every step.
+    reward_scale : float or "auto"
+        Factor on both agents' rewards (infos stay in money); ``"auto"``:
+        :func:`coord_env.env.rewards.inverse_revenue_per_tick`. Default 1.0: unscaled.
     render_mode : {None, "ansi", "rgb_array"}
     **overrides
         Scenario parameters to replace, e.g. ``horizon=20``.
@@ -71,6 +82,10 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         continuous_actions: bool = False,
         inventory_action: str = "order_quantity",
         render_mode: str | None = None,
+        *,
+        clip_actions: bool = False,
+        infos: str = "full",
+        reward_scale: float | str = 1.0,
         **overrides: Any,
     ):
         EzPickle.__init__(
@@ -81,6 +96,9 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
             continuous_actions,
             inventory_action,
             render_mode,
+            clip_actions=clip_actions,
+            infos=infos,
+            reward_scale=reward_scale,
             **overrides,
         )
         RetailEnvBase.__init__(
@@ -90,6 +108,9 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
             reward_mode,
             continuous_actions,
             inventory_action,
+            clip_actions=clip_actions,
+            infos=infos,
+            reward_scale=reward_scale,
             **overrides,
         )
         if render_mode is not None:
@@ -129,7 +150,8 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         RuntimeError
             Before ``reset`` or after the episode ended.
         InvalidActionError
-            A bad action; nothing changes, the env stays usable.
+            A bad action (with ``clip_actions=True``, still NaN, inf, a wrong shape, dtype or
+            key); nothing changes, the env stays usable.
         """
         if self._state is None:
             raise RuntimeError("step() called before reset(); call env.reset(seed=...) first")
@@ -138,6 +160,10 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
                 "step() called after the episode ended; call env.reset() to start a new one"
             )
         state, s = self._state, self.scenario
+        if self.clip_actions:
+            actions, clipped = self.codec.clip(actions)
+        else:
+            clipped = _NOT_CLIPPED
         units, slates = self.codec.decode(actions, self.agents)
         inventory_acts = state.tick % s.ticks_per_period == 0
         outcome = core.step(
@@ -146,10 +172,9 @@ class RetailParallelEnv(RetailEnvBase, ParallelEnv, EzPickle):
         self.last_outcome = outcome
         info = self._info(outcome)
         self.episode_profit += info["profit"]
-        infos = {
-            INVENTORY: {**info, "acts": float(inventory_acts)},
-            RECOMMENDER: {**info, "acts": 1.0},
-        }
+        infos = self._agent_infos(
+            info, {INVENTORY: float(inventory_acts), RECOMMENDER: 1.0}, clipped
+        )
         rewards = self._rewards(info)
         done = state.tick >= s.num_ticks
         observations = self._observations()

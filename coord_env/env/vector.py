@@ -47,6 +47,9 @@ class RetailVectorEnv(RetailEnvBase):
         B, the number of retailers (at least 1).
     observation_mode, reward_mode, continuous_actions, inventory_action
         As for :class:`~coord_env.env.parallel.RetailParallelEnv`.
+    clip_actions, infos, reward_scale
+        As for :class:`~coord_env.env.parallel.RetailParallelEnv`, per retailer
+        (``infos[agent]["clipped_actions"]`` is each retailer's count, shape (B,)).
     autoreset_mode : {"next_step", "disabled"}
         ``"next_step"`` (Gymnasium 1.x's default for vector envs): the step that ends the episodes
         returns their last observations with ``truncations`` True; the next ``step`` call ignores
@@ -97,6 +100,10 @@ class RetailVectorEnv(RetailEnvBase):
         continuous_actions: bool = False,
         inventory_action: str = "order_quantity",
         autoreset_mode: str = "next_step",
+        *,
+        clip_actions: bool = False,
+        infos: str = "full",
+        reward_scale: float | str = 1.0,
         **overrides: Any,
     ):
         if (
@@ -111,6 +118,9 @@ class RetailVectorEnv(RetailEnvBase):
             reward_mode,
             continuous_actions,
             inventory_action,
+            clip_actions=clip_actions,
+            infos=infos,
+            reward_scale=reward_scale,
             **overrides,
         )
         self.autoreset_mode = check_choice("autoreset_mode", autoreset_mode, AUTORESET_MODES)
@@ -179,7 +189,8 @@ class RetailVectorEnv(RetailEnvBase):
         rewards : dict of agent -> ndarray of float64, shape (B,)
         terminations, truncations : dict of agent -> ndarray of bool, shape (B,)
         infos : dict of agent -> dict of key -> ndarray of float64, shape (B,)
-            The single env's info keys (``coord_env.INFO_KEYS``), per retailer.
+            The single env's info keys (``coord_env.INFO_KEYS``, or ``MINIMAL_INFO_KEYS`` with
+            ``infos="minimal"``), per retailer.
 
         Raises
         ------
@@ -209,6 +220,7 @@ class RetailVectorEnv(RetailEnvBase):
                 infos,
             )
         state, s = self.simulator, self.scenario
+        actions, clipped = self.codec.clip(actions, batch_size=B)  # zero counts when off
         units, slates = self.codec.decode(actions, self.possible_agents, batch_size=B)
         inventory_acts = float(state.tick % s.ticks_per_period == 0)
         outcome = core.step(
@@ -217,10 +229,9 @@ class RetailVectorEnv(RetailEnvBase):
         self.last_outcome = outcome
         info = self._info_arrays(outcome, state.tick - 1)
         self.episode_profit += info["profit"]
-        infos = {
-            INVENTORY: {**info, "acts": np.full(B, inventory_acts)},
-            RECOMMENDER: {**info, "acts": np.ones(B)},
-        }
+        infos = self._agent_infos(
+            info, {INVENTORY: np.full(B, inventory_acts), RECOMMENDER: np.ones(B)}, clipped
+        )
         rewards = self._rewards(info)
         self._ended = state.tick >= s.num_ticks
         observations, self._state_vectors = self._observe(state)

@@ -28,9 +28,20 @@ from coord_env.policy import as_policy
 from coord_env.registry import checkpoint_policy, policy_spec
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["MONEY", "evaluate", "policy_seed", "policy_supports", "resolve_policy", "run_episode"]
+__all__ = [
+    "MONEY",
+    "evaluate",
+    "policy_seed",
+    "policy_supports",
+    "resolve_policy",
+    "run_episode",
+    "scoring_env_options",
+]
 
 MONEY = ("revenue", "salvage", "purchase_cost", "holding_cost", "lost_sale_penalty")
+# Training-only env options that would change what is scored or recorded, with the one value
+# scoring accepts: clipping would score actions the env refuses; minimal infos lack the money.
+REFUSED_WHEN_SCORING = {"clip_actions": False, "infos": "full"}
 PolicyFactory = Callable[[RetailParallelEnv], Any]
 
 
@@ -97,6 +108,49 @@ def policy_seed(seed: int) -> int:
 _POLICY_STREAM = 1  # spawn key of the policy's stream
 
 
+def scoring_env_options(env_options: dict | None) -> dict:
+    """The env options a scored episode runs under: ``env_options`` without ``reward_scale``,
+    with the training-only options refused.
+
+    ``reward_scale`` is dropped: the harness reads the money from the infos, which it never
+    scales, and a policy never sees rewards, so it cannot change a result (a policy trained with
+    ``reward_scale="auto"`` may declare it in ``env_options_for``). ``clip_actions=True`` would
+    accept actions the strict env refuses and ``infos="minimal"`` drops the money the harness
+    records, so both are refused.
+
+    Parameters
+    ----------
+    env_options : dict or None
+
+    Returns
+    -------
+    dict
+        A new dict.
+
+    Raises
+    ------
+    ValueError
+        ``clip_actions`` other than False or ``infos`` other than "full"; the message names the
+        option.
+
+    Examples
+    --------
+    >>> scoring_env_options({"continuous_actions": True, "reward_scale": "auto"})
+    {'continuous_actions': True}
+    """
+    options = {k: v for k, v in (env_options or {}).items() if k != "reward_scale"}
+    for name, allowed in REFUSED_WHEN_SCORING.items():
+        if name in options and not (
+            type(options[name]) is type(allowed) and options[name] == allowed
+        ):
+            raise ValueError(
+                f"env option {name}={options[name]!r} is for training only: the evaluation "
+                f"protocol scores the strict env ({name}={allowed!r}); drop it from env_options "
+                f"(and from the factory's env_options_for)"
+            )
+    return options
+
+
 def run_episode(
     factory: PolicyFactory,
     scenario: Scenario,
@@ -106,16 +160,20 @@ def run_episode(
 ) -> Trajectory:
     """Play one full episode and record it period by period.
 
-    ``env_options`` default to the factory's ``env_options_for(scenario)`` when it has one.
+    ``env_options`` default to the factory's ``env_options_for(scenario)`` when it has one; they
+    pass through :func:`scoring_env_options` (``reward_scale`` dropped, training-only options
+    refused).
 
     Raises
     ------
     InvalidActionError
         If the policy returns an invalid action; the message names the policy, agent and field.
+    ValueError
+        A training-only env option (``clip_actions=True``, ``infos="minimal"``).
     """
     if env_options is None and hasattr(factory, "env_options_for"):
         env_options = factory.env_options_for(scenario)
-    env = RetailParallelEnv(scenario, **(env_options or {}))
+    env = RetailParallelEnv(scenario, **scoring_env_options(env_options))
     policy = as_policy(factory(env))
     policy.reset(policy_seed(seed))
     s = env.scenario
@@ -222,6 +280,8 @@ def evaluate(
         the policy must be given by name or as a picklable factory.
     env_options : dict, optional
         Environment options (observation_mode, ...); the official protocol uses the defaults.
+        ``reward_scale`` is ignored (it cannot change a result); ``clip_actions=True`` and
+        ``infos="minimal"`` are refused (:func:`scoring_env_options`).
     progress : bool
         Show a progress bar over seeds.
     name : str, optional
@@ -245,6 +305,7 @@ def evaluate(
     """
     resolved_name, _ = resolve_policy(policy)
     name = name or resolved_name
+    scoring_env_options(env_options)  # refuse training-only options before any episode runs
     s = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(EVALUATION_SEEDS if seeds is None else seeds)
     if not seeds:

@@ -57,7 +57,7 @@ class PPOConfig:
     net_arch : tuple of int
         Hidden layers of the policy and value MLPs. Default (64, 64).
     reward_scale : float or None
-        Factor on rewards; None: ``default_reward_scale(scenario)`` (about 1 per tick of revenue).
+        Factor on rewards; None: ``inverse_revenue_per_tick(scenario)`` (about 1 per tick of revenue).
     observation_mode : str
         Env option ``observation_mode``. Default ``"partial"`` (the official protocol).
     inventory_action : str

@@ -90,7 +90,7 @@ def make_shared_vec_env(
         Copies of the parallel env; the VecEnv has ``2 * n_envs`` rows (inventory, recommender,
         inventory, ...).
     reward_scale : float, optional
-        None: :func:`~baselines.rl.views.default_reward_scale`.
+        None: :func:`~coord_env.env.rewards.inverse_revenue_per_tick`.
     observation_mode, inventory_action : str
         Env options; ``continuous_actions`` is always True.
     rescale_actions : bool

@@ -15,7 +15,7 @@ the action space and the first reset of its rollout envs, always below ``TRAININ
 so never an official evaluation seed; later episodes continue the envs' generators. SB3 seeds
 process-global generators, so two trainers in one process are reproducible when built and
 trained in the same order. Rewards are scaled by ``reward_scale`` (default:
-:func:`~baselines.rl.views.default_reward_scale`). No VecNormalize: observations are already
+:func:`~coord_env.env.rewards.inverse_revenue_per_tick`). No VecNormalize: observations are already
 O(1).
 
 Checkpoints: ``save`` writes one SB3 zip per learner (weights, optimizer, counters) and

@@ -1,0 +1,86 @@
+"""The reward scale: one factor that makes a tick's reward O(1) on every scenario, for learners.
+
+Raw rewards are money per tick, which differs by orders of magnitude across scenarios (and the
+last tick adds the salvage). Learners train better on rewards of order 1, so the env option
+``reward_scale`` multiplies both agents' rewards by a factor; ``"auto"`` uses
+:func:`inverse_revenue_per_tick`. Infos stay in money, so the harness and every metric are
+unaffected.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from coord_env.scenarios import Scenario, load_scenario
+
+__all__ = ["inverse_revenue_per_tick", "resolve_reward_scale"]
+
+
+def inverse_revenue_per_tick(scenario: str | Scenario) -> float:
+    """``1 / (expected revenue per tick)``: the factor that makes a tick's reward O(1).
+
+    The expected revenue is ``sum_i price_i * mu_i / R``, with ``mu_i`` the scenario's demand scale
+    (mean first-choice demand per period under a uniformly random slate) and ``R`` the ticks per
+    period. The SB3 baselines train with it; ``reward_scale="auto"`` applies it.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> scale = inverse_revenue_per_tick("tiny")
+    >>> s = load_scenario("tiny")
+    >>> round(scale * float((s.price * s.demand_scale).sum()) / s.ticks_per_period, 12)
+    1.0
+    """
+    s = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    revenue_per_tick = float(np.sum(s.price * s.demand_scale)) / s.ticks_per_period
+    return 1.0 / revenue_per_tick
+
+
+def resolve_reward_scale(scenario: Scenario, reward_scale: Any) -> float:
+    """The factor of the env option ``reward_scale``: a finite number > 0, or ``"auto"``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    reward_scale : float or "auto"
+        ``"auto"``: :func:`inverse_revenue_per_tick` of ``scenario``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Anything else (a bool, a string other than "auto", zero, a negative, NaN or inf).
+
+    Examples
+    --------
+    >>> from coord_env import load_scenario
+    >>> resolve_reward_scale(load_scenario("tiny"), 0.5)
+    0.5
+    """
+    if isinstance(reward_scale, str) and reward_scale == "auto":
+        return inverse_revenue_per_tick(scenario)
+    if isinstance(reward_scale, (bool, np.bool_)) or not isinstance(
+        reward_scale, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(
+            f"reward_scale must be a finite number > 0 or 'auto'; got {reward_scale!r}"
+        )
+    value = float(reward_scale)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"reward_scale must be a finite number > 0 or 'auto'; got {reward_scale!r}"
+        )
+    return value
