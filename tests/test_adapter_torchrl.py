@@ -243,3 +243,130 @@ def test_env_options_pass_through():
     assert not torch.equal(
         step["next", "inventory", "reward"], step["next", "recommender", "reward"]
     )
+
+
+def test_torchrls_mappo_tutorial_code_runs_on_it():
+    """The training loop of TorchRL's multi-agent PPO tutorial (MultiAgentMLP actor and
+    centralised critic, TanhNormal on Box actions, a collector, GAE, a replay buffer,
+    ClipPPOLoss), per group, with only the env construction changed."""
+    from tensordict.nn import TensorDictModule
+    from tensordict.nn.distributions import NormalParamExtractor
+    from torch import nn
+    from torchrl.collectors import Collector  # SyncDataCollector before torchrl 0.14
+    from torchrl.data.replay_buffers import ReplayBuffer
+    from torchrl.data.replay_buffers.samplers import SamplerWithoutReplacement
+    from torchrl.data.replay_buffers.storages import LazyTensorStorage
+    from torchrl.envs import RewardSum, TransformedEnv
+    from torchrl.modules import MultiAgentMLP, ProbabilisticActor, TanhNormal
+    from torchrl.objectives import ClipPPOLoss, ValueEstimators
+
+    torch.manual_seed(0)
+    B, frames_per_batch = 4, 4 * 2 * HORIZON
+    base = RetailTorchRLEnv("tiny", B, continuous_actions=True, horizon=HORIZON)
+    env = TransformedEnv(
+        base,
+        RewardSum(
+            in_keys=base.reward_keys,
+            out_keys=[(group, "episode_reward") for group in base.group_map],
+        ),
+    )
+    check_env_specs(env)
+    actors, losses = [], {}
+    for group, agents in env.group_map.items():
+        observation_size = env.observation_spec[group, "observation"].shape[-1]
+        action_key = (group, "action")
+        policy_net = nn.Sequential(
+            MultiAgentMLP(
+                n_agent_inputs=observation_size,
+                n_agent_outputs=2 * env.full_action_spec[action_key].shape[-1],
+                n_agents=len(agents),
+                centralised=False,
+                share_params=True,
+                depth=2,
+                num_cells=32,
+                activation_class=nn.Tanh,
+            ),
+            NormalParamExtractor(),
+        )
+        policy = ProbabilisticActor(
+            module=TensorDictModule(
+                policy_net,
+                in_keys=[(group, "observation")],
+                out_keys=[(group, "loc"), (group, "scale")],
+            ),
+            spec=env.full_action_spec_unbatched[action_key],
+            in_keys=[(group, "loc"), (group, "scale")],
+            out_keys=[action_key],
+            distribution_class=TanhNormal,
+            distribution_kwargs={
+                "low": env.full_action_spec_unbatched[action_key].space.low,
+                "high": env.full_action_spec_unbatched[action_key].space.high,
+            },
+            return_log_prob=True,
+            log_prob_key=(group, "sample_log_prob"),
+        )
+        critic = TensorDictModule(
+            MultiAgentMLP(
+                n_agent_inputs=observation_size,
+                n_agent_outputs=1,
+                n_agents=len(agents),
+                centralised=True,
+                share_params=True,
+                depth=2,
+                num_cells=32,
+                activation_class=nn.Tanh,
+            ),
+            in_keys=[(group, "observation")],
+            out_keys=[(group, "state_value")],
+        )
+        loss = ClipPPOLoss(actor_network=policy, critic_network=critic, entropy_coeff=1e-4)
+        loss.set_keys(
+            reward=(group, "reward"),
+            action=action_key,
+            sample_log_prob=(group, "sample_log_prob"),
+            value=(group, "state_value"),
+            done=(group, "done"),
+            terminated=(group, "terminated"),
+        )
+        loss.make_value_estimator(ValueEstimators.GAE, gamma=0.99, lmbda=0.9)
+        actors.append(policy)
+        losses[group] = loss
+    from tensordict.nn import TensorDictSequential
+
+    collector = Collector(
+        env,
+        TensorDictSequential(*actors),
+        frames_per_batch=frames_per_batch,
+        total_frames=2 * frames_per_batch,
+    )
+    optimizer = torch.optim.Adam([p for loss in losses.values() for p in loss.parameters()], 3e-4)
+    batches = 0
+    for data in collector:
+        assert data.batch_size == torch.Size([B, frames_per_batch // B])
+        assert data["next", "done"].sum() == B * 2  # every retailer ended two episodes
+        for loss in losses.values():
+            with torch.no_grad():
+                loss.value_estimator(
+                    data,
+                    params=loss.critic_network_params,
+                    target_params=loss.target_critic_network_params,
+                )
+        buffer = ReplayBuffer(
+            storage=LazyTensorStorage(frames_per_batch),
+            sampler=SamplerWithoutReplacement(),
+            batch_size=frames_per_batch // 4,
+        )
+        buffer.extend(data.reshape(-1))
+        for _ in range(4):
+            sample = buffer.sample()
+            optimizer.zero_grad()
+            for loss in losses.values():
+                values = loss(sample)
+                total = values["loss_objective"] + values["loss_critic"] + values["loss_entropy"]
+                assert torch.isfinite(total)
+                total.backward()
+            optimizer.step()
+        collector.update_policy_weights_()
+        batches += 1
+    collector.shutdown()
+    assert batches == 2
