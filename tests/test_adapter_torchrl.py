@@ -252,7 +252,11 @@ def test_torchrls_mappo_tutorial_code_runs_on_it():
     from tensordict.nn import TensorDictModule
     from tensordict.nn.distributions import NormalParamExtractor
     from torch import nn
-    from torchrl.collectors import Collector  # SyncDataCollector before torchrl 0.14
+
+    try:
+        from torchrl.collectors import Collector
+    except ImportError:  # its name before torchrl 0.14
+        from torchrl.collectors import SyncDataCollector as Collector
     from torchrl.data.replay_buffers import ReplayBuffer
     from torchrl.data.replay_buffers.samplers import SamplerWithoutReplacement
     from torchrl.data.replay_buffers.storages import LazyTensorStorage
