@@ -1,4 +1,4 @@
-"""Adapter throughput: env-steps/s of each library's stock PettingZoo path against our batched adapter.
+"""Adapter throughput: env-steps/s of each library's stock PettingZoo path and of our batched one.
 
 Random actions, resets included, stepped as the library's own rollouts step (for TorchRL,
 ``step_and_maybe_reset``, what ``rollout`` and the collectors call). An env-step is one retailer
@@ -86,10 +86,10 @@ def torchrl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float) -
                 rows.append(
                     Row("TorchRL", "SerialEnv(PettingZooWrapper)", scenario, B, rate, False)
                 )
-                for infos in (False, True):
-                    env = RetailTorchRLEnv(scenario, B, infos=infos)
+                for info in (False, True):
+                    env = RetailTorchRLEnv(scenario, B, return_info=info)
                     rate = torchrl_steps_per_second(env, seconds)
-                    path = "RetailTorchRLEnv" + (" (infos=True)" if infos else "")
+                    path = "RetailTorchRLEnv" + (" (return_info=True)" if info else "")
                     rows.append(Row("TorchRL", path, scenario, B, rate, stock=False))
     return rows
 

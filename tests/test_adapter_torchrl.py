@@ -52,7 +52,7 @@ def assert_equal(ours: torch.Tensor, theirs: torch.Tensor, what: str) -> None:
 def test_check_env_specs(num_envs, continuous_actions):
     env = RetailTorchRLEnv("small", num_envs, continuous_actions=continuous_actions)
     check_env_specs(env, seed=0)
-    env = RetailTorchRLEnv("tiny", num_envs, infos=True, return_state=True, horizon=2)
+    env = RetailTorchRLEnv("tiny", num_envs, return_info=True, return_state=True, horizon=2)
     check_env_specs(env, seed=1)  # a rollout of 3 steps crosses the horizon of 2 ticks
     assert env.batch_size == torch.Size([num_envs])
 
@@ -63,7 +63,7 @@ def test_check_env_specs(num_envs, continuous_actions):
 def test_specs_are_the_wrappers_with_a_batch_dim(num_envs, continuous_actions, return_state):
     options = {"continuous_actions": continuous_actions, "return_state": return_state}
     theirs = wrapper("small", **options)
-    ours = RetailTorchRLEnv("small", num_envs, infos=True, **options)
+    ours = RetailTorchRLEnv("small", num_envs, return_info=True, **options)
     assert ours.group_map == theirs.group_map == group_map(["inventory_0", "recommender_0"])
     for name in (*SPECS, "full_state_spec"):
         spec = getattr(theirs, name)
@@ -87,7 +87,7 @@ def test_one_retailer_steps_as_the_wrapper_over_the_single_env(continuous_action
     """B=1, the same seed and actions: every observation, reward, flag, info and state equal bit
     for bit to PettingZooWrapper's (with the batch dim), through two resets at the horizon."""
     options = {"continuous_actions": continuous_actions, "horizon": HORIZON, "return_state": True}
-    ours = RetailTorchRLEnv("tiny", 1, infos=True, **options)
+    ours = RetailTorchRLEnv("tiny", 1, return_info=True, **options)
     theirs = wrapper("tiny", **options)
     ours.set_seed(5)
     theirs.set_seed(5)
@@ -118,7 +118,7 @@ def test_seven_retailers_step_as_the_vector_env(continuous_actions):
     """B=7: the vector env's arrays, converted as PettingZooWrapper converts them (float32
     rewards and infos, bool flags), through two resets; reset(seed=s) is the vector env's."""
     B, options = 7, {"continuous_actions": continuous_actions, "horizon": HORIZON}
-    ours = RetailTorchRLEnv("small", B, infos=True, return_state=True, **options)
+    ours = RetailTorchRLEnv("small", B, return_info=True, return_state=True, **options)
     vector = coord_env.vector_env("small", B, autoreset_mode="disabled", **options)
     td = ours.reset(seed=3)
     observations, infos = vector.reset(seed=3)

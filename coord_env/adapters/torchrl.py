@@ -25,7 +25,7 @@ __all__ = ["RetailTorchRLEnv", "group_map"]
 
 
 def group_map(agents: list[str]) -> dict[str, list[str]]:
-    """TorchRL's default grouping of PettingZoo parallel agents: ``<group>_<int>`` joins ``<group>``.
+    """TorchRL's default grouping of parallel agents: ``<group>_<int>`` joins ``<group>``.
 
     Parameters
     ----------
@@ -78,12 +78,13 @@ class RetailTorchRLEnv(EnvBase):
     Layout (B retailers, group ``g`` of ``n`` agents; here ``inventory`` and ``recommender``, one
     agent each)::
 
-        (g, "observation")  float32 (B, n, obs_dim)     (g, "action")  int64 (B, n, action_dim),
-        (g, "reward")       float32 (B, n, 1)           or float32 with continuous_actions=True
+        (g, "observation")  float32 (B, n, obs_dim)
+        (g, "action")       int64 (B, n, action_dim); float32 with continuous_actions=True
+        (g, "reward")       float32 (B, n, 1)
         (g, "done" | "terminated" | "truncated")  bool (B, n, 1)
         "done" | "terminated" | "truncated"       bool (B, 1), any agent's flag
-        (g, "info", key)    float32 (B, n)   with infos=True; "state" float32 (B, state_dim) with
-                                             return_state=True
+        (g, "info", key)    float32 (B, n), with return_info=True
+        "state"             float32 (B, state_dim), with return_state=True
 
     Every retailer's episode ends at the horizon on the same step (``truncated`` True, never
     ``terminated``); TorchRL then resets through ``_reset`` (``rollout``, ``step_and_maybe_reset``
@@ -96,11 +97,11 @@ class RetailTorchRLEnv(EnvBase):
     num_envs : int
         B, the number of retailers.
     return_state : bool
-        Add the vector env's ``state()`` under ``"state"``, as ``PettingZooWrapper(return_state=True)``.
-    infos : bool
+        Add the vector env's ``state()`` under ``"state"``, as the wrapper's ``return_state``.
+    return_info : bool
         Add the per-agent infos under ``(group, "info")``, every key as ``PettingZooWrapper`` gives
-        it. Off by default: converting them on every step is most of a wrapper's cost, and
-        rewards, observations and flags do not need them.
+        it (the keys of the vector env's reset infos). Off by default: converting them on every
+        step is most of a wrapper's cost, and rewards, observations and flags do not need them.
     device : str or torch.device, optional
         Where the tensordicts live (default: the CPU, where the simulation runs).
     **env_options
@@ -135,7 +136,7 @@ class RetailTorchRLEnv(EnvBase):
         num_envs: int = 1,
         *,
         return_state: bool = False,
-        infos: bool = False,
+        return_info: bool = False,
         device: str | torch.device | None = None,
         **env_options: Any,
     ):
@@ -148,7 +149,7 @@ class RetailTorchRLEnv(EnvBase):
         super().__init__(device=device, batch_size=torch.Size([vector_env.num_envs]))
         self.vector_env = vector_env
         self.return_state = bool(return_state)
-        self.infos = bool(infos)
+        self.return_info = bool(return_info)
         self.group_map = group_map(vector_env.possible_agents)
         _, reset_infos = vector_env.reset()  # as PettingZooWrapper: the info keys of a reset
         self._info_keys = {agent: list(info) for agent, info in reset_infos.items()}
@@ -171,7 +172,7 @@ class RetailTorchRLEnv(EnvBase):
                 entries: dict[str, TensorSpec] = {
                     "observation": _space_spec(vector_env.single_observation_space(agent))
                 }
-                if self.infos:
+                if self.return_info:
                     entries["info"] = Composite(
                         {
                             key: Unbounded(shape=(), dtype=torch.float32)
@@ -288,7 +289,7 @@ class RetailTorchRLEnv(EnvBase):
             if rewards is not None:
                 reward = np.stack([rewards[agent] for agent in agents], axis=1)
                 entries["reward"] = torch.from_numpy(reward.astype(np.float32)[..., None])
-            if self.infos:
+            if self.return_info:
                 keys = self._info_keys[agents[0]]
                 table = np.stack(
                     [np.stack([infos[agent][key] for key in keys], axis=-1) for agent in agents],
