@@ -1,6 +1,8 @@
 """Batched adapters of :func:`coord_env.vector_env` for third-party learning libraries.
 
-One module per library (``coord_env.adapters.torchrl``, ...). Importing this package imports no
-optional library: each adapter module imports its library itself, so import the module only when
-the library is installed. ``import coord_env`` does not import this package.
+One module per library, each importing its library only when it is imported itself, so
+``import coord_env.adapters`` (and ``import coord_env``) needs none of the optional libraries:
+
+- :mod:`coord_env.adapters.torchrl`: a TorchRL ``EnvBase`` with ``batch_size=[B]`` whose specs are
+  ``PettingZooWrapper``'s (needs ``coord-env[examples]``).
 """
