@@ -175,9 +175,9 @@ def test_set_seed_gives_the_same_rollout_and_another_seed_another():
 @pytest.mark.parametrize(
     ("continuous_actions", "bad", "message"),
     [
-        (False, 41, "inventory_0"),  # levels 0..40 on small
-        (False, -1, "inventory_0"),
-        (True, -0.93, "inventory_0"),
+        (False, 41, r"inventory_0: order quantity .* \[0, 40\], got 41 at batch index 4"),
+        (False, -1, r"inventory_0: order quantity .* \[0, 40\], got -1 at batch index 4"),
+        (True, -0.93, r"inventory_0: order quantity .* \[0, 1\], got -0.93 at batch index 4"),
     ],
 )
 def test_a_bad_action_raises_naming_the_row_and_leaves_the_env_usable(
@@ -191,9 +191,8 @@ def test_a_bad_action_raises_naming_the_row_and_leaves_the_env_usable(
     actions = random_actions(ours, 1, seed=0)[0]
     broken = actions.clone()
     broken["inventory", "action"][4, 0, 1] = bad
-    with pytest.raises(coord_env.InvalidActionError, match=message) as raised:
+    with pytest.raises(coord_env.InvalidActionError, match=message):
         ours.step(td.clone().update(broken))
-    assert "4" in str(raised.value)  # the batch row
     step = ours.step(td.clone().update(actions))  # unchanged by the refused step
     arrays = {agent: actions[group, "action"][:, 0].numpy() for group, agent in AGENTS.items()}
     observations, *_ = vector.step(arrays)
