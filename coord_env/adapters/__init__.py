@@ -6,4 +6,6 @@ Each library has its own module, imported on demand, so ``import coord_env.adapt
 - :mod:`coord_env.adapters.sb3`: Stable-Baselines3 ``VecEnv`` adapters (needs ``coord-env[rl]``).
 - :mod:`coord_env.adapters.joint`: the joint (whole-firm) observation and action of both agents,
   shared by the adapters and the single-env views; numpy and gymnasium only.
+- :mod:`coord_env.adapters.torchrl`: a TorchRL ``EnvBase`` with ``batch_size=[B]`` whose specs are
+  ``PettingZooWrapper``'s (needs ``coord-env[examples]``).
 """
