@@ -19,6 +19,14 @@ from tqdm import tqdm
 from coord_env.checkpoint import MANIFEST
 from coord_env.distributed import map_jobs
 from coord_env.env import InvalidActionError, RetailParallelEnv
+from coord_env.harness.isolation import (
+    IsolatedPolicy,
+    IsolationLimits,
+    PrivilegedView,
+    check_policy_env_options,
+    is_privileged,
+    public_env,
+)
 from coord_env.harness.metrics import compute_metrics
 from coord_env.harness.references import reference_for
 from coord_env.harness.results import build_results
@@ -28,7 +36,15 @@ from coord_env.policy import as_policy
 from coord_env.registry import checkpoint_policy, policy_spec
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["MONEY", "evaluate", "policy_seed", "policy_supports", "resolve_policy", "run_episode"]
+__all__ = [
+    "MONEY",
+    "evaluate",
+    "isolated_identity",
+    "policy_seed",
+    "policy_supports",
+    "resolve_policy",
+    "run_episode",
+]
 
 MONEY = ("revenue", "salvage", "purchase_cost", "holding_cost", "lost_sale_penalty")
 PolicyFactory = Callable[[RetailParallelEnv], Any]
@@ -98,27 +114,80 @@ _POLICY_STREAM = 1  # spawn key of the policy's stream
 
 
 def run_episode(
-    factory: PolicyFactory,
+    factory: PolicyFactory | str,
     scenario: Scenario,
     seed: int,
     name: str = "policy",
     env_options: dict | None = None,
+    *,
+    limits: IsolationLimits | None = None,
+    privileged: bool | None = None,
 ) -> Trajectory:
     """Play one full episode and record it period by period.
 
-    ``env_options`` default to the factory's ``env_options_for(scenario)`` when it has one.
+    The factory never receives the env being scored: it gets
+    :func:`~coord_env.harness.isolation.public_env` (a throwaway env of the same scenario and
+    options), or a :class:`~coord_env.harness.isolation.PrivilegedView` when it is privileged.
+    ``env_options`` default to the factory's ``env_options_for(scenario)`` when it has one; a
+    policy may choose only :data:`~coord_env.harness.isolation.POLICY_ENV_OPTIONS`.
+
+    Parameters
+    ----------
+    factory : callable or str
+        ``env -> policy``; with ``limits``, also a name, ``"module:factory"`` or checkpoint
+        folder, which only the child process resolves.
+    scenario : Scenario
+    seed : int
+    name : str
+        The policy's name in error messages.
+    env_options : dict, optional
+    limits : IsolationLimits, optional
+        Run the policy in a child process under these limits (``evaluate(isolate=True)``).
+    privileged : bool, optional
+        Grant the privileged view (default: :func:`~coord_env.harness.isolation.is_privileged`
+        of the factory).
 
     Raises
     ------
     InvalidActionError
         If the policy returns an invalid action; the message names the policy, agent and field.
+    IsolatedPolicyError
+        With ``limits``: the child was stopped (time, memory, crash, exit, garbage, invalid action).
     """
+    scenario = load_scenario(scenario)
+    privileged = is_privileged(factory) if privileged is None else privileged
+    if limits is not None:
+        child = IsolatedPolicy(factory, scenario, seed, name, env_options, privileged, limits)
+        with child:
+            env = RetailParallelEnv(scenario, **child.start())
+
+            def act(observations: dict, infos: dict) -> dict:
+                return child.act(observations, infos, env.snapshot() if privileged else None)
+
+            try:
+                return _play(env, scenario, act, seed, name)
+            except InvalidActionError as error:
+                raise child.fail(f"invalid action: {error.__cause__ or error}") from None
     if env_options is None and hasattr(factory, "env_options_for"):
-        env_options = factory.env_options_for(scenario)
+        env_options = check_policy_env_options(factory.env_options_for(scenario))
     env = RetailParallelEnv(scenario, **(env_options or {}))
-    policy = as_policy(factory(env))
+    seen = public_env(scenario, env_options)
+    if privileged:
+        seen = PrivilegedView(seen, env.snapshot, lambda: env.agents)
+    policy = as_policy(factory(seen))
     policy.reset(policy_seed(seed))
-    s = env.scenario
+    return _play(env, scenario, policy.act, seed, name)
+
+
+def _play(
+    env: RetailParallelEnv,
+    scenario: Scenario,
+    act: Callable[[dict, dict], dict],
+    seed: int,
+    name: str,
+) -> Trajectory:
+    """The episode loop: reset the scored env, step it with ``act``, record the trajectory."""
+    s = scenario
     T, N, R = s.horizon, s.num_products, s.ticks_per_period
     per_product = {
         key: np.zeros((T, N), dtype=np.int64)
@@ -139,7 +208,7 @@ def run_episode(
     observations, infos = env.reset(seed=seed)
     while env.agents:
         try:
-            actions = policy.act(observations, infos)
+            actions = act(observations, infos)
             observations, _, _, _, infos = env.step(actions)
         except InvalidActionError as error:
             raise InvalidActionError(
@@ -171,6 +240,30 @@ def run_episode(
     )
 
 
+def isolated_identity(spec: str | PolicyFactory) -> tuple[str, bool]:
+    """``(name, privileged)`` of a policy to run isolated, found without importing or calling it.
+
+    A registered name is looked up (its :class:`~coord_env.registry.PolicySpec` says whether it
+    is privileged); a ``"module:factory"`` path is never imported here, so it is never
+    privileged; a checkpoint folder is named by its registered loader; a factory object by its
+    ``name`` and ``privileged`` attributes.
+
+    Raises
+    ------
+    KeyError
+        An unknown registered name.
+
+    Examples
+    --------
+    >>> isolated_identity("my_package.policy:make_policy")
+    ('my_package.policy:make_policy', False)
+    """
+    if isinstance(spec, str) and ":" in spec and not Path(spec, MANIFEST).is_file():
+        return spec, False
+    name, factory = resolve_policy(spec)
+    return name, is_privileged(factory)
+
+
 def _shippable(policy: str | PolicyFactory) -> str | PolicyFactory:
     """What a worker process gets to resolve the policy: the name, or for a policy registered in
     this process at run time (which a fresh worker does not know) its picklable spec."""
@@ -186,9 +279,14 @@ def _shippable(policy: str | PolicyFactory) -> str | PolicyFactory:
 
 
 def _seed_result(args: tuple) -> dict[str, Any]:
-    spec, scenario, seed, env_options = args
-    name, factory = resolve_policy(spec)
-    trajectory = run_episode(factory, scenario, seed, name, env_options)
+    spec, scenario, seed, env_options, name, limits, privileged = args
+    if limits is None:
+        _, factory = resolve_policy(spec)
+        trajectory = run_episode(factory, scenario, seed, name, env_options)
+    else:  # only the child process resolves (imports, builds) the policy
+        trajectory = run_episode(
+            spec, scenario, seed, name, env_options, limits=limits, privileged=privileged
+        )
     row: dict[str, Any] = {"seed": int(seed), "profit": float(trajectory.profit.sum())}
     row.update({key: float(trajectory.money[key].sum()) for key in MONEY})
     row.update(compute_metrics(trajectory))
@@ -205,6 +303,8 @@ def evaluate(
     progress: bool = False,
     name: str | None = None,
     scheduler: str | None = None,
+    isolate: bool = False,
+    limits: IsolationLimits | None = None,
 ) -> dict[str, Any]:
     """Run full episodes on every seed and return the results document (SPEC section 6).
 
@@ -230,6 +330,16 @@ def evaluate(
         Run the episodes on Dask: ``"local"`` (a loopback cluster of ``workers`` processes) or a
         scheduler address such as ``"tcp://host:8786"`` (:func:`coord_env.distributed.map_jobs`;
         needs the ``dask`` extra). The results are bit-identical to a serial run.
+    isolate : bool
+        Run the policy in a child process per episode (:mod:`coord_env.harness.isolation`): it
+        gets observations and infos over a pipe, the env and the scoring stay here, and a policy
+        that hangs, exhausts memory, crashes, exits or answers garbage stops the run with one
+        :class:`~coord_env.harness.isolation.IsolatedPolicyError` line. This process never
+        imports a ``"module:factory"`` policy nor calls a factory. Results are bit-identical to
+        an in-process run. ``coord-bench verify`` always isolates.
+    limits : IsolationLimits, optional
+        The child's memory and time limits (default :class:`IsolationLimits`: 4 GiB, 10 s per
+        step, 600 s per episode); implies ``isolate``.
 
     Returns
     -------
@@ -243,13 +353,19 @@ def evaluate(
     >>> results["policy"], [row["seed"] for row in results["per_seed"]]
     ('random', [1, 2])
     """
-    resolved_name, _ = resolve_policy(policy)
+    if limits is not None:
+        isolate = True
+    if isolate:
+        limits = limits if limits is not None else IsolationLimits()
+        resolved_name, privileged = isolated_identity(policy)
+    else:
+        resolved_name, privileged = resolve_policy(policy)[0], None
     name = name or resolved_name
     s = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(EVALUATION_SEEDS if seeds is None else seeds)
     if not seeds:
         raise ValueError("seeds must list at least one seed (None: the official evaluation seeds)")
-    jobs = [(_shippable(policy), s, seed, env_options) for seed in seeds]
+    jobs = [(_shippable(policy), s, seed, env_options, name, limits, privileged) for seed in seeds]
     bar = tqdm(total=len(jobs), desc=f"{name} on {s.env_id}", unit="seed", disable=not progress)
     with bar:
         rows = map_jobs(

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from coord_env.harness.isolation import IsolatedPolicyError
 from coord_env.leaderboard.build import (
     build_leaderboard,
     collect,
@@ -55,7 +56,15 @@ def _verify(args: argparse.Namespace) -> int:
         result = verify_submission(
             args.submission, args.policy, workers=args.workers, progress=not args.quiet
         )
-    except (SubmissionError, OSError, KeyError, ValueError, ImportError, AttributeError) as error:
+    except (
+        SubmissionError,
+        OSError,
+        KeyError,
+        ValueError,
+        ImportError,
+        AttributeError,
+        IsolatedPolicyError,
+    ) as error:
         return _fail("verify", error)
     if not result["verified"]:
         print(f"{args.submission}: NOT verified; {len(result['mismatches'])} mismatches:")
@@ -162,7 +171,8 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: list[str]
 
     verify = commands.add_parser(
         "verify",
-        help="re-run a submitted policy on the official seeds; mark it verified on a match",
+        help="re-run a submitted policy on the official seeds, isolated in a child process; "
+        "mark it verified on a match",
     )
     verify.add_argument("submission", help="leaderboards/<scenario>/<slug>.json")
     verify.add_argument(
