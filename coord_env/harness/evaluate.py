@@ -157,17 +157,8 @@ def run_episode(
     scenario = load_scenario(scenario)
     privileged = is_privileged(factory) if privileged is None else privileged
     if limits is not None:
-        child = IsolatedPolicy(factory, scenario, seed, name, env_options, privileged, limits)
-        with child:
-            env = RetailParallelEnv(scenario, **child.start())
-
-            def act(observations: dict, infos: dict) -> dict:
-                return child.act(observations, infos, env.snapshot() if privileged else None)
-
-            try:
-                return _play(env, scenario, act, seed, name)
-            except InvalidActionError as error:
-                raise child.fail(f"invalid action: {error.__cause__ or error}") from None
+        with IsolatedPolicy(factory, scenario, name, env_options, privileged, limits) as child:
+            return _isolated_episode(child, scenario, seed, name)
     if env_options is None and hasattr(factory, "env_options_for"):
         env_options = check_policy_env_options(factory.env_options_for(scenario))
     env = RetailParallelEnv(scenario, **(env_options or {}))
@@ -177,6 +168,21 @@ def run_episode(
     policy = as_policy(factory(seen))
     policy.reset(policy_seed(seed))
     return _play(env, scenario, policy.act, seed, name)
+
+
+def _isolated_episode(
+    child: IsolatedPolicy, scenario: Scenario, seed: int, name: str
+) -> Trajectory:
+    """One episode of the child's policy on an env built and scored here."""
+    env = RetailParallelEnv(scenario, **child.begin(seed))
+
+    def act(observations: dict, infos: dict) -> dict:
+        return child.act(observations, infos, env.snapshot() if child.privileged else None)
+
+    try:
+        return _play(env, scenario, act, seed, name)
+    except InvalidActionError as error:
+        raise child.fail(f"invalid action: {error.__cause__ or error}") from None
 
 
 def _play(
@@ -287,6 +293,11 @@ def _seed_result(args: tuple) -> dict[str, Any]:
         trajectory = run_episode(
             spec, scenario, seed, name, env_options, limits=limits, privileged=privileged
         )
+    return _row(seed, trajectory)
+
+
+def _row(seed: int, trajectory: Trajectory) -> dict[str, Any]:
+    """One seed's row of the results document."""
     row: dict[str, Any] = {"seed": int(seed), "profit": float(trajectory.profit.sum())}
     row.update({key: float(trajectory.money[key].sum()) for key in MONEY})
     row.update(compute_metrics(trajectory))
@@ -367,6 +378,14 @@ def evaluate(
         raise ValueError("seeds must list at least one seed (None: the official evaluation seeds)")
     jobs = [(_shippable(policy), s, seed, env_options, name, limits, privileged) for seed in seeds]
     bar = tqdm(total=len(jobs), desc=f"{name} on {s.env_id}", unit="seed", disable=not progress)
+    if isolate and not workers and scheduler is None:  # one child process plays every seed
+        child = IsolatedPolicy(_shippable(policy), s, name, env_options, privileged, limits)
+        with bar, child:
+            rows = []
+            for seed in seeds:
+                rows.append(_row(seed, _isolated_episode(child, s, seed, name)))
+                bar.update(1)
+        return _results(name, s, seeds, rows)
     with bar:
         rows = map_jobs(
             _seed_result,
@@ -375,5 +394,9 @@ def evaluate(
             workers=workers,
             on_result=lambda row: bar.update(1),
         )
+    return _results(name, s, seeds, rows)
+
+
+def _results(name: str, s: Scenario, seeds: list[int], rows: list[dict]) -> dict[str, Any]:
     official = sorted(seeds) == sorted(EVALUATION_SEEDS)  # the reference values are for these seeds
     return build_results(name, s, seeds, rows, reference_for(s) if official else None)

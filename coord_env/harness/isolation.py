@@ -386,6 +386,7 @@ def child_main() -> None:
 
 
 def _serve(conn: Connection, request: dict[str, Any]) -> None:
+    """The child's loop: ``("episode", seed)`` builds a fresh policy, ``("act", ...)`` asks it."""
     import resource
 
     limit = int(request["memory_bytes"])
@@ -400,28 +401,33 @@ def _serve(conn: Connection, request: dict[str, Any]) -> None:
     if options is None and hasattr(factory, "env_options_for"):
         options = factory.env_options_for(scenario)
     options = check_policy_env_options(options)
-    env = public_env(scenario, options)
     current: dict[str, Any] = {"snapshot": None, "agents": []}
-    seen = (
-        PrivilegedView(env, lambda: current["snapshot"], lambda: current["agents"])
-        if request["privileged"]
-        else env
-    )
-    policy = as_policy(factory(seen))
-    policy.reset(policy_seed(request["seed"]))
-    conn.send_bytes(encode_frame({"type": "ready", "env_options": options}))
+    policy = None
     while True:
         message = conn.recv()
         if message is None:
             return
-        observations, infos, snapshot = message
-        current.update(snapshot=snapshot, agents=list(observations))
-        conn.send_bytes(_encode_actions(policy.act(observations, infos)))
+        if message[0] == "episode":
+            current.update(snapshot=None, agents=[])
+            seen: Any = public_env(scenario, options)  # a fresh one per episode, as in-process
+            if request["privileged"]:
+                seen = PrivilegedView(seen, lambda: current["snapshot"], lambda: current["agents"])
+            policy = as_policy(factory(seen))
+            policy.reset(policy_seed(message[1]))
+            conn.send_bytes(encode_frame({"type": "ready", "env_options": options}))
+        else:
+            _, observations, infos, snapshot = message
+            current.update(snapshot=snapshot, agents=list(observations))
+            conn.send_bytes(_encode_actions(policy.act(observations, infos)))
 
 
 # ---------------------------------------------------------------------------- the parent
 class IsolatedPolicy:
-    """The parent's end of one isolated episode: start the child, ask for actions, stop it.
+    """The parent's end of an isolated policy: a child process that plays one or more episodes.
+
+    The child resolves the policy once; each :meth:`begin` builds a fresh policy there from a
+    fresh :func:`public_env` (as an in-process episode does), then :meth:`act` asks it for each
+    tick's actions. Any failure stops the child for good.
 
     Parameters
     ----------
@@ -429,8 +435,6 @@ class IsolatedPolicy:
         What the child resolves: a registered name, ``"module:factory"``, a checkpoint folder, or
         a picklable factory (the child imports it; the parent never calls it).
     scenario : Scenario
-    seed : int
-        The episode's seed (the policy gets :func:`~coord_env.harness.evaluate.policy_seed`).
     name : str
         The policy's name in error messages.
     env_options : dict, optional
@@ -443,15 +447,16 @@ class IsolatedPolicy:
     --------
     >>> import coord_env
     >>> scenario = coord_env.load_scenario("tiny")
-    >>> with IsolatedPolicy("siloed", scenario, 1, "siloed") as child:  # doctest: +SKIP
-    ...     options = child.start()
+    >>> with IsolatedPolicy("siloed", scenario, "siloed") as child:  # doctest: +SKIP
+    ...     env = coord_env.parallel_env(scenario, **child.begin(seed=1))
+    ...     observations, infos = env.reset(seed=1)
+    ...     actions = child.act(observations, infos)
     """
 
     def __init__(
         self,
         policy: Any,
         scenario: Scenario,
-        seed: int,
         name: str,
         env_options: Mapping[str, Any] | None = None,
         privileged: bool = False,
@@ -459,12 +464,12 @@ class IsolatedPolicy:
     ):
         self.policy = policy
         self.scenario = scenario
-        self.seed = int(seed)
         self.name = name
         self.env_options = None if env_options is None else dict(env_options)
         self.privileged = bool(privileged)
         self.limits = limits or IsolationLimits()
         self.agents = (INVENTORY, RECOMMENDER)
+        self.seed: int | None = None
         self.process: subprocess.Popen | None = None
         self.conn: Connection | None = None
         self.deadline = math.inf
@@ -483,20 +488,11 @@ class IsolatedPolicy:
             f"stopped: {cause}"
         )
 
-    def start(self) -> dict[str, Any]:
-        """Start the child and build the policy there; return the env options it acts under.
-
-        Raises
-        ------
-        TypeError
-            The policy cannot be sent to a child process (a lambda or a local function).
-        IsolatedPolicyError
-            The child failed to build the policy, or chose options a policy may not set.
-        """
+    def _start(self) -> None:
+        """Start the child process and send it the request (it imports and resolves the policy)."""
         request = {
             "policy": self.policy,
             "scenario": self.scenario,
-            "seed": self.seed,
             "env_options": self.env_options,
             "privileged": self.privileged,
             "memory_bytes": self.limits.memory_bytes,
@@ -512,7 +508,6 @@ class IsolatedPolicy:
             ) from None
         parent_end, child_end = Pipe(duplex=True)
         self.conn = parent_end
-        self.deadline = time.monotonic() + self.limits.episode_seconds
         code = "from coord_env.harness.isolation import child_main; child_main()"
         try:
             self.process = subprocess.Popen(
@@ -523,17 +518,42 @@ class IsolatedPolicy:
         finally:
             child_end.close()
         parent_end.send_bytes(data)
-        header, _ = self._receive(
-            "to start (imports, factory, weights)", self.limits.episode_seconds
-        )
-        if header.get("type") != "ready":
-            raise self.fail(f"sent a {str(header['type'])[:40]!r} message instead of 'ready'")
+
+    def begin(self, seed: int) -> dict[str, Any]:
+        """Start an episode: the child builds a fresh policy for ``seed``; return the env options
+        it acts under. The first call starts the child; its imports count against the episode.
+
+        Raises
+        ------
+        TypeError
+            The policy cannot be sent to a child process (a lambda or a local function).
+        IsolatedPolicyError
+            The child failed to build the policy, or chose options a policy may not set.
+        """
+        self.seed = int(seed)
+        self.deadline = time.monotonic() + self.limits.episode_seconds
+        if self.process is None:
+            self._start()
+        elif self.conn is None:
+            raise self.fail("the child was stopped by an earlier failure")
+        self._send(("episode", self.seed))
+        header, _ = self._receive("to start the episode", self.limits.episode_seconds)
+        if header["type"] != "ready":
+            raise self.fail(f"sent a {header['type'][:40]!r} message instead of 'ready'")
         if self.env_options is not None:
             return dict(self.env_options)
         try:
             return check_policy_env_options(header.get("env_options"))
         except ValueError as error:
             raise self.fail(_one_line(str(error))) from None
+
+    def _send(self, message: Any) -> None:
+        if self.conn is None:
+            raise self.fail("the child was stopped by an earlier failure")
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):
+            raise self.fail(self._death()) from None
 
     def act(
         self, observations: dict, infos: dict, snapshot: dict[str, Any] | None = None
@@ -545,10 +565,7 @@ class IsolatedPolicy:
         IsolatedPolicyError
             The child timed out, died, raised, or answered something that is not actions.
         """
-        try:
-            self.conn.send((observations, infos, snapshot if self.privileged else None))
-        except (OSError, ValueError):
-            raise self.fail(self._death()) from None
+        self._send(("act", observations, infos, snapshot if self.privileged else None))
         header, actions = self._receive("to act", self.limits.step_seconds)
         if header["type"] != "actions":
             raise self.fail(f"sent a {str(header['type'])[:40]!r} message instead of actions")
