@@ -140,3 +140,14 @@ def pickle_bomb(env):
         time.sleep(3600)
 
     return act
+
+
+_EPISODES = []
+
+
+def crash_in_second_episode(env):
+    """Honest in its first episode; its factory raises in the next one (same child process)."""
+    _EPISODES.append(None)
+    if len(_EPISODES) > 1:
+        raise RuntimeError("no second episode")
+    return Hold(env)

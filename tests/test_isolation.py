@@ -185,6 +185,20 @@ def test_garbage_and_invalid_actions_stop_the_child(attack, cause):
     assert not marker.exists()  # the parent never unpickles what the child sends
 
 
+def test_one_child_plays_every_seed_and_a_failure_names_its_seed():
+    with pytest.raises(IsolatedPolicyError) as info:
+        coord_env.evaluate(
+            "isolation_policies:crash_in_second_episode", "tiny", [5, 6], limits=FAST
+        )
+    assert "on seed 6 " in str(info.value) and "RuntimeError: no second episode" in str(info.value)
+
+
+def test_the_caller_env_options_apply_isolated_too():
+    options = {"observation_mode": "full", "inventory_action": "order_up_to"}
+    isolated = per_seed("random", env_options=options, isolate=True)
+    assert isolated == per_seed("random", env_options=options)
+
+
 def test_the_child_is_gone_after_a_failure():
     before = set(os.listdir("/proc"))
     _stopped("hang")

@@ -397,10 +397,10 @@ def _serve(conn: Connection, request: dict[str, Any]) -> None:
 
     scenario: Scenario = request["scenario"]
     _, factory = resolve_policy(request["policy"])
-    options = request["env_options"]
-    if options is None and hasattr(factory, "env_options_for"):
-        options = factory.env_options_for(scenario)
-    options = check_policy_env_options(options)
+    options = request["env_options"]  # the caller's, or else the policy's (checked)
+    if options is None:
+        hook = getattr(factory, "env_options_for", None)
+        options = check_policy_env_options(None if hook is None else hook(scenario))
     current: dict[str, Any] = {"snapshot": None, "agents": []}
     policy = None
     while True:
