@@ -69,7 +69,7 @@ ACTION_DTYPES = frozenset(
     for kind, sizes in (("i", (1, 2, 4, 8)), ("u", (1, 2, 4, 8)), ("f", (2, 4, 8)))
     for size in sizes
 )
-MAX_FRAME_BYTES = 16 * 2**20  # the largest action (large, continuous) takes 32 KB
+MAX_FRAME_BYTES = 16 * 2**20  # far above the largest action (large, continuous: 20 x 200 scores)
 MAX_HEADER_BYTES = 64 * 2**10
 MAX_ARRAY_DIMENSIONS = 4
 MAX_MESSAGE_CHARACTERS = 300  # of a child's error message, after flattening to one line
@@ -628,7 +628,7 @@ class IsolatedPolicy:
             self.conn = None
 
     def close(self) -> None:
-        """End the episode: ask the child to exit, then make sure it has."""
+        """End the session: ask the child to exit, then make sure it has."""
         if self.conn is not None and self.process is not None and self.process.poll() is None:
             try:
                 self.conn.send(None)
