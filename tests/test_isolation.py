@@ -126,6 +126,14 @@ def test_isolation_works_with_worker_processes():
     assert per_seed("siloed", seeds=[1, 2, 3], isolate=True, workers=2) == serial
 
 
+def test_isolation_works_on_dask_workers():
+    """Dask's worker processes are daemons, which multiprocessing forbids to have children."""
+    pytest.importorskip("dask.distributed")
+    serial = per_seed("siloed", seeds=[1, 2])
+    isolated = per_seed("siloed", seeds=[1, 2], isolate=True, workers=2, scheduler="local")
+    assert isolated == serial
+
+
 # ----------------------------------------------------------------------------- hostile children
 def _stopped(attack: str, limits: IsolationLimits = FAST, seed: int = 7) -> tuple[str, float]:
     start = time.monotonic()
