@@ -80,6 +80,11 @@ def test_a_policy_may_choose_how_it_acts_but_not_the_scenario():
         check_policy_env_options({"continuous_actions": "yes"})
 
 
+def test_the_callers_env_options_may_not_override_the_scenario_either():
+    with pytest.raises(ValueError, match=r"may not override scenario parameters \(got horizon\)"):
+        coord_env.evaluate("siloed", "tiny", seeds=[1], env_options={"horizon": 2})
+
+
 def test_the_privileged_view_is_read_only():
     scenario = coord_env.load_scenario("tiny")
     scored = coord_env.parallel_env(scenario)

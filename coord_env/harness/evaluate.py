@@ -20,6 +20,7 @@ from coord_env.checkpoint import MANIFEST
 from coord_env.distributed import map_jobs
 from coord_env.env import InvalidActionError, RetailParallelEnv
 from coord_env.harness.isolation import (
+    POLICY_ENV_OPTIONS,
     IsolatedPolicy,
     IsolationLimits,
     PrivilegedView,
@@ -161,7 +162,7 @@ def run_episode(
             return _isolated_episode(child, scenario, seed, name)
     if env_options is None and hasattr(factory, "env_options_for"):
         env_options = check_policy_env_options(factory.env_options_for(scenario))
-    env = RetailParallelEnv(scenario, **(env_options or {}))
+    env = _scored_env(scenario, env_options)
     seen = public_env(scenario, env_options)
     if privileged:
         seen = PrivilegedView(seen, env.snapshot, lambda: env.agents)
@@ -170,11 +171,29 @@ def run_episode(
     return _play(env, scenario, policy.act, seed, name)
 
 
+def _scored_env(scenario: Scenario, env_options: dict | None) -> RetailParallelEnv:
+    """The env the harness scores: ``scenario`` itself, under options that do not change it.
+
+    Raises
+    ------
+    ValueError
+        Options that override scenario parameters (the results would name the wrong scenario).
+    """
+    env = RetailParallelEnv(scenario, **(env_options or {}))
+    if env.scenario is not scenario:
+        extra = sorted(set(env_options or {}) - {*POLICY_ENV_OPTIONS, "render_mode"})
+        raise ValueError(
+            f"env_options may not override scenario parameters (got {', '.join(extra)}); "
+            "evaluate a scenario built with them instead: load_scenario(name, **overrides)"
+        )
+    return env
+
+
 def _isolated_episode(
     child: IsolatedPolicy, scenario: Scenario, seed: int, name: str
 ) -> Trajectory:
     """One episode of the child's policy on an env built and scored here."""
-    env = RetailParallelEnv(scenario, **child.begin(seed))
+    env = _scored_env(scenario, child.begin(seed))
 
     def act(observations: dict, infos: dict) -> dict:
         return child.act(observations, infos, env.snapshot() if child.privileged else None)
