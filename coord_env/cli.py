@@ -20,6 +20,7 @@ from coord_env.distributed import (
 from coord_env.fileio import UnsafePathError, atomic_write_text, check_output_path
 from coord_env.harness import EVALUATION_SEEDS, evaluate, resolve_policy, run_episode
 from coord_env.harness.evaluate import policy_supports
+from coord_env.harness.isolation import IsolatedPolicyError
 from coord_env.harness.stats import relative_change
 from coord_env.registry import (
     PolicyRegistrationError,
@@ -209,8 +210,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=not args.quiet,
             scheduler=args.scheduler,
+            isolate=args.isolate,
         )
-    except SchedulerError as error:
+    except (SchedulerError, IsolatedPolicyError) as error:
         print(f"coord-bench evaluate: {error}", file=sys.stderr)
         return 2
     except ImportError as error:  # --scheduler without Dask; module:factory that does not import
@@ -305,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=0, help="worker processes (0: none); results are identical"
     )
     add_scheduler_argument(one, "evaluation episodes")
+    one.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run the policy in a child process with memory and time limits; the env and the "
+        "scoring stay in this one (results are identical)",
+    )
     one.add_argument("--quiet", action="store_true")
     one.set_defaults(handler=_evaluate)
 

@@ -115,6 +115,11 @@ class PolicySpec:
     distribution : str or None
         The installed distribution whose plug-in registered it (``"coord-env"`` for the built-in
         ones); None for a direct call. Verification records pin it with its version.
+    privileged : bool
+        The factory receives a read-only view of the scored env with ``snapshot()`` (the hidden
+        state: true on-hand, pipeline, drift) instead of a throwaway env (docs/plug_in.md,
+        "Privileged policies"). The leaderboard refuses rows of privileged policies that are not
+        coord_env's own built-ins.
     """
 
     name: str
@@ -125,6 +130,7 @@ class PolicySpec:
     plugin: str = "user"
     builtin: bool = False
     distribution: str | None = None
+    privileged: bool = False
 
     def load(self) -> Callable[[Any], Any]:
         """The factory, imported if it was registered as a path."""
@@ -173,6 +179,7 @@ def register_policy(
     description: str,
     env_options: EnvOptions = None,
     load_checkpoint: Callable[[str], Any] | str | None = None,
+    privileged: bool = False,
 ) -> PolicySpec:
     """Register a policy under ``name`` so that the harness and ``coord-bench`` find it.
 
@@ -189,6 +196,10 @@ def register_policy(
         Environment options the policy acts under, or a function ``scenario -> options``.
     load_checkpoint : callable or str, optional
         ``directory -> factory`` for checkpoint folders of this policy (see :class:`PolicySpec`).
+    privileged : bool
+        Give the factory a read-only view of the scored env with ``snapshot()`` instead of a
+        throwaway env; for exact or oracle methods that read hidden state. The leaderboard
+        refuses privileged rows from anyone but coord_env itself.
 
     Returns
     -------
@@ -217,6 +228,10 @@ def register_policy(
         )
     if not isinstance(description, str) or not description.strip():
         raise PolicyRegistrationError(f"policy {name!r}: description must be a non-empty string")
+    if not isinstance(privileged, bool):
+        raise PolicyRegistrationError(
+            f"policy {name!r}: privileged must be True or False, got {privileged!r}"
+        )
     if not (callable(factory) or isinstance(factory, str)):
         raise PolicyRegistrationError(
             f"policy {name!r}: factory must be callable (env -> policy) or 'module:attribute', "
@@ -240,6 +255,7 @@ def register_policy(
         plugin=str(_SOURCE["plugin"]),
         builtin=bool(_SOURCE["builtin"]),
         distribution=_SOURCE["distribution"],
+        privileged=privileged,
     )
     _REGISTRY[name] = spec
     return spec
@@ -340,6 +356,7 @@ def _register_own() -> None:
             "optimal",
             OptimalPolicy(),
             description="the exact optimum by dynamic programming (tiny-sized scenarios only)",
+            privileged=True,  # it reads the true on-hand through env.snapshot() every step
         )
 
 

@@ -427,7 +427,9 @@ class OptimalPolicy:
     """Factory ``env -> policy`` playing the DP's optimal actions (picklable).
 
     The policy reads ``env.snapshot()`` for the on-hand after the period-start arrivals
-    (``on_hand + pipeline``) and the period, and looks up the solved tables.
+    (``on_hand + pipeline``) and the period, and looks up the solved tables. It is privileged:
+    the harness gives it a read-only view of the scored env
+    (:class:`~coord_env.harness.isolation.PrivilegedView`), not a throwaway env.
 
     Examples
     --------
@@ -438,6 +440,7 @@ class OptimalPolicy:
     """
 
     name = "optimal"
+    privileged = True  # reads the scored env's snapshot(): see coord_env.harness.isolation
 
     @staticmethod
     def supports(scenario: Scenario) -> bool:

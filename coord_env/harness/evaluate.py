@@ -19,6 +19,15 @@ from tqdm import tqdm
 from coord_env.checkpoint import MANIFEST
 from coord_env.distributed import map_jobs
 from coord_env.env import InvalidActionError, RetailParallelEnv
+from coord_env.harness.isolation import (
+    POLICY_ENV_OPTIONS,
+    IsolatedPolicy,
+    IsolationLimits,
+    PrivilegedView,
+    check_policy_env_options,
+    is_privileged,
+    public_env,
+)
 from coord_env.harness.metrics import compute_metrics
 from coord_env.harness.references import reference_for
 from coord_env.harness.results import build_results
@@ -31,6 +40,7 @@ from coord_env.scenarios import Scenario, load_scenario
 __all__ = [
     "MONEY",
     "evaluate",
+    "isolated_identity",
     "policy_seed",
     "policy_supports",
     "resolve_policy",
@@ -152,17 +162,39 @@ def scoring_env_options(env_options: dict | None) -> dict:
 
 
 def run_episode(
-    factory: PolicyFactory,
+    factory: PolicyFactory | str,
     scenario: Scenario,
     seed: int,
     name: str = "policy",
     env_options: dict | None = None,
+    *,
+    limits: IsolationLimits | None = None,
+    privileged: bool | None = None,
 ) -> Trajectory:
     """Play one full episode and record it period by period.
 
-    ``env_options`` default to the factory's ``env_options_for(scenario)`` when it has one; they
-    pass through :func:`scoring_env_options` (``reward_scale`` dropped, training-only options
-    refused).
+    The factory never receives the env being scored: it gets
+    :func:`~coord_env.harness.isolation.public_env` (a throwaway env of the same scenario and
+    options), or a :class:`~coord_env.harness.isolation.PrivilegedView` when it is privileged.
+    ``env_options`` default to the factory's ``env_options_for(scenario)`` when it has one; a
+    policy may choose only :data:`~coord_env.harness.isolation.POLICY_ENV_OPTIONS`. The scored env
+    runs under :func:`scoring_env_options` (``reward_scale`` dropped, training-only options refused).
+
+    Parameters
+    ----------
+    factory : callable or str
+        ``env -> policy``; with ``limits``, also a name, ``"module:factory"`` or checkpoint
+        folder, which only the child process resolves.
+    scenario : Scenario
+    seed : int
+    name : str
+        The policy's name in error messages.
+    env_options : dict, optional
+    limits : IsolationLimits, optional
+        Run the policy in a child process under these limits (``evaluate(isolate=True)``).
+    privileged : bool, optional
+        Grant the privileged view (default: :func:`~coord_env.harness.isolation.is_privileged`
+        of the factory).
 
     Raises
     ------
@@ -170,13 +202,69 @@ def run_episode(
         If the policy returns an invalid action; the message names the policy, agent and field.
     ValueError
         A training-only env option (``clip_actions=True``, ``infos="minimal"``).
+    IsolatedPolicyError
+        With ``limits``: the child was stopped (time, memory, crash, exit, garbage, invalid action).
     """
+    scenario = load_scenario(scenario)
+    privileged = is_privileged(factory) if privileged is None else privileged
+    if limits is not None:
+        with IsolatedPolicy(factory, scenario, name, env_options, privileged, limits) as child:
+            return _isolated_episode(child, scenario, seed, name)
     if env_options is None and hasattr(factory, "env_options_for"):
-        env_options = factory.env_options_for(scenario)
-    env = RetailParallelEnv(scenario, **scoring_env_options(env_options))
-    policy = as_policy(factory(env))
+        env_options = check_policy_env_options(factory.env_options_for(scenario))
+    env = _scored_env(scenario, env_options)
+    seen = public_env(scenario, env_options)
+    if privileged:
+        seen = PrivilegedView(seen, env.snapshot, lambda: env.agents)
+    policy = as_policy(factory(seen))
     policy.reset(policy_seed(seed))
-    s = env.scenario
+    return _play(env, scenario, policy.act, seed, name)
+
+
+def _scored_env(scenario: Scenario, env_options: dict | None) -> RetailParallelEnv:
+    """The env the harness scores: ``scenario`` itself, under options that do not change it.
+
+    Raises
+    ------
+    ValueError
+        Options that override scenario parameters (the results would name the wrong scenario).
+    """
+    env = RetailParallelEnv(scenario, **scoring_env_options(env_options))
+    if env.scenario is not scenario:
+        extra = sorted(
+            set(env_options or {}) - {*POLICY_ENV_OPTIONS, "render_mode", "reward_scale"}
+        )
+        raise ValueError(
+            f"env_options may not override scenario parameters (got {', '.join(extra)}); "
+            "evaluate a scenario built with them instead: load_scenario(name, **overrides)"
+        )
+    return env
+
+
+def _isolated_episode(
+    child: IsolatedPolicy, scenario: Scenario, seed: int, name: str
+) -> Trajectory:
+    """One episode of the child's policy on an env built and scored here."""
+    env = _scored_env(scenario, child.begin(seed))
+
+    def act(observations: dict, infos: dict) -> dict:
+        return child.act(observations, infos, env.snapshot() if child.privileged else None)
+
+    try:
+        return _play(env, scenario, act, seed, name)
+    except InvalidActionError as error:
+        raise child.fail(f"invalid action: {error.__cause__ or error}") from None
+
+
+def _play(
+    env: RetailParallelEnv,
+    scenario: Scenario,
+    act: Callable[[dict, dict], dict],
+    seed: int,
+    name: str,
+) -> Trajectory:
+    """The episode loop: reset the scored env, step it with ``act``, record the trajectory."""
+    s = scenario
     T, N, R = s.horizon, s.num_products, s.ticks_per_period
     per_product = {
         key: np.zeros((T, N), dtype=np.int64)
@@ -197,7 +285,7 @@ def run_episode(
     observations, infos = env.reset(seed=seed)
     while env.agents:
         try:
-            actions = policy.act(observations, infos)
+            actions = act(observations, infos)
             observations, _, _, _, infos = env.step(actions)
         except InvalidActionError as error:
             raise InvalidActionError(
@@ -229,6 +317,30 @@ def run_episode(
     )
 
 
+def isolated_identity(spec: str | PolicyFactory) -> tuple[str, bool]:
+    """``(name, privileged)`` of a policy to run isolated, found without importing or calling it.
+
+    A registered name is looked up (its :class:`~coord_env.registry.PolicySpec` says whether it
+    is privileged); a ``"module:factory"`` path is never imported here, so it is never
+    privileged; a checkpoint folder is named by its registered loader; a factory object by its
+    ``name`` and ``privileged`` attributes.
+
+    Raises
+    ------
+    KeyError
+        An unknown registered name.
+
+    Examples
+    --------
+    >>> isolated_identity("my_package.policy:make_policy")
+    ('my_package.policy:make_policy', False)
+    """
+    if isinstance(spec, str) and ":" in spec and not Path(spec, MANIFEST).is_file():
+        return spec, False
+    name, factory = resolve_policy(spec)
+    return name, is_privileged(factory)
+
+
 def _shippable(policy: str | PolicyFactory) -> str | PolicyFactory:
     """What a worker process gets to resolve the policy: the name, or for a policy registered in
     this process at run time (which a fresh worker does not know) its picklable spec."""
@@ -244,9 +356,19 @@ def _shippable(policy: str | PolicyFactory) -> str | PolicyFactory:
 
 
 def _seed_result(args: tuple) -> dict[str, Any]:
-    spec, scenario, seed, env_options = args
-    name, factory = resolve_policy(spec)
-    trajectory = run_episode(factory, scenario, seed, name, env_options)
+    spec, scenario, seed, env_options, name, limits, privileged = args
+    if limits is None:
+        _, factory = resolve_policy(spec)
+        trajectory = run_episode(factory, scenario, seed, name, env_options)
+    else:  # only the child process resolves (imports, builds) the policy
+        trajectory = run_episode(
+            spec, scenario, seed, name, env_options, limits=limits, privileged=privileged
+        )
+    return _row(seed, trajectory)
+
+
+def _row(seed: int, trajectory: Trajectory) -> dict[str, Any]:
+    """One seed's row of the results document."""
     row: dict[str, Any] = {"seed": int(seed), "profit": float(trajectory.profit.sum())}
     row.update({key: float(trajectory.money[key].sum()) for key in MONEY})
     row.update(compute_metrics(trajectory))
@@ -263,6 +385,8 @@ def evaluate(
     progress: bool = False,
     name: str | None = None,
     scheduler: str | None = None,
+    isolate: bool = False,
+    limits: IsolationLimits | None = None,
 ) -> dict[str, Any]:
     """Run full episodes on every seed and return the results document (SPEC section 6).
 
@@ -290,6 +414,16 @@ def evaluate(
         Run the episodes on Dask: ``"local"`` (a loopback cluster of ``workers`` processes) or a
         scheduler address such as ``"tcp://host:8786"`` (:func:`coord_env.distributed.map_jobs`;
         needs the ``dask`` extra). The results are bit-identical to a serial run.
+    isolate : bool
+        Run the policy in a child process per episode (:mod:`coord_env.harness.isolation`): it
+        gets observations and infos over a pipe, the env and the scoring stay here, and a policy
+        that hangs, exhausts memory, crashes, exits or answers garbage stops the run with one
+        :class:`~coord_env.harness.isolation.IsolatedPolicyError` line. This process never
+        imports a ``"module:factory"`` policy nor calls a factory. Results are bit-identical to
+        an in-process run. ``coord-bench verify`` always isolates.
+    limits : IsolationLimits, optional
+        The child's memory and time limits (default :class:`IsolationLimits`: 4 GiB, 10 s per
+        step, 600 s per episode); implies ``isolate``.
 
     Returns
     -------
@@ -303,15 +437,29 @@ def evaluate(
     >>> results["policy"], [row["seed"] for row in results["per_seed"]]
     ('random', [1, 2])
     """
-    resolved_name, _ = resolve_policy(policy)
+    if limits is not None:
+        isolate = True
+    if isolate:
+        limits = limits if limits is not None else IsolationLimits()
+        resolved_name, privileged = isolated_identity(policy)
+    else:
+        resolved_name, privileged = resolve_policy(policy)[0], None
     name = name or resolved_name
     scoring_env_options(env_options)  # refuse training-only options before any episode runs
     s = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(EVALUATION_SEEDS if seeds is None else seeds)
     if not seeds:
         raise ValueError("seeds must list at least one seed (None: the official evaluation seeds)")
-    jobs = [(_shippable(policy), s, seed, env_options) for seed in seeds]
+    jobs = [(_shippable(policy), s, seed, env_options, name, limits, privileged) for seed in seeds]
     bar = tqdm(total=len(jobs), desc=f"{name} on {s.env_id}", unit="seed", disable=not progress)
+    if isolate and not workers and scheduler is None:  # one child process plays every seed
+        child = IsolatedPolicy(_shippable(policy), s, name, env_options, privileged, limits)
+        with bar, child:
+            rows = []
+            for seed in seeds:
+                rows.append(_row(seed, _isolated_episode(child, s, seed, name)))
+                bar.update(1)
+        return _results(name, s, seeds, rows)
     with bar:
         rows = map_jobs(
             _seed_result,
@@ -321,5 +469,9 @@ def evaluate(
             on_result=lambda row: bar.update(1),
             label=lambda job: f"policy {name!r} on {s.env_id} seed {job[2]}",
         )
+    return _results(name, s, seeds, rows)
+
+
+def _results(name: str, s: Scenario, seeds: list[int], rows: list[dict]) -> dict[str, Any]:
     official = sorted(seeds) == sorted(EVALUATION_SEEDS)  # the reference values are for these seeds
     return build_results(name, s, seeds, rows, reference_for(s) if official else None)

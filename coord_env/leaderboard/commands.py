@@ -14,6 +14,7 @@ from pathlib import Path
 
 from coord_env.cli import ONE_LINE_ERRORS
 from coord_env.fileio import UnsafePathError, check_output_path
+from coord_env.harness.isolation import IsolatedPolicyError
 from coord_env.leaderboard.build import (
     build_leaderboard,
     check_records,
@@ -75,7 +76,15 @@ def _verify(args: argparse.Namespace) -> int:
         )
     except ONE_LINE_ERRORS:
         raise
-    except (SubmissionError, OSError, KeyError, ValueError, ImportError, AttributeError) as error:
+    except (
+        SubmissionError,
+        OSError,
+        KeyError,
+        ValueError,
+        ImportError,
+        AttributeError,
+        IsolatedPolicyError,
+    ) as error:
         return _fail("verify", error)  # CheckpointError is a ValueError
     if not result["verified"]:
         print(f"{args.submission}: NOT verified; {len(result['mismatches'])} mismatches:")
@@ -211,7 +220,8 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: list[str]
 
     verify = commands.add_parser(
         "verify",
-        help="re-run a submitted policy on the official seeds; mark it verified on a match",
+        help="re-run a submitted policy on the official seeds, isolated in a child process; "
+        "mark it verified on a match",
     )
     verify.add_argument("submission", help="leaderboards/<scenario>/<slug>.json")
     verify.add_argument(

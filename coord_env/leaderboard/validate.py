@@ -27,13 +27,14 @@ from coord_env.harness.references import ceiling_per_seed, reference_for
 from coord_env.harness.results import SCHEMA_VERSION, normalized_score
 from coord_env.harness.seeds import EVALUATION_SEEDS
 from coord_env.harness.stats import summarize
-from coord_env.registry import builtin_policies
+from coord_env.registry import builtin_policies, registered_policies
 from coord_env.scenarios import Scenario, list_scenarios, load_scenario
 
 __all__ = [
     "MAX_SUBMISSION_BYTES",
     "MONEY_COSTS",
     "SubmissionError",
+    "check_not_privileged",
     "check_plausible",
     "load_submission",
     "normalize_name",
@@ -245,13 +246,40 @@ def _validator() -> Any:
 
 
 def _check_builtin(document: dict[str, Any]) -> None:
-    """A baseline row must name a built-in policy: CI re-runs it by that name."""
+    """A baseline row must name a built-in policy: CI re-runs it by that name. No row may name
+    a privileged policy (one that reads the env's hidden state) other than coord_env's own."""
     builtin = builtin_policies()
     if document["baseline"] and document["policy"] not in builtin:
         raise SubmissionError(
             "policy",
             f"a baseline row must name a built-in policy ({', '.join(builtin)}), "
             f"got {document['policy']!r}",
+        )
+    check_not_privileged(document["policy"])
+
+
+def check_not_privileged(policy: str) -> None:
+    """Refuse a registered policy that is privileged but not one of coord_env's built-ins.
+
+    A privileged policy reads the scored env's hidden state (``snapshot()``: true on-hand,
+    pipeline, drift); only the project's own oracles (``optimal``) may, as reference rows.
+
+    Raises
+    ------
+    SubmissionError
+        With ``field`` ``policy``, naming the plug-in that registered it.
+
+    Examples
+    --------
+    >>> check_not_privileged("siloed")
+    """
+    spec = registered_policies().get(policy)
+    if spec is not None and spec.privileged and not spec.builtin:
+        raise SubmissionError(
+            "policy",
+            f"{policy!r} is registered as privileged (it reads the env's hidden state through "
+            f"snapshot()) by plug-in {spec.plugin!r}; the leaderboard accepts privileged "
+            "policies only from coord_env's own built-ins (docs/plug_in.md, Privileged policies)",
         )
 
 

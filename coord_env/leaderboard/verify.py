@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from coord_env.checkpoint import MANIFEST, CheckpointError, read_manifest
-from coord_env.harness.evaluate import evaluate, resolve_policy
+from coord_env.harness.evaluate import evaluate, isolated_identity, resolve_policy
+from coord_env.harness.isolation import IsolationLimits
 from coord_env.leaderboard.submit import submission_text, write_text
-from coord_env.leaderboard.validate import load_submission, scenario_of, within_tolerance
-from coord_env.registry import PolicySpec, registered_policies
+from coord_env.leaderboard.validate import (
+    SubmissionError,
+    check_not_privileged,
+    load_submission,
+    scenario_of,
+    within_tolerance,
+)
+from coord_env.registry import PolicySpec, builtin_policies, registered_policies
 from coord_env.scenarios import Scenario
 
 __all__ = [
@@ -91,7 +98,9 @@ def policy_weights(policy: Any, scenario: Scenario) -> dict[str, str]:
 
     The checkpoint is the folder itself for a checkpoint folder, and otherwise what the factory's
     ``checkpoint_for(scenario)`` hook returns (the built-in RL baselines: their committed
-    checkpoint; a plug-in may define it too).
+    checkpoint; a plug-in may define it too). A ``"module:factory"`` path pins none: it is
+    imported only in the isolated child, never here (register the plug-in by name to pin its
+    checkpoint).
 
     Examples
     --------
@@ -101,6 +110,10 @@ def policy_weights(policy: Any, scenario: Scenario) -> dict[str, str]:
     >>> policy_weights("siloed", load_scenario("tiny"))
     {}
     """
+    if isinstance(policy, str) and Path(policy, MANIFEST).is_file():
+        return weight_hashes(policy)
+    if isinstance(policy, str) and ":" in policy:
+        return {}
     _, factory = resolve_policy(policy)
     hook = getattr(factory, "checkpoint_for", None)
     folder = None if hook is None else hook(scenario)
@@ -174,7 +187,7 @@ def verification_record(
 
     return {
         "package_version": __version__,
-        "policy": resolve_policy(policy)[0][:200],
+        "policy": isolated_identity(policy)[0][:200],
         "seeds": int(seeds),
         "distribution": policy_distribution(policy),
         "weights": policy_weights(policy, scenario) if weights is None else dict(weights),
@@ -238,9 +251,19 @@ def demote(path: Path, submission: dict[str, Any]) -> bool:
 
 
 def verify_submission(
-    path: str | Path, policy: Any, *, workers: int = 0, progress: bool = False, write: bool = True
+    path: str | Path,
+    policy: Any,
+    *,
+    workers: int = 0,
+    progress: bool = False,
+    write: bool = True,
+    limits: IsolationLimits | None = None,
 ) -> VerificationResult:
     """Re-run ``policy`` on the submission's scenario and official seeds; mark it verified on a match.
+
+    The re-run is always isolated (``evaluate(isolate=True)``): the policy acts in a child
+    process under ``limits`` and never touches the env that scores it. A privileged policy that
+    is not one of coord_env's built-ins is refused before anything runs.
 
     Parameters
     ----------
@@ -250,6 +273,8 @@ def verify_submission(
         ``module:factory``, a built-in name, a checkpoint folder, or a factory.
     write : bool
         On a match, rewrite the file with ``status: verified`` and a ``verification`` record.
+    limits : IsolationLimits, optional
+        The child's memory and time limits (default: :class:`IsolationLimits`).
 
     Returns
     -------
@@ -259,14 +284,35 @@ def verify_submission(
 
     Raises
     ------
+    SubmissionError
+        An invalid submission, or a privileged third-party policy.
+    IsolatedPolicyError
+        The policy was stopped (time, memory, crash, exit, garbage or invalid actions).
     CheckpointError
         The policy's checkpoint is invalid or holds files its manifest does not list.
     """
     path = Path(path)
     submission = load_submission(path)
     scenario = scenario_of(submission)
+    name, privileged = isolated_identity(policy)
+    if isinstance(policy, str):
+        check_not_privileged(policy)
+    if privileged and not (isinstance(policy, str) and policy in builtin_policies()):
+        raise SubmissionError(
+            "policy",
+            f"{name!r} is privileged (it reads the env's hidden state) and not a coord_env "
+            "built-in; the leaderboard does not accept it",
+        )
     weights = policy_weights(policy, scenario)  # before the run: what is about to be loaded
-    fresh = evaluate(policy, scenario, submission["seeds"], workers=workers, progress=progress)
+    fresh = evaluate(
+        policy,
+        scenario,
+        submission["seeds"],
+        workers=workers,
+        progress=progress,
+        isolate=True,
+        limits=limits,
+    )
     mismatches = []
     if fresh["policy"] != submission["policy"]:
         mismatches.append(
