@@ -271,7 +271,7 @@ def test_frames_carry_numeric_arrays_only():
 def peeking_plugin():
     """A third-party plug-in registering a privileged policy."""
     before = dict(coord_env.registered_policies())
-    with registry._registering_as("peeker", False):
+    with registry._registering_as("peeker", False, "peeker-dist"):
         coord_env.register_policy(
             "peek",
             "coord_env.analysis.optimal:OptimalPolicy",
