@@ -2,7 +2,8 @@
 
 Notation follows docs/model.md: N products (index i), M segments (k), C slots (j), B batch (b).
 The kernel assumes valid input (the PettingZoo adapter validates actions) and stays fast: its cost
-grows with B * M * N per tick, not with the number of customers.
+grows with B * M * N per tick, not with the number of customers. Steps 1-6 run as compiled loops
+(:mod:`coord_env.core.kernel`, docs/speed.md); this module prices the tick and keeps the records.
 
 How customers are sampled exactly without a loop over them
 -----------------------------------------------------------
@@ -17,7 +18,7 @@ giving up in the same draw. Every retrier of a segment faces the same choice set
 in stock), so a binomial per (segment, first choice) splits them into buyers and walk-aways and one
 multinomial per segment spreads the buyers over the products in stock: O(B M N). Only where they
 over-demand a product is a uniformly random subset of them served (multivariate hypergeometric, drawn
-colour by colour with vectorized univariate draws), and the first choices of the unserved are a
+colour by colour with univariate draws), and the first choices of the unserved are a
 uniformly random subset of their segment's buyers' (the same draw).
 """
 

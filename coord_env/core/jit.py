@@ -90,15 +90,18 @@ except FileNotFoundError:
 
 
 def kernel_jit(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``numba.njit(cache=True)`` with the cache folder of :func:`cache_folder`.
+    """``numba.njit(cache=True, nogil=True)`` with the cache folder of :func:`cache_folder`.
+
+    ``nogil``: envs stepped in threads (one generator each) run their ticks side by side, as the
+    numpy kernel's draws did (numpy released the GIL in them).
 
     Examples
     --------
     >>> from coord_env.core.kernel import multinomial
-    >>> multinomial.__wrapped__ is not None  # a numba dispatcher, compiled on first call
-    True
+    >>> type(multinomial).__name__  # compiled on its first call, then cached on disk
+    'CPUDispatcher'
     """
     if _FOLDER is None:
-        return numba.njit(cache=_CACHE)(function)
+        return numba.njit(cache=_CACHE, nogil=True)(function)
     with _cache_dir(_FOLDER):
-        return numba.njit(cache=True)(function)
+        return numba.njit(cache=True, nogil=True)(function)

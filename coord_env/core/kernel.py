@@ -100,7 +100,7 @@ def pairwise_sum(values: np.ndarray, start: int, count: int) -> float:
     --------
     >>> import numpy as np
     >>> x = np.random.default_rng(0).random(300)
-    >>> pairwise_sum(x, 0, 300) == x.sum()
+    >>> bool(pairwise_sum(x, 0, 300) == x.sum())
     True
     """
     if count <= 128:
