@@ -19,8 +19,8 @@ Each case is one seeded trajectory with seeded random actions (``helpers.random_
   included) from deliberately low stock, so shortages, substitution and over-demanded substitutes
   (the hypergeometric draws) occur often; its digest covers the Outcome and the whole State.
 
-A digest is the first 16 hex digits of the sha256 of ``repr(helpers.canonical(...))``: dtype,
-shape and bytes of every array. A few cases also keep full arrays (``arrays``) for reading.
+A digest is the first 16 hex digits of a sha256 of ``helpers.canonical(...)``: dtype, shape and
+bytes of every array. A few cases also keep full arrays (``arrays``) for reading.
 """
 
 from __future__ import annotations
@@ -122,7 +122,23 @@ def stress_scenario(name: str) -> coord_env.Scenario:
 
 def digest(value: Any) -> str:
     """16 hex digits of the sha256 of the bit-exact rendering of ``value``."""
-    return hashlib.sha256(repr(canonical(value)).encode()).hexdigest()[:16]
+    hasher = hashlib.sha256()
+    _feed(hasher, canonical(value))
+    return hasher.hexdigest()[:16]
+
+
+def _feed(hasher: Any, rendering: Any) -> None:
+    """Hash a ``canonical`` rendering: its structure and atoms, and array bytes as they are."""
+    if isinstance(rendering, tuple):
+        hasher.update(b"(%d" % len(rendering))
+        for item in rendering:
+            _feed(hasher, item)
+        hasher.update(b")")
+    elif isinstance(rendering, bytes):
+        hasher.update(b"b%d:" % len(rendering))
+        hasher.update(rendering)
+    else:
+        hasher.update(repr(rendering).encode())
 
 
 def _outcome_dict(outcome: core.Outcome | None) -> dict[str, np.ndarray]:

@@ -205,7 +205,7 @@ def step(
         oos_impressions,
         shortage,
     ) = kernel.tick(
-        rng,
+        kernel.bit_generator_addresses(rng),
         r == 0,
         bool(order_up_to),
         orders,

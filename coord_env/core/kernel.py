@@ -25,9 +25,12 @@ draws one Poisson per (segment, product) cell and per walk-away. No per-tick arr
 
 from __future__ import annotations
 
+import ctypes
 from decimal import Decimal, localcontext
 
 import numpy as np
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # numba's ports of numpy's bit-generator reads (internal modules; numba >= 0.60 has them)
 from numba.np.random.distributions import random_loggam
@@ -36,7 +39,15 @@ from numba.np.random.random_methods import random_interval
 
 from coord_env.core.jit import kernel_jit
 
-__all__ = ["admit_rows", "hypergeometric", "multinomial", "pairwise_sum", "poisson", "tick"]
+__all__ = [
+    "admit_rows",
+    "bit_generator_addresses",
+    "hypergeometric",
+    "multinomial",
+    "pairwise_sum",
+    "poisson",
+    "tick",
+]
 
 
 def _log_factorials(count: int) -> np.ndarray:
@@ -55,6 +66,60 @@ _LOG_FACTORIAL = _log_factorials(126)
 _HALF_LOG_2PI = 0.9189385332046728
 _D1 = 1.7155277699214135  # 2 sqrt(2 / e)
 _D2 = 0.8989161620588988  # 3 - 2 sqrt(3 / e)
+
+
+_LAST_BIT_GENERATOR: list = [None]  # (bit generator, its addresses) of the last call
+
+
+def bit_generator_addresses(rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """The addresses :func:`tick` reads ``rng``'s bit generator through: state, next_uint64,
+    next_uint32, next_double.
+
+    numba's own conversion of a Generator argument reads them through ``ctypes`` at every call,
+    which costs a single-env step more than its draws; the last generator's are kept (with a
+    reference to it, so its addresses stay valid).
+    """
+    bits = rng.bit_generator
+    last = _LAST_BIT_GENERATOR[0]
+    if last is not None and last[0] is bits:
+        return last[1]
+    interface = bits.ctypes
+    addresses = (
+        int(interface.state_address),
+        int(ctypes.cast(interface.next_uint64, ctypes.c_void_p).value),
+        int(ctypes.cast(interface.next_uint32, ctypes.c_void_p).value),
+        int(ctypes.cast(interface.next_double, ctypes.c_void_p).value),
+    )
+    _LAST_BIT_GENERATOR[0] = (bits, addresses)
+    return addresses
+
+
+@intrinsic
+def _generator_at(typingctx, state, next_uint64, next_uint32, next_double):
+    """A numba Generator over the bit generator at these addresses (no Python object)."""
+    generator = types.NumPyRandomGeneratorType("generator")
+    bit_generator = types.NumPyRandomBitGeneratorType("bit_generator")
+
+    def codegen(context, builder, signature, args):
+        address = [
+            context.cast(builder, value, kind, types.uintp)
+            for value, kind in zip(args, signature.args, strict=True)
+        ]
+        bits = cgutils.create_struct_proxy(bit_generator)(context, builder)
+        bits.parent = context.get_constant_null(types.pyobject)
+        bits.state_address = address[0]
+        bits.state = address[0]
+        bits.fnptr_next_uint64 = address[1]
+        bits.fnptr_next_uint32 = address[2]
+        bits.fnptr_next_double = address[3]
+        bits.bit_generator = context.get_constant(types.uintp, 0)
+        value = cgutils.create_struct_proxy(generator)(context, builder)
+        value.bit_generator = bits._getvalue()
+        value.meminfo = context.get_constant_null(types.MemInfoPointer(types.voidptr))
+        value.parent = context.get_constant_null(types.pyobject)
+        return value._getvalue()
+
+    return generator(state, next_uint64, next_uint32, next_double), codegen
 
 
 @kernel_jit
@@ -434,7 +499,7 @@ def _per_customer(
 
 @kernel_jit
 def tick(
-    rng: np.random.Generator,
+    bit_generator: tuple[int, int, int, int],
     period_start: bool,
     order_up_to: bool,
     orders: np.ndarray,
@@ -457,6 +522,9 @@ def tick(
 ) -> tuple:
     """Steps 1-6 of one tick for every retailer; ``on_hand`` and ``pipeline`` change in place.
 
+    ``bit_generator`` is :func:`bit_generator_addresses` of the env's generator, which must stay
+    alive during the call.
+
     Returns the integer records of :class:`coord_env.core.Outcome` (received, disposed, ordered,
     visits, purchases, segment_sales, demand, sales, substitute_sales, lost, impressions,
     oos_impressions) and whether any product was short (the numpy kernel priced lost sales only
@@ -464,6 +532,7 @@ def tick(
     rows of the state's and the scenario's paths; ``lead_times`` is ignored unless
     ``random_lead_times``.
     """
+    rng = _generator_at(bit_generator[0], bit_generator[1], bit_generator[2], bit_generator[3])
     B, N = on_hand.shape
     M = base_attraction.shape[0]
     L = pipeline.shape[2]
