@@ -128,6 +128,7 @@ def start_seconds(name: str = "default") -> tuple[float, float]:
             subprocess.run(
                 [sys.executable, "-c", _START.format(name=name)],
                 env=environment,
+                cwd=cache,  # not the working folder: ``python -c`` would import from it first
                 check=True,
                 capture_output=True,
             )
