@@ -32,7 +32,7 @@ import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-# numba's ports of numpy's bit-generator reads (internal modules; numba >= 0.60 has them)
+# numba's ports of numpy's bit-generator reads and log-gamma (internal modules, as of numba 0.68)
 from numba.np.random.distributions import random_loggam
 from numba.np.random.generator_core import next_double
 from numba.np.random.random_methods import random_interval
