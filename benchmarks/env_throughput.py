@@ -8,14 +8,21 @@ and product-steps/s (retailer-ticks times products).
     python benchmarks/env_throughput.py [--seconds 5] [--scenarios tiny default ...]
         [--batch-sizes 1 64 256 1024]
 
-Prints three Markdown tables (the README's numbers come from them): the single envs, the vector
-env, and the exact-sampling ceiling (the first-choice Poisson draws alone, per batch size).
+Prints Markdown tables (the README's numbers come from them): the single envs, the vector env
+with each figure as a fraction of the exact-sampling floor (the first-choice Poisson draws alone,
+per scenario and batch size: no step can be faster), that floor, and the start-up time of a fresh
+process up to its first step, with an empty numba cache (cold: the kernel compiles) and with the
+cache it left (warm). Run it with ``PYTHONPATH`` on another checkout for a before/after table.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -77,12 +84,12 @@ def vector_steps_per_second(name: str, num_envs: int, seconds: float, seed: int 
     return steps * num_envs / (time.perf_counter() - start)
 
 
-def sampling_ceiling(name: str, num_envs: int, repeats: int = 20) -> tuple[float, float]:
+def sampling_floor(name: str, num_envs: int, repeats: int = 20) -> tuple[float, float]:
     """The first-choice draws alone: their time per tick (ms) and the env-steps/s they allow.
 
     One tick draws a Poisson count per (retailer, segment, product) cell and per (retailer,
     segment) walk-away at the scenario's mean rates (``coord_env.core.step``'s batched path).
-    No step can be faster than this, whatever else is optimized: the exact-sampling ceiling.
+    No step can be faster than this, whatever else is optimized: the exact-sampling floor.
     """
     s = coord_env.load_scenario(name)
     cells = s.num_segments * (s.num_products + 1)
@@ -96,11 +103,47 @@ def sampling_ceiling(name: str, num_envs: int, repeats: int = 20) -> tuple[float
     return 1000 * seconds, num_envs / seconds
 
 
+_START = """
+import time
+start = time.perf_counter()
+import coord_env
+env = coord_env.parallel_env({name!r})
+env.reset(seed=0)
+env.step({{agent: env.action_space(agent).sample() for agent in env.agents}})
+print(time.perf_counter() - start)
+"""
+
+
+def start_seconds(name: str = "default") -> tuple[float, float]:
+    """Wall time of a fresh process from start to its first step: empty numba cache, then warm.
+
+    The cold run compiles the kernel into a new, empty ``NUMBA_CACHE_DIR``; the warm run is the
+    same command with the cache the cold run left. Both include the interpreter's own start.
+    """
+    times = []
+    with tempfile.TemporaryDirectory() as cache:
+        environment = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for _ in range(2):
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", _START.format(name=name)],
+                env=environment,
+                cwd=cache,  # not the working folder: ``python -c`` would import from it first
+                check=True,
+                capture_output=True,
+            )
+            times.append(time.perf_counter() - start)
+    return times[0], times[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per env")
     parser.add_argument("--scenarios", nargs="*", default=coord_env.list_scenarios())
     parser.add_argument("--batch-sizes", nargs="*", type=int, default=[1, 64, 256, 1024])
+    parser.add_argument(
+        "--no-start", action="store_true", help="skip the cold and warm start measurement"
+    )
     args = parser.parse_args(argv)
 
     rows = []
@@ -134,7 +177,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.batch_sizes:
         return 0
-    print("\nVector env (`coord_env.vector_env`), env-steps/s (product-steps/s), reset (ms):\n")
+    floors = {
+        (name, num_envs): sampling_floor(name, num_envs)
+        for name in args.scenarios
+        for num_envs in args.batch_sizes
+    }
+    print(
+        "\nVector env (`coord_env.vector_env`), env-steps/s (x simple_spread; fraction of the"
+        " exact-sampling floor), reset (ms):\n"
+    )
     print("| scenario | N | " + " | ".join(f"B={b}" for b in args.batch_sizes) + " |")
     print("|---|---:|" + "---:|" * len(args.batch_sizes))
     for name in args.scenarios:
@@ -146,10 +197,12 @@ def main(argv: list[str] | None = None) -> int:
                 lambda name=name, num_envs=num_envs: coord_env.vector_env(name, num_envs),
                 repeats=5,
             )
-            cells.append(f"{rate:,.0f} ({rate * products / 1e6:.2f}M), {reset_ms:.2f} ms")
+            ratio = f"{rate / reference:.1f}x, " if reference else ""
+            floor = rate / floors[name, num_envs][1]
+            cells.append(f"{rate:,.0f} ({ratio}{floor:.0%}), {reset_ms:.2f} ms")
         print(f"| {name} | {products} | " + " | ".join(cells) + " |", flush=True)
     print(
-        "\nThe exact-sampling ceiling: one Poisson draw per (retailer, segment, product) cell and"
+        "\nThe exact-sampling floor: one Poisson draw per (retailer, segment, product) cell and"
         " per walk-away, alone, at the scenario's mean rates (ms per tick; env-steps/s at most):\n"
     )
     print("| scenario | " + " | ".join(f"B={b}" for b in args.batch_sizes) + " |")
@@ -157,9 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.scenarios:
         cells = []
         for num_envs in args.batch_sizes:
-            milliseconds, ceiling = sampling_ceiling(name, num_envs)
-            cells.append(f"{milliseconds:.2f} ms, {ceiling:,.0f}")
+            milliseconds, floor = floors[name, num_envs]
+            cells.append(f"{milliseconds:.2f} ms, {floor:,.0f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    if not args.no_start:
+        cold, warm = start_seconds()
+        print(
+            "\nStart-up, a fresh process up to its first step on `default` (interpreter start"
+            f" included): cold (empty numba cache) {cold:.1f} s, warm {warm:.1f} s"
+        )
     if reference:
         print(f"\nmpe2 simple_spread_v3 in the same run: {reference:,.0f} steps/s")
     return 0
