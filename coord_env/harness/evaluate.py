@@ -211,7 +211,9 @@ def run_episode(
         with IsolatedPolicy(factory, scenario, name, env_options, privileged, limits) as child:
             return _isolated_episode(child, scenario, seed, name)
     if env_options is None and hasattr(factory, "env_options_for"):
-        env_options = check_policy_env_options(factory.env_options_for(scenario))
+        env_options = check_policy_env_options(
+            scoring_env_options(factory.env_options_for(scenario))
+        )
     env = _scored_env(scenario, env_options)
     seen = public_env(scenario, env_options)
     if privileged:
