@@ -33,7 +33,11 @@ import pathlib
 from typing import Any
 
 import numpy as np
-from helpers import canonical, random_actions  # tests/ is on sys.path (script or pytest)
+from helpers import (
+    canonical,
+    random_actions,
+    without_added_info_keys,
+)  # tests/ is on sys.path (script or pytest)
 
 import coord_env
 from coord_env import core
@@ -162,14 +166,15 @@ def run_env_case(case: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         env = coord_env.vector_env(case["scenario"], case["batch_size"], **options)
     rng = np.random.default_rng(case["seed"])
     observations, infos = env.reset(seed=case["seed"])
-    digests = [digest((observations, infos, env.state()))]
+    digests = [digest((observations, without_added_info_keys(infos), env.state()))]
     rewards: Any = None
     for _ in range(case["ticks"]):
         if not env.agents:  # the single env's episode ended: start the next one
             observations, infos = env.reset()
-            digests.append(digest((observations, infos, env.state())))
+            digests.append(digest((observations, without_added_info_keys(infos), env.state())))
             continue
         result = env.step(random_actions(env, rng))
+        result = (*result[:4], without_added_info_keys(result[4]))
         rewards = result[1]
         outcome = _outcome_dict(env.last_outcome)
         digests.append(digest((result, outcome, env.state())))

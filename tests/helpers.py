@@ -33,3 +33,17 @@ def random_actions(env, rng):
         else:
             actions[agent] = rng.uniform(space.low, space.high).astype(np.float32)
     return actions
+
+
+# Info keys added after the golden and fast-path references were recorded (issue 21:
+# ``clipped_actions``, 0 unless ``clip_actions=True``; tests/test_env_options.py checks its value).
+# Left out of the reference digests, so they still hold every other output bit for bit.
+ADDED_INFO_KEYS = ("clipped_actions",)
+
+
+def without_added_info_keys(infos):
+    """``infos`` (agent -> dict of info arrays or floats) without :data:`ADDED_INFO_KEYS`."""
+    return {
+        agent: {key: value for key, value in info.items() if key not in ADDED_INFO_KEYS}
+        for agent, info in infos.items()
+    }

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
 
-from helpers import canonical, random_actions
+from helpers import canonical, random_actions, without_added_info_keys
 
 import coord_env
 from coord_env.fileio import atomic_write_text
@@ -65,19 +65,10 @@ def _container(action: np.ndarray, step: int) -> Any:
     return action
 
 
-# Info keys added after the reference was recorded (issue 21: ``clipped_actions``, 0 unless
-# ``clip_actions=True``; tests/test_env_options.py checks its value). Left out of the digests, so
-# the reference still holds every other output bit for bit.
-ADDED_INFO_KEYS = ("clipped_actions",)
-
-
 def _record(value: Any) -> bytes:
     """Bits, dtypes, types and key order of an env output (infos without ADDED_INFO_KEYS)."""
     if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
-        value = {
-            k: {kk: vv for kk, vv in v.items() if kk not in ADDED_INFO_KEYS}
-            for k, v in value.items()
-        }
+        value = without_added_info_keys(value)
     order = (
         [list(value), *(list(v) for v in value.values() if isinstance(v, dict))]
         if isinstance(value, dict)
