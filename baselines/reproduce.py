@@ -110,12 +110,12 @@ def eval_every(budget: int) -> int:
     return max(15_000, budget // EVAL_POINTS)
 
 
-def tuned_settings(path: str | Path = TUNED_SETTINGS) -> dict[tuple[str, str], dict[str, Any]]:
+def tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     """The tuned hyperparameters per ``(baseline, scenario)`` from the settings file.
 
     Parameters
     ----------
-    path : path
+    path : path, optional
         A settings file as ``coord-bench tune`` writes it (default: the package's
         :data:`TUNED_SETTINGS`).
 
@@ -129,6 +129,7 @@ def tuned_settings(path: str | Path = TUNED_SETTINGS) -> dict[tuple[str, str], d
     >>> tuned_settings()["centralized", "multiscale"]
     {'learning_rate': 0.001}
     """
+    path = TUNED_SETTINGS if path is None else path
     entries = json.loads(Path(path).read_text(encoding="utf-8"))["settings"]
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for key, entry in entries.items():
@@ -138,7 +139,7 @@ def tuned_settings(path: str | Path = TUNED_SETTINGS) -> dict[tuple[str, str], d
 
 
 def training_config(
-    name: str, scenario: Scenario, settings: str | Path = TUNED_SETTINGS
+    name: str, scenario: Scenario, settings: str | Path | None = None
 ) -> dict[str, Any]:
     """Hyperparameters beyond the trainer's defaults.
 

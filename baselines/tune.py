@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 RUNGS = 4  # held-out evaluations per trial, the pruner's intermediate values
+TPE_STARTUP_TRIALS = 5  # trials drawn at random (seeded) before TPE models the finished ones
 PRUNER_STARTUP_TRIALS = 3  # finished trials before the pruner prunes anything
 
 
@@ -218,6 +219,15 @@ def _storage(journal: str | Path) -> Any:
     return optuna.storages.JournalStorage(JournalFileBackend(path, JournalFileOpenLock(path)))
 
 
+def _sampler(seed: int, number: int) -> Any:
+    """The TPE sampler that draws trial ``number`` of a study seeded ``seed``."""
+    import numpy as np
+    import optuna
+
+    state = int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(n_startup_trials=TPE_STARTUP_TRIALS, seed=state)
+
+
 def _pruner(startup: int = PRUNER_STARTUP_TRIALS) -> Any:
     import optuna
 
@@ -372,12 +382,11 @@ def tune(
     study_name = f"{name}_{scenario}"
     journal = folder / f"{study_name}.journal"
     check_output_path(journal)
-    sampler = optuna.samplers.TPESampler(seed=seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=study_name,
         storage=_storage(journal),
-        sampler=sampler,
+        sampler=_sampler(seed, 0),
         pruner=_pruner(pruner_startup),
         direction="maximize",
         load_if_exists=True,
@@ -414,7 +423,10 @@ def tune(
             study._storage.get_trial_id_from_study_id_trial_number(study._study_id, n)
             for n in pending
         ]
-        for trial_id in ids:  # idempotent: a parameter drawn before keeps its value
+        for number, trial_id in zip(pending, ids, strict=True):
+            # a sampler seeded by (seed, trial number): a resumed study draws what an
+            # uninterrupted one would; a parameter drawn before keeps its value
+            study.sampler = _sampler(seed, number)
             trial = optuna.trial.Trial(study, trial_id)
             for param in SEARCH_SPACES[name]:
                 if param.name not in fixed:
