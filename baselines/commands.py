@@ -134,11 +134,10 @@ def _parse_config(items: Sequence[str] | None, command: str) -> dict | None:
 def _tune(args: argparse.Namespace) -> int:
     """Run or resume an Optuna study; print its summary and write the best settings."""
     from baselines.reproduce import TUNED_SETTINGS
-    from baselines.tune import describe_space, tune
+    from baselines.tune import describe_spaces, tune
 
     if args.show_space:
-        for name in args.names:
-            print(describe_space(name))
+        print(describe_spaces(args.names), end="")
         return 0
     if len(args.names) != 1 or args.trials is None or args.steps is None:
         print("coord-bench tune: give one NAME, --trials and --steps", file=sys.stderr)

@@ -19,7 +19,7 @@ import csv
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ __all__ = [
     "SEARCH_SPACES",
     "Param",
     "TrialJob",
-    "describe_space",
+    "describe_spaces",
     "study_summary",
     "trial_config",
     "tune",
@@ -178,21 +178,34 @@ def trial_config(name: str, params: dict[str, Any]) -> dict[str, Any]:
     return {**config, **params}
 
 
-def describe_space(name: str) -> str:
-    """A Markdown table of ``name``'s search space (docs/training.md prints them).
+def describe_spaces(names: Sequence[str] | None = None) -> str:
+    """Markdown tables of the search spaces of ``names`` (default: all), one per distinct space
+    (docs/training.md prints them; tests/test_tune.py checks that it does).
 
     Raises
     ------
     KeyError
         An unknown baseline; the message lists the tunable ones.
+
+    Examples
+    --------
+    >>> print(describe_spaces(["mtma_single_timescale"]).splitlines()[0])
+    `mtma_single_timescale`:
     """
-    if name not in SEARCH_SPACES:
-        raise KeyError(
-            f"no search space for {name!r}; tunable baselines: {', '.join(RL_BASELINES)}"
-        )
-    lines = [f"`{name}`:", "", "| parameter | range |", "|---|---|"]
-    lines += [f"| `{param.name}` | {param.describe()} |" for param in SEARCH_SPACES[name]]
-    return "\n".join(lines) + "\n"
+    groups: dict[tuple[Param, ...], list[str]] = {}
+    for name in SEARCH_SPACES if names is None else names:
+        if name not in SEARCH_SPACES:
+            raise KeyError(
+                f"no search space for {name!r}; tunable baselines: {', '.join(SEARCH_SPACES)}"
+            )
+        groups.setdefault(SEARCH_SPACES[name], []).append(name)
+    tables = []
+    for space, members in groups.items():
+        lines = [", ".join(f"`{name}`" for name in members) + ":", ""]
+        lines += ["| parameter | range |", "|---|---|"]
+        lines += [f"| `{param.name}` | {param.describe()} |" for param in space]
+        tables.append("\n".join(lines) + "\n")
+    return "\n".join(tables)
 
 
 @dataclass(frozen=True)

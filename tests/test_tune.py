@@ -16,7 +16,7 @@ import pytest
 import coord_env
 from baselines.reproduce import TUNED_SETTINGS, training_command, training_config, tuned_settings
 from baselines.rl.training import RL_BASELINES
-from baselines.tune import RUNGS, SEARCH_SPACES, describe_space, trial_config, tune
+from baselines.tune import RUNGS, SEARCH_SPACES, describe_spaces, trial_config, tune
 from coord_env.cli import main
 from coord_env.distributed import local_cluster
 
@@ -174,7 +174,7 @@ def test_every_learned_baseline_has_a_space_and_its_points_build_a_trainer():
 
     assert set(SEARCH_SPACES) == set(RL_BASELINES)
     for name, space in SEARCH_SPACES.items():
-        assert "| `learning_rate` |" in describe_space(name)
+        assert "| `learning_rate` |" in describe_spaces([name])
         point = {
             p.name: p.choices[0] if p.choices else (p.low if p.integer else (p.low + p.high) / 2)
             for p in space
@@ -204,3 +204,10 @@ def test_bad_arguments_name_the_field_and_write_nothing(tmp_path, capsys):
 def test_a_study_folder_of_other_arguments_is_refused(serial):
     with pytest.raises(ValueError, match="use another --study-dir"):
         tune("mtma", "tiny", TRIALS, 2 * STEPS, serial["folder"], **ARGS)
+
+
+def test_docs_print_every_search_space():
+    """docs/training.md holds ``coord-bench tune --show-space`` of every baseline, as it is now."""
+    docs = (Path(__file__).parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
+    assert describe_spaces() in docs
+    assert main(["tune", "mtma", "--show-space"]) == 0
