@@ -260,11 +260,30 @@ def _profit_at(out: Path, steps: int) -> tuple[int, float]:
     raise RuntimeError(f"{out / PROGRESS} logs no evaluation at {steps} steps")
 
 
+def _train_rung(job: TrialJob, out: Path, rung: int, target: int) -> None:
+    """Train (or resume) a trial's run folder up to rung ``rung``'s ``target`` steps."""
+    previous = _rung_steps(job.steps)[rung - 1] if rung else 0
+    train(
+        job.name,
+        job.scenario,
+        target,
+        job.seed,
+        out,
+        eval_every=target - previous,
+        eval_seeds=VALIDATION_SEEDS,
+        resume=(out / CHECKPOINT / "manifest.json").is_file(),
+        progress=False,
+        command=f"coord-bench tune {job.name} --scenario {job.scenario} (trial folder)",
+        config={**job.config, "lr_decay_steps": job.steps},
+    )
+
+
 def _run_trial(job: TrialJob) -> dict[str, Any]:
     """Train one trial rung by rung, reporting each rung's validation profit to the journal.
 
     A rerun (after a kill) resumes the trial's run folder from its last checkpoint, which is
-    bit-identical to an uninterrupted run. Returns ``{"value", "pruned", "seconds", "steps"}``.
+    bit-identical to an uninterrupted run. Returns ``{"value", "pruned", "seconds", "steps"}``, and
+    ``"error"`` when the trainer refuses the trial's settings.
     """
     import optuna
 
@@ -275,19 +294,17 @@ def _run_trial(job: TrialJob) -> dict[str, Any]:
     reported = set(study._storage.get_trial(job.trial_id).intermediate_values)
     out, started, value, done = Path(job.out), time.perf_counter(), math.nan, 0
     for rung, target in enumerate(_rung_steps(job.steps)):
-        train(
-            job.name,
-            job.scenario,
-            target,
-            job.seed,
-            out,
-            eval_every=target - (_rung_steps(job.steps)[rung - 1] if rung else 0),
-            eval_seeds=VALIDATION_SEEDS,
-            resume=(out / CHECKPOINT / "manifest.json").is_file(),
-            progress=False,
-            command=f"coord-bench tune {job.name} --scenario {job.scenario} (trial folder)",
-            config={**job.config, "lr_decay_steps": job.steps},
-        )
+        try:
+            _train_rung(job, out, rung, target)
+        # settings the trainer refuses: the trial fails and the study goes on
+        except ValueError as error:
+            return {
+                "value": math.nan,
+                "pruned": False,
+                "error": str(error),
+                "seconds": 0.0,
+                "steps": 0,
+            }
         done, value = _profit_at(out, target)
         if rung not in reported:
             trial.report(value, rung)
@@ -470,13 +487,20 @@ def tune(
             else None,
         )
         for t, result in zip(pending, results, strict=True):
-            state = optuna.trial.TrialState.PRUNED if result["pruned"] else None
             study._storage.set_trial_user_attr(t._trial_id, "seconds", result["seconds"])
             study._storage.set_trial_user_attr(t._trial_id, "steps", result["steps"])
-            study.tell(t.number, None if result["pruned"] else result["value"], state=state)
+            if "error" in result:
+                study._storage.set_trial_user_attr(t._trial_id, "error", result["error"])
+                study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+                verdict = f"failed ({result['error']})"
+            elif result["pruned"]:
+                study.tell(t.number, state=optuna.trial.TrialState.PRUNED)
+                verdict = f"pruned, validation profit {result['value']:,.1f}"
+            else:
+                study.tell(t.number, result["value"])
+                verdict = f"complete, validation profit {result['value']:,.1f}"
             if progress:
-                verdict = "pruned" if result["pruned"] else "complete"
-                progress(f"trial {t.number}: {verdict}, validation profit {result['value']:,.1f}")
+                progress(f"trial {t.number}: {verdict}")
     summary = study_summary(study)
     if settings is not None and summary["best"] is not None:
         write_settings(settings, name, scenario, summary)
@@ -496,6 +520,7 @@ def study_summary(study: Any) -> dict[str, Any]:
                 "params": dict(t.params),
                 "intermediate": [t.intermediate_values[k] for k in sorted(t.intermediate_values)],
                 "seconds": round(float(t.user_attrs.get("seconds", 0.0)), 3),
+                **({"error": t.user_attrs["error"]} if "error" in t.user_attrs else {}),
             }
         )
     complete = [row for row in rows if row["state"] == "complete"]

@@ -211,3 +211,10 @@ def test_docs_print_every_search_space():
     docs = (Path(__file__).parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
     assert describe_spaces() in docs
     assert main(["tune", "mtma", "--show-space"]) == 0
+
+
+def test_settings_the_trainer_refuses_fail_the_trial_and_the_study_goes_on(tmp_path):
+    summary = tune("mtma", "tiny", 2, 256, tmp_path, fixed={**FIX, "clip_range": -1.0})
+    assert [row["state"] for row in summary["trials"]] == ["fail", "fail"]
+    assert "clip_range" in summary["trials"][0]["error"]
+    assert summary["best"] is None
