@@ -323,7 +323,9 @@ def _run_trial(job: TrialJob) -> dict[str, Any]:
     }
 
 
-def _check_arguments(name: str, trials: int, steps: int, seed: int, fixed: dict[str, Any]) -> None:
+def _check_arguments(
+    name: str, trials: int, steps: int, seed: int, fixed: dict[str, Any], pruner_startup: int
+) -> None:
     if name not in SEARCH_SPACES:
         raise KeyError(
             f"no search space for {name!r}; tunable baselines: {', '.join(RL_BASELINES)}"
@@ -333,6 +335,8 @@ def _check_arguments(name: str, trials: int, steps: int, seed: int, fixed: dict[
             raise ValueError(f"{label} must be a positive integer; got {value!r}")
     if not isinstance(seed, int) or not 0 <= seed < TRAINING_SEED_LIMIT:
         raise ValueError(f"seed must be an integer in [0, {TRAINING_SEED_LIMIT}); got {seed!r}")
+    if not isinstance(pruner_startup, int) or pruner_startup < 0:
+        raise ValueError(f"pruner_startup must be an integer >= 0; got {pruner_startup!r}")
     names = {param.name for param in SEARCH_SPACES[name]}
     unknown = sorted(set(fixed) - names)
     if unknown:
@@ -396,7 +400,9 @@ def tune(
     KeyError
         A baseline without a search space.
     ValueError
-        Non-positive trials or steps, a seed out of range, or a fixed parameter not in the space.
+        Non-positive trials or steps, a seed out of range, a negative ``pruner_startup``, a fixed
+        parameter not in the space, or a study in ``study_dir`` run with other arguments (baseline,
+        scenario, steps, seed, fixed parameters, pruner startup).
 
     Examples
     --------
@@ -405,7 +411,7 @@ def tune(
     import optuna
 
     fixed = dict(fixed or {})
-    _check_arguments(name, trials, steps, seed, fixed)
+    _check_arguments(name, trials, steps, seed, fixed, pruner_startup)
     load_scenario(scenario)  # an unknown scenario fails before any file is written
     folder = Path(study_dir)
     folder.mkdir(parents=True, exist_ok=True)

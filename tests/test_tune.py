@@ -194,6 +194,8 @@ def test_bad_arguments_name_the_field_and_write_nothing(tmp_path, capsys):
         tune("mtma", "tiny", 0, STEPS, tmp_path)
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 1000000\)"):
         tune("mtma", "tiny", 3, STEPS, tmp_path, seed=-1)
+    with pytest.raises(ValueError, match="pruner_startup must be an integer >= 0; got -1"):
+        tune("mtma", "tiny", 3, STEPS, tmp_path, pruner_startup=-1)
     with pytest.raises(KeyError, match="tunable baselines: centralized"):
         tune("siloed", "tiny", 3, STEPS, tmp_path)
     assert list(tmp_path.iterdir()) == []
