@@ -1,4 +1,4 @@
-"""The baselines' ``coord-bench`` subcommands, ``train`` and ``reproduce``, added by plug-in.
+"""The baselines' ``coord-bench`` subcommands, ``train``, ``tune`` and ``reproduce``, added by plug-in.
 
 ``pyproject.toml`` names :func:`add_commands` in the entry-point group ``coord_env.commands``: the
 commands live with the code they drive, and coord_env's command line stays free of baselines.
@@ -116,6 +116,68 @@ def _sweep(args: argparse.Namespace, runs: list[tuple[str, int]], config: dict) 
     return 0
 
 
+def _parse_config(items: Sequence[str] | None, command: str) -> dict | None:
+    """``key=value`` words as a dict (values parsed as JSON when they are); None on a bad word."""
+    config = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"coord-bench {command}: --fix takes key=value; got {item!r}", file=sys.stderr)
+            return None
+        try:
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
+    return config
+
+
+def _tune(args: argparse.Namespace) -> int:
+    """Run or resume an Optuna study; print its summary and write the best settings."""
+    from baselines.reproduce import TUNED_SETTINGS
+    from baselines.tune import describe_spaces, tune
+
+    if args.show_space:
+        print(describe_spaces(args.names), end="")
+        return 0
+    if len(args.names) != 1 or args.trials is None or args.steps is None:
+        print("coord-bench tune: give one NAME, --trials and --steps", file=sys.stderr)
+        return 2
+    fixed = _parse_config(args.fix, "tune")
+    if fixed is None:
+        return 2
+    try:
+        summary = tune(
+            args.names[0],
+            args.scenario,
+            args.trials,
+            args.steps,
+            args.study_dir,
+            seed=args.seed,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            fixed=fixed,
+            pruner_startup=args.pruner_startup,
+            settings=None if args.no_settings else (args.settings or TUNED_SETTINGS),
+            progress=None if args.quiet else print,
+        )
+    except (KeyError, ValueError, ImportError) as error:
+        message = error.args[0] if error.args else str(error)
+        print(f"coord-bench tune: {message}", file=sys.stderr)
+        return 2
+    states = [row["state"] for row in summary["trials"]]
+    print(
+        f"{summary['baseline']} on {summary['scenario']}: {len(states)} trials "
+        f"({states.count('complete')} complete, {states.count('pruned')} pruned), "
+        f"{summary['compute_seconds']:,.0f} s of trials"
+    )
+    if summary["best"] is not None:
+        print(
+            f"best: trial {summary['best']['number']}, validation profit "
+            f"{summary['best']['value']:,.1f}, settings {json.dumps(summary['config'])}"
+        )
+    return 0
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     """docs/results.md and its figures, from the committed checkpoints or retrained."""
     from baselines.reproduce import reproduce
@@ -137,7 +199,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[str]) -> None:
-    """Add ``train`` and ``reproduce`` to coord-bench's subcommands."""
+    """Add ``train``, ``tune`` and ``reproduce`` to coord-bench's subcommands."""
     training = commands.add_parser(
         "train", help="train an RL baseline: progress bar, logs, held-out evaluation, checkpoints"
     )
@@ -181,6 +243,49 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
     add_scheduler_argument(training, "runs")
     training.add_argument("--quiet", action="store_true")
     training.set_defaults(handler=_train)
+
+    tuning = commands.add_parser(
+        "tune", help="an Optuna study of an RL baseline's hyperparameters (docs/training.md)"
+    )
+    from baselines.tune import PRUNER_STARTUP_TRIALS, SEARCH_SPACES
+
+    tuning.add_argument(
+        "names",
+        nargs="+",
+        choices=tuple(SEARCH_SPACES),
+        metavar="NAME",
+        help=", ".join(SEARCH_SPACES) + " (several only with --show-space)",
+    )
+    tuning.add_argument("--scenario", default="default", choices=scenario_names)
+    tuning.add_argument("--trials", type=int, help="the study's total trials")
+    tuning.add_argument("--steps", type=int, help="each trial's budget in environment steps")
+    tuning.add_argument("--study-dir", default="studies", help="journal file and trial folders")
+    tuning.add_argument("--seed", type=int, default=0, help="sampler seed and training seed")
+    tuning.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="trials at a time (0: one, in this process); with --scheduler local: the workers",
+    )
+    tuning.add_argument(
+        "--fix", nargs="*", metavar="KEY=VALUE", help="hold search-space parameters fixed"
+    )
+    tuning.add_argument(
+        "--pruner-startup",
+        type=int,
+        default=PRUNER_STARTUP_TRIALS,
+        help="finished trials before the median pruner prunes",
+    )
+    tuning.add_argument(
+        "--settings", help="settings file to write the best trial into (default: the package's)"
+    )
+    tuning.add_argument("--no-settings", action="store_true", help="write no settings file")
+    tuning.add_argument(
+        "--show-space", action="store_true", help="print the search spaces as Markdown and exit"
+    )
+    add_scheduler_argument(tuning, "trials")
+    tuning.add_argument("--quiet", action="store_true")
+    tuning.set_defaults(handler=_tune)
 
     again = commands.add_parser(
         "reproduce", help="write docs/results.md: every baseline, learning curves, claims, insights"

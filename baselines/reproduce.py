@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -41,12 +42,13 @@ __all__ = [
     "CURVE_SEEDS",
     "HEADLINE_SCENARIOS",
     "TRAINING_BUDGETS",
-    "TUNED_LEARNING_RATES",
+    "TUNED_SETTINGS",
     "reproduce",
     "retrain",
     "training_budget",
     "training_command",
     "training_config",
+    "tuned_settings",
 ]
 
 HEADLINE_SCENARIOS = ("default", "multiscale")
@@ -77,16 +79,9 @@ BUDGET_EXCEPTIONS = {
     ("ippo", "default"): 3_000_000,
     ("ippo", "multiscale"): 1_000_000,
 }
-# SB3 learning rates the tuning sweep chose per (baseline, scenario), each decaying linearly to 0
-# at the budget (docs/training.md, "Ten times the budget for siloed_rl and ippo, and the tuning
-# sweep"): on multiscale the departmental learners oscillate at SB3's constant 3e-4 and settle
-# better with 1e-4; centralized is stuck at 42k with 3e-4 (constant or decayed) and climbs to
-# 55k with 1e-3.
-TUNED_LEARNING_RATES: dict[tuple[str, str], float] = {
-    ("centralized", "multiscale"): 1e-3,
-    ("ippo", "multiscale"): 1e-4,
-    ("siloed_rl", "multiscale"): 1e-4,
-}
+# The tuned settings per (baseline, scenario): one data file, written by ``coord-bench tune``
+# (baselines/tune.py) and read here (docs/training.md, "Tuning protocol").
+TUNED_SETTINGS = Path(__file__).parent / "settings" / "tuned.json"
 EVAL_POINTS = 20  # held-out evaluations per run (fewer for budgets under 300k: 15k apart)
 HEURISTICS = ("random", "mean_demand", "siloed", "coordinated", "lp")
 TABLE_METRICS = (
@@ -115,23 +110,53 @@ def eval_every(budget: int) -> int:
     return max(15_000, budget // EVAL_POINTS)
 
 
-def training_config(name: str, scenario: Scenario) -> dict[str, Any]:
+def tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The tuned hyperparameters per ``(baseline, scenario)`` from the settings file.
+
+    Parameters
+    ----------
+    path : path, optional
+        A settings file as ``coord-bench tune`` writes it (default: the package's
+        :data:`TUNED_SETTINGS`).
+
+    Returns
+    -------
+    dict
+        ``{(baseline, scenario): config}``; a config holds trainer fields (``learning_rate``...).
+
+    Examples
+    --------
+    >>> tuned_settings()["centralized", "multiscale"]
+    {'learning_rate': 0.001}
+    """
+    path = TUNED_SETTINGS if path is None else path
+    entries = json.loads(Path(path).read_text(encoding="utf-8"))["settings"]
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, entry in entries.items():
+        name, _, scenario = key.partition("/")
+        out[name, scenario] = dict(entry["config"])
+    return out
+
+
+def training_config(
+    name: str, scenario: Scenario, settings: str | Path | None = None
+) -> dict[str, Any]:
     """Hyperparameters beyond the trainer's defaults.
 
     MTMA's learning rates decay to the budget. Budgets of a million steps or more use wide
     rollouts and few large minibatches: :data:`~baselines.rl.mtma.config.THROUGHPUT_ROLLOUT` for
-    MTMA, :data:`~baselines.rl.sb3.SB3_THROUGHPUT_ROLLOUT` for the SB3 baselines. An SB3
-    baseline with a rate in :data:`TUNED_LEARNING_RATES` decays it to the budget too.
+    MTMA, :data:`~baselines.rl.sb3.SB3_THROUGHPUT_ROLLOUT` for the SB3 baselines. The tuned
+    settings of ``(name, scenario)`` in the ``settings`` file (:func:`tuned_settings`) come on
+    top, and an SB3 baseline with tuned settings decays its learning rate to the budget too.
     """
     budget = training_budget(name, scenario)
+    tuned = tuned_settings(settings).get((name, scenario.name), {})
     if name in MTMA_TRAINERS:
         rollout = THROUGHPUT_ROLLOUT if budget >= 1_000_000 else {}
-        return {**rollout, "lr_decay_steps": budget}
+        return {**rollout, **tuned, "lr_decay_steps": budget}
     config = dict(SB3_THROUGHPUT_ROLLOUT) if budget >= 1_000_000 else {}
-    if (name, scenario.name) in TUNED_LEARNING_RATES:
-        config.update(
-            learning_rate=TUNED_LEARNING_RATES[name, scenario.name], lr_decay_steps=budget
-        )
+    if tuned:
+        config.update(tuned, lr_decay_steps=budget)
     return config
 
 

@@ -14,7 +14,12 @@ import numpy as np
 from coord_env.fileio import atomic_output
 from coord_env.harness.trajectory import Trajectory
 
-__all__ = ["plot_learning_curves", "plot_profit", "plot_trajectories"]
+__all__ = [
+    "plot_learning_curves",
+    "plot_performance_profiles",
+    "plot_profit",
+    "plot_trajectories",
+]
 
 
 def _figure(width: float, height: float):
@@ -186,6 +191,60 @@ def plot_learning_curves(
     axes.set_ylabel("held-out episode profit")
     axes.set_title(title, fontsize="medium")
     axes.legend(loc="best", fontsize="small")
+    figure.tight_layout()
+    _save(figure, path)
+    return Path(path)
+
+
+def plot_performance_profiles(
+    profiles: Mapping[str, Mapping[str, np.ndarray]],
+    taus: np.ndarray,
+    path: str | Path,
+    title: str = "",
+    x_label: str = "normalized score τ",
+) -> Path:
+    """Performance profiles: per method, the fraction of runs x tasks scoring above τ, with its
+    confidence band; the legend sits outside the axes, right of the plot.
+
+    Parameters
+    ----------
+    profiles : mapping
+        Method name -> ``{"value", "ci_low", "ci_high"}`` arrays over ``taus`` (as
+        :func:`coord_env.harness.stats.interval_estimate` returns for
+        :func:`~coord_env.harness.stats.performance_profile`).
+    taus : array of float
+        The thresholds.
+    path : where to write the PNG
+    title : str
+    x_label : str
+
+    Returns
+    -------
+    Path of the written file.
+
+    Raises
+    ------
+    ValueError
+        A profile whose length differs from ``taus``'s.
+    """
+    thresholds = np.asarray(taus, dtype=float)
+    figure = _figure(8.0, 4.2)
+    axes = figure.add_subplot()
+    for index, (name, profile) in enumerate(profiles.items()):
+        for key in ("value", "ci_low", "ci_high"):
+            if np.shape(profile[key]) != thresholds.shape:
+                raise ValueError(
+                    f"profile {name!r}: {key} has shape {np.shape(profile[key])}, taus "
+                    f"{thresholds.shape}; compute it over the same taus"
+                )
+        color = f"C{index}"
+        axes.plot(thresholds, profile["value"], color=color, label=name)
+        axes.fill_between(thresholds, profile["ci_low"], profile["ci_high"], color=color, alpha=0.2)
+    axes.set_xlabel(x_label)
+    axes.set_ylabel("fraction of runs with score > τ")
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_title(title, fontsize="medium")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0)
     figure.tight_layout()
     _save(figure, path)
     return Path(path)

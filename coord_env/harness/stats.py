@@ -1,13 +1,24 @@
-"""Summary statistics of per-seed results: mean, interquartile mean, bootstrap confidence interval."""
+"""Summary statistics of per-seed results: mean, interquartile mean, bootstrap confidence interval;
+and the rliable-style aggregates over runs x tasks (Agarwal et al., 2021): IQM, stratified bootstrap
+intervals, probability of improvement and performance profiles, with numpy and scipy only."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["iqm", "relative_change", "summarize"]
+__all__ = [
+    "aggregate_iqm",
+    "interval_estimate",
+    "iqm",
+    "performance_profile",
+    "probability_of_improvement",
+    "relative_change",
+    "summarize",
+]
 
 BOOTSTRAP_RESAMPLES = 9_999
 # scipy >= 1.15 names the generator ``rng``; older releases ``random_state``.
@@ -74,3 +85,176 @@ def summarize(values: np.ndarray, seed: int = 0) -> dict[str, float]:
         )
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     return {"mean": mean, "iqm": iqm(values), "ci_low": low, "ci_high": high, "n": int(values.size)}
+
+
+def _matrix(scores: np.ndarray, label: str = "scores") -> np.ndarray:
+    """``scores`` as a finite float matrix of runs x tasks, or a ValueError naming ``label``."""
+    matrix = np.asarray(scores, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[0] < 1 or matrix.shape[1] < 1:
+        raise ValueError(
+            f"{label} must be a matrix of runs x tasks (at least 1 x 1); got shape {matrix.shape}"
+        )
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"{label} must be finite; it holds NaN or infinity")
+    return matrix
+
+
+def aggregate_iqm(scores: np.ndarray) -> float:
+    """The interquartile mean over all runs and tasks (rliable's ``aggregate_iqm``).
+
+    Parameters
+    ----------
+    scores : array of shape (runs, tasks)
+        E.g. normalized scores, one row per training seed, one column per scenario.
+
+    Returns
+    -------
+    float
+        The mean of the middle 50% of the pooled scores.
+
+    Raises
+    ------
+    ValueError
+        ``scores`` is not a finite matrix.
+
+    Examples
+    --------
+    >>> aggregate_iqm(np.array([[1, 2], [2, 2], [1, 1], [2, 1]]))
+    1.5
+    """
+    return iqm(_matrix(scores).ravel())
+
+
+def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> float:
+    """P(X > Y): per task the Mann-Whitney U statistic of X's runs against Y's over the number
+    of pairs (ties count one half), averaged over tasks (rliable's definition).
+
+    Parameters
+    ----------
+    scores_x, scores_y : arrays of shape (runs_x, tasks), (runs_y, tasks)
+        The two methods' scores on the same tasks, in the same column order.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0.5 when neither method tends to score higher.
+
+    Raises
+    ------
+    ValueError
+        A score set is not a finite matrix, or the two have different numbers of tasks.
+
+    Examples
+    --------
+    >>> x = np.array([[1, 2], [2, 2], [1, 1], [2, 1]])
+    >>> round(probability_of_improvement(x, np.array([[1, 1], [2, 2], [3, 3]])), 6)
+    0.333333
+    """
+    x, y = _matrix(scores_x, "scores_x"), _matrix(scores_y, "scores_y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"scores_x and scores_y must have the same tasks (columns); got {x.shape[1]} and "
+            f"{y.shape[1]}"
+        )
+    # the U statistic of each task, counted over all (x run, y run) pairs: what
+    # scipy.stats.mannwhitneyu(x, y, axis=0).statistic returns, without its test's overhead
+    pairs_x, pairs_y = x[:, None, :], y[None, :, :]
+    u = (pairs_x > pairs_y).sum(axis=(0, 1)) + 0.5 * (pairs_x == pairs_y).sum(axis=(0, 1))
+    return float(np.mean(u) / (x.shape[0] * y.shape[0]))
+
+
+def performance_profile(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """The run-score distribution: for each threshold, the fraction of runs x tasks scoring above.
+
+    Parameters
+    ----------
+    scores : array of shape (runs, tasks)
+    taus : array of float
+        Thresholds, e.g. ``np.linspace(0, 100, 101)`` for normalized scores.
+
+    Returns
+    -------
+    array of float, one fraction in [0, 1] per threshold (non-increasing in ``tau``).
+
+    Examples
+    --------
+    >>> performance_profile(np.array([[1.0, 3.0], [2.0, 4.0]]), np.array([0.0, 2.0, 4.0]))
+    array([1. , 0.5, 0. ])
+    """
+    matrix = _matrix(scores)
+    thresholds = np.asarray(taus, dtype=float)
+    return (matrix.ravel()[None, :] > thresholds.ravel()[:, None]).mean(axis=1)
+
+
+def interval_estimate(
+    statistic: Callable[..., float | np.ndarray],
+    *scores: np.ndarray,
+    reps: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
+) -> dict[str, np.ndarray | float]:
+    """A statistic of score matrices and its stratified-bootstrap percentile interval.
+
+    Each resample draws, for every score matrix and every task (column) separately, as many runs
+    with replacement as the task has: the strata are the tasks (scenarios), so each resample keeps
+    every task's weight (rliable's ``StratifiedBootstrap``; matrices are resampled independently,
+    as its ``StratifiedIndependentBootstrap`` does for probability of improvement).
+
+    Parameters
+    ----------
+    statistic : callable
+        Of as many matrices as ``scores``; a float or an array (e.g. a performance profile).
+    *scores : arrays of shape (runs, tasks)
+    reps : int
+        Bootstrap resamples.
+    seed : int
+        Seeds the resampling: the same inputs always give the same interval.
+    confidence : float
+        The interval's coverage, in (0, 1).
+
+    Returns
+    -------
+    dict with ``value`` (the statistic of the data), ``ci_low`` and ``ci_high``: floats for a
+    scalar statistic, arrays for an array one.
+
+    Raises
+    ------
+    ValueError
+        No score matrix, a matrix that is not finite, ``reps`` < 1 or ``confidence`` outside (0, 1).
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
+    >>> out = interval_estimate(aggregate_iqm, x, reps=200)
+    >>> out["ci_low"] <= out["value"] <= out["ci_high"]
+    True
+    """
+    if not scores:
+        raise ValueError("interval_estimate needs at least one score matrix")
+    if not isinstance(reps, int) or reps < 1:
+        raise ValueError(f"reps must be a positive integer; got {reps!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
+    matrices = [_matrix(matrix, f"scores[{index}]") for index, matrix in enumerate(scores)]
+    rng = np.random.default_rng(seed)
+    indices = [rng.integers(0, m.shape[0], size=(reps, *m.shape)) for m in matrices]
+    samples = np.array(
+        [
+            np.asarray(
+                statistic(
+                    *(
+                        np.take_along_axis(m, index[rep], axis=0)
+                        for m, index in zip(matrices, indices, strict=True)
+                    )
+                ),
+                dtype=float,
+            )
+            for rep in range(reps)
+        ]
+    )
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    low, high = np.percentile(samples, [tail, 100.0 - tail], axis=0)
+    value = np.asarray(statistic(*matrices), dtype=float)
+    if value.ndim == 0:
+        return {"value": float(value), "ci_low": float(low), "ci_high": float(high)}
+    return {"value": value, "ci_low": low, "ci_high": high}
