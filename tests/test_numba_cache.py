@@ -67,6 +67,7 @@ def test_a_read_only_copy_of_the_package_imports_steps_and_fills_the_user_cache(
         PYTHONPATH=str(package.parent),
         XDG_CACHE_HOME=str(tmp_path / "cache"),
         HOME=str(tmp_path / "home"),
+        PYTHONDONTWRITEBYTECODE="1",  # Python's own bytecode cache is not ours to test
     )
     result = subprocess.run(
         [sys.executable, "-c", script],

@@ -89,11 +89,21 @@ except FileNotFoundError:
     _FOLDER, _CACHE = None, False
 
 
-def kernel_jit(function: Callable[..., Any]) -> Callable[..., Any]:
+def kernel_jit(
+    function: Callable[..., Any] | None = None, *, signatures: Any = None
+) -> Callable[..., Any]:
     """``numba.njit(cache=True, nogil=True)`` with the cache folder of :func:`cache_folder`.
 
-    ``nogil``: envs stepped in threads (one generator each) run their ticks side by side, as the
-    numpy kernel's draws did (numpy released the GIL in them).
+    Every compiled function of the package goes through this one decorator, so all of them cache
+    where a read-only install can. ``nogil``: envs stepped in threads (one generator each) run
+    their ticks side by side, as the numpy kernel's draws did (numpy released the GIL in them).
+
+    Parameters
+    ----------
+    function : callable, optional
+        The function to compile; omit it to get a decorator (``@kernel_jit(signatures=...)``).
+    signatures : numba signature or list of them, optional
+        Compile eagerly for these types only (one compilation whatever the arrays' layout).
 
     Examples
     --------
@@ -101,7 +111,12 @@ def kernel_jit(function: Callable[..., Any]) -> Callable[..., Any]:
     >>> type(multinomial).__name__  # compiled on its first call, then cached on disk
     'CPUDispatcher'
     """
-    if _FOLDER is None:
-        return numba.njit(cache=_CACHE, nogil=True)(function)
-    with _cache_dir(_FOLDER):
-        return numba.njit(cache=True, nogil=True)(function)
+
+    def compile_(function: Callable[..., Any]) -> Callable[..., Any]:
+        arguments = () if signatures is None else (signatures,)
+        if _FOLDER is None:
+            return numba.njit(*arguments, cache=_CACHE, nogil=True)(function)
+        with _cache_dir(_FOLDER):
+            return numba.njit(*arguments, cache=True, nogil=True)(function)
+
+    return compile_ if function is None else compile_(function)

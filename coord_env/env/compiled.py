@@ -17,7 +17,9 @@ is cached on disk, ``cache=True``) whatever strides the caller's arrays have.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
+
+from coord_env.core.jit import kernel_jit
 
 __all__ = [
     "decode_levels",
@@ -42,10 +44,8 @@ _OUT_I2, _OUT_I3 = _written(types.int64, 2), _written(types.int64, 3)
 _OUT_F2 = _written(types.float64, 2)
 
 
-@njit(
-    types.boolean(_I2, _I2, types.int64, types.int64, _I1, _OUT_I2, _OUT_I3),
-    cache=True,
-    nogil=True,
+@kernel_jit(
+    signatures=types.boolean(_I2, _I2, types.int64, types.int64, _I1, _OUT_I2, _OUT_I3),
 )
 def decode_levels(
     inventory: np.ndarray,
@@ -130,13 +130,11 @@ def _decode_scores(
     return True
 
 
-decode_scores = njit(
-    [
+decode_scores = kernel_jit(
+    signatures=[
         types.boolean(scores, scores, _I1, _OUT_I2, _OUT_I3)
         for scores in (_read(types.float32, 2), _F2)
     ],
-    cache=True,
-    nogil=True,
 )(_decode_scores)
 decode_scores.__doc__ = """Check and decode continuous actions of B retailers; False if any is invalid.
 
@@ -160,8 +158,8 @@ bool
 """
 
 
-@njit(
-    types.void(
+@kernel_jit(
+    signatures=types.void(
         _I2,
         _I3,
         _F3,
@@ -178,8 +176,6 @@ bool
         _F1,
         _written(types.float32, 2),
     ),
-    cache=True,
-    nogil=True,
 )
 def fill_state_vectors(
     on_hand: np.ndarray,
@@ -260,10 +256,8 @@ def fill_state_vectors(
             e += 1
 
 
-@njit(
-    types.void(_I2, _I2, _I2, _I2, _I2, _I2, _I2, _I2, _F1, _F1, _F1, _F1, _F1, _OUT_F2),
-    cache=True,
-    nogil=True,
+@kernel_jit(
+    signatures=types.void(_I2, _I2, _I2, _I2, _I2, _I2, _I2, _I2, _F1, _F1, _F1, _F1, _F1, _OUT_F2),
 )
 def tick_totals(
     sales: np.ndarray,
