@@ -6,7 +6,10 @@ step; docs/adapters.md, section BenchMARL); elsewhere these tests skip."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +24,7 @@ import coord_env
 from coord_env.adapters.benchmarl import DEFAULT_CONFIG, CoordEnvTask, CoordEnvTaskClass
 from coord_env.adapters.torchrl import RetailTorchRLEnv
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "benchmarl_task.py"
 FRAMES = 160  # per iteration: 8 retailers of `tiny` (horizon 20), one episode each
 
 
@@ -129,3 +133,17 @@ def test_discrete_actions_and_reserved_config_keys_are_refused():
     bad = CoordEnvTask.TINY.get_task(config={"scenario": "tiny", "clip_actions": "yes"})
     with pytest.raises(ValueError, match="clip_actions"):
         bad.get_env_fun(num_envs=2, continuous_actions=True, seed=0, device="cpu")()
+
+
+def test_the_example_runs_mappo_and_ippo(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("example_benchmarl_task", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its frozen dataclass resolves annotations there
+    spec.loader.exec_module(module)
+    for algorithm in ("mappo", "ippo"):
+        argv = ["--algorithm", algorithm, "--scenario", "tiny", "--iters", "1", "--frames", "80"]
+        experiment = module.main([*argv, "--save-folder", str(tmp_path)])
+        assert experiment.total_frames == 80 and experiment.n_iters_performed == 1
+        assert f"{algorithm} on tiny: 80 frames, 1 iterations" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="algorithm: expected one of"):
+        module.make_experiment("maddpg", "tiny", module.Budget(), 0, str(tmp_path))
