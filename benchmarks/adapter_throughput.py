@@ -105,6 +105,7 @@ def benchmarl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float)
     of B ``PettingZooWrapper`` copies, full infos, as a task written over the wrapper gets) and
     through ``coord_env.adapters.benchmarl.CoordEnvTask`` (one ``RetailTorchRLEnv`` of batch B).
     Needs ``benchmarl`` (its own venv: docs/adapters.md)."""
+    import gc
     import tempfile
 
     import torch
@@ -152,6 +153,7 @@ def benchmarl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float)
     globals()[WrapperTask.__name__] = WrapperTask
 
     def collection_rate(task, B: int, folder: str) -> float:
+        torch.set_num_threads(1)  # as in torchrl_rows; a SerialEnv resets it to its own count
         config = ExperimentConfig.get_from_yaml()
         frames = 8 * B  # 8 ticks of B retailers per collector batch
         config.max_n_frames, config.max_n_iters = None, 10**6
@@ -168,6 +170,7 @@ def benchmarl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float)
             seed=0,
             config=config,
         )
+        torch.set_num_threads(1)
         batches = iter(experiment.collector)
         next(batches)  # warm-up: the first reset and lazy initialisation
         total, start = 0, time.perf_counter()
@@ -175,6 +178,8 @@ def benchmarl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float)
             total += next(batches).numel()
         rate = total / (time.perf_counter() - start)
         experiment.close()
+        del experiment, batches
+        gc.collect()  # a closed experiment's cycles otherwise slow the next row's collection
         return rate
 
     rows = []
