@@ -140,10 +140,15 @@ def test_the_example_runs_mappo_and_ippo(tmp_path, capsys):
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its frozen dataclass resolves annotations there
     spec.loader.exec_module(module)
-    for algorithm in ("mappo", "ippo"):
+    for algorithm, evaluation in (("mappo", "0"), ("ippo", "80")):
         argv = ["--algorithm", algorithm, "--scenario", "tiny", "--iters", "1", "--frames", "80"]
-        experiment = module.main([*argv, "--save-folder", str(tmp_path)])
+        folder = tmp_path / algorithm
+        folder.mkdir()
+        argv += ["--evaluation-interval", evaluation, "--save-folder", str(folder)]
+        experiment = module.main(argv)
         assert experiment.total_frames == 80 and experiment.n_iters_performed == 1
         assert f"{algorithm} on tiny: 80 frames, 1 iterations" in capsys.readouterr().out
+        evaluations = list(folder.rglob("eval_reward_episode_reward_mean.csv"))
+        assert len(evaluations) == (evaluation != "0")  # BenchMARL's evaluation over a horizon
     with pytest.raises(ValueError, match="algorithm: expected one of"):
         module.make_experiment("maddpg", "tiny", module.Budget(), 0, str(tmp_path))
