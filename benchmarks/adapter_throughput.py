@@ -6,7 +6,9 @@ advancing one tick, so a batched step of B retailers counts B. Each library is o
 returning rows; add a function to ``LIBRARIES`` for another library.
 
     python benchmarks/adapter_throughput.py [--seconds 3] [--scenarios small default]
-        [--batch-sizes 16 256] [--libraries torchrl]
+        [--batch-sizes 16 256] [--libraries torchrl benchmarl]
+
+By default every library of ``LIBRARIES`` that is installed; BenchMARL needs its own venv.
 
 Prints a Markdown table (docs/adapters.md's numbers come from it).
 """
@@ -14,7 +16,9 @@ Prints a Markdown table (docs/adapters.md's numbers come from it).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -94,20 +98,123 @@ def torchrl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float) -
     return rows
 
 
+def benchmarl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float) -> list[Row]:
+    """BenchMARL: MAPPO's collection (its collector stepping the env under the MAPPO policy,
+    ``continuous_actions=True``, ``reward_scale="auto"``, ``clip_actions=True``, the global state
+    on) over B retailers, through BenchMARL's stock path for a non-batched env (a ``SerialEnv``
+    of B ``PettingZooWrapper`` copies, full infos, as a task written over the wrapper gets) and
+    through ``coord_env.adapters.benchmarl.CoordEnvTask`` (one ``RetailTorchRLEnv`` of batch B).
+    Needs ``benchmarl`` (its own venv: docs/adapters.md)."""
+    import gc
+    import tempfile
+
+    import torch
+    from benchmarl.algorithms import MappoConfig
+    from benchmarl.experiment import Experiment, ExperimentConfig
+    from benchmarl.models import MlpConfig
+    from torchrl.envs.libs.pettingzoo import PettingZooWrapper
+
+    from coord_env.adapters.benchmarl import DEFAULT_CONFIG, CoordEnvTask, CoordEnvTaskClass
+
+    torch.set_num_threads(1)
+
+    class WrapperTask(CoordEnvTaskClass):
+        """The same task over PettingZooWrapper(coord_env.parallel_env): BenchMARL batches it
+        in a SerialEnv, as it does any env whose batch size is ()."""
+
+        def get_env_fun(self, num_envs, continuous_actions, seed, device):
+            options = {k: v for k, v in self.config.items() if k not in ("scenario", "infos")}
+            return_state = options.pop("return_state")
+
+            def make_env():
+                env = PettingZooWrapper(
+                    coord_env.parallel_env(
+                        self.config["scenario"], continuous_actions=True, **options
+                    ),
+                    categorical_actions=True,
+                    return_state=return_state,
+                    device=device,
+                )
+                env.set_seed(seed)
+                return env
+
+            return make_env
+
+        def max_steps(self, env):
+            return coord_env.load_scenario(self.config["scenario"]).horizon
+
+        def group_map(self, env):
+            while not hasattr(env, "group_map") or callable(env.group_map):
+                env = env.base_env
+            return dict(env.group_map)
+
+    # BenchMARL pickles the task into its folder: the class must be found by its module's name.
+    WrapperTask.__qualname__ = WrapperTask.__name__
+    globals()[WrapperTask.__name__] = WrapperTask
+
+    def collection_rate(task, B: int, folder: str) -> float:
+        torch.set_num_threads(1)  # as in torchrl_rows; a SerialEnv resets it to its own count
+        config = ExperimentConfig.get_from_yaml()
+        frames = 8 * B  # 8 ticks of B retailers per collector batch
+        config.max_n_frames, config.max_n_iters = None, 10**6
+        config.on_policy_collected_frames_per_batch = frames
+        config.on_policy_n_envs_per_worker = B
+        config.on_policy_minibatch_size = frames
+        config.evaluation, config.render, config.loggers = False, False, []
+        config.evaluation_episodes, config.create_json, config.save_folder = 1, False, folder
+        experiment = Experiment(
+            task=task,
+            algorithm_config=MappoConfig.get_from_yaml(),
+            model_config=MlpConfig.get_from_yaml(),
+            critic_model_config=MlpConfig.get_from_yaml(),
+            seed=0,
+            config=config,
+        )
+        torch.set_num_threads(1)
+        batches = iter(experiment.collector)
+        next(batches)  # warm-up: the first reset and lazy initialisation
+        total, start = 0, time.perf_counter()
+        while total < 3 * frames or time.perf_counter() < start + seconds:
+            total += next(batches).numel()
+        rate = total / (time.perf_counter() - start)
+        experiment.close()
+        del experiment, batches
+        gc.collect()  # a closed experiment's cycles otherwise slow the next row's collection
+        return rate
+
+    rows = []
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as folder:
+        warnings.simplefilter("ignore")  # BenchMARL's and TorchRL's version notices
+        for scenario in scenarios:
+            member = CoordEnvTask[scenario.upper()]
+            config = {"scenario": scenario, **DEFAULT_CONFIG}
+            for B in batch_sizes:
+                rate = collection_rate(WrapperTask(member.name, config), B, folder)
+                path = "MAPPO collection, SerialEnv(PettingZooWrapper)"
+                rows.append(Row("BenchMARL", path, scenario, B, rate, stock=True))
+                rate = collection_rate(member.get_task(), B, folder)
+                path = "MAPPO collection, CoordEnvTask (RetailTorchRLEnv)"
+                rows.append(Row("BenchMARL", path, scenario, B, rate, stock=False))
+    return rows
+
+
 LIBRARIES: dict[str, Callable[[list[str], list[int], float], list[Row]]] = {
     "torchrl": torchrl_rows,
+    "benchmarl": benchmarl_rows,  # needs its own venv (BenchMARL pins an older torchrl)
 }
 
 
 def markdown(rows: list[Row]) -> str:
-    """The rows as a Markdown table, each with its ratio to its library's stock path."""
+    """The rows as a Markdown table, each with its ratio to its library's stock path (the stock
+    row of the same B if there is one, else of the scenario)."""
     stock = {(r.library, r.scenario): r.steps_per_second for r in rows if r.stock}
+    stock |= {(r.library, r.scenario, r.num_envs): r.steps_per_second for r in rows if r.stock}
     lines = [
         "| library | path | scenario | B | env-steps/s | vs stock |",
         "|---|---|---|---:|---:|---:|",
     ]
     for r in rows:
-        base = stock.get((r.library, r.scenario))
+        base = stock.get((r.library, r.scenario, r.num_envs), stock.get((r.library, r.scenario)))
         ratio = f"{r.steps_per_second / base:.1f}x" if base else "n/a"
         lines.append(
             f"| {r.library} | {r.path} | {r.scenario} | {r.num_envs} | "
@@ -121,8 +228,16 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--seconds", type=float, default=3.0, help="wall time per row")
     parser.add_argument("--scenarios", nargs="+", default=["small", "default"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 256])
-    parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
+    parser.add_argument(
+        "--libraries", nargs="+", default=None, choices=LIBRARIES, help="default: the installed"
+    )
     args = parser.parse_args(argv)
+    if args.libraries is None:  # each library's key is its module's name
+        args.libraries = [name for name in LIBRARIES if importlib.util.find_spec(name)]
+        for name in sorted(set(LIBRARIES) - set(args.libraries)):
+            print(
+                f"{name}: not installed, no rows (pass --libraries to require it)", file=sys.stderr
+            )
     rows = []
     for library in args.libraries:
         rows += LIBRARIES[library](args.scenarios, args.batch_sizes, args.seconds)

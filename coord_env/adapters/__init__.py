@@ -7,5 +7,7 @@ Each library has its own module, imported on demand, so ``import coord_env.adapt
 - :mod:`coord_env.adapters.joint`: the joint (whole-firm) observation and action of both agents,
   shared by the adapters and the single-env views; numpy and gymnasium only.
 - :mod:`coord_env.adapters.torchrl`: a TorchRL ``EnvBase`` with ``batch_size=[B]`` whose specs are
-  ``PettingZooWrapper``'s (needs ``coord-env[examples]``).
+  ``PettingZooWrapper``'s (needs ``coord-env[examples]``; tested with torchrl 0.11.1 and 0.14.1).
+- :mod:`coord_env.adapters.benchmarl`: coord_env as a BenchMARL task (``CoordEnvTask``) on the
+  TorchRL adapter (needs ``benchmarl``, in a venv of its own: docs/adapters.md).
 """
