@@ -6,6 +6,7 @@ Runs only where agilerl is installed (its own venv: docs/adapters.md, AgileRL; .
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -18,6 +19,7 @@ from agilerl.algorithms import IPPO
 from agilerl.training.train_multi_agent_on_policy import train_multi_agent_on_policy
 from agilerl.utils.utils import make_multi_agent_vect_envs
 from agilerl.vector.pz_vec_env import PettingZooVecEnv
+from test_examples import check_results, load_example
 
 import coord_env
 from coord_env import InvalidActionError
@@ -190,3 +192,37 @@ def test_agilerls_ippo_trainer_runs_on_it_unchanged():
         not torch.equal(b, p) for b, p in zip(before, agent.actors.parameters(), strict=True)
     )
     assert np.isfinite(env.completed_episode_profit).all()  # episodes ended and reset
+
+
+def test_example_trains_ippo_and_scores_it_through_the_harness(capsys):
+    """examples/agilerl_ippo.py: AgileRL's trainer on the adapter, the trained agent as a plug-in
+    through its public get_action, scored on official seeds; the same seed, the same document."""
+    module = load_example("agilerl_ippo")
+    argv = ["--scenario", "tiny", "--steps", "640", "--num-envs", "8", "--seeds", "2"]
+    first = module.main(argv)
+    printed = capsys.readouterr().out
+    assert "agilerl_ippo on coord/tiny-v0, 2 seeds: profit mean" in printed
+    assert f"{first['profit']['mean']:,.1f}" in printed
+    check_results(first, "agilerl_ippo")
+    again = module.main(argv)
+    assert json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
+
+
+def test_example_policy_declares_continuous_actions_to_the_harness():
+    module = load_example("agilerl_ippo")
+    env = RetailAgileRLVecEnv("tiny", 2, continuous_actions=True)
+    agent = module.make_agent(env, learn_step=16, lr=1e-3)
+    factory = module.AgileRLPolicyFactory(agent, {"continuous_actions": True})
+    # Box actions: scoring under the default MultiDiscrete spaces would raise InvalidActionError
+    results = coord_env.evaluate(factory, "tiny", [0], name="agilerl_ippo")
+    assert math.isfinite(results["per_seed"][0]["profit"])
+    policy = factory(coord_env.parallel_env("tiny", continuous_actions=True))
+    single = coord_env.parallel_env("tiny", continuous_actions=True)
+    observations, infos = single.reset(seed=0)
+    policy.reset(seed=3)
+    first = policy.act(observations, infos)
+    policy.reset(seed=3)
+    second = policy.act(observations, infos)
+    assert all(np.array_equal(first[a], second[a]) for a in first)
+    for agent_id, action in first.items():
+        assert single.action_space(agent_id).contains(action)

@@ -215,5 +215,9 @@ class RetailAgileRLVecEnv(PettingZooVecEnv):
         return self.vector_env.state()
 
     def close_extras(self, **kwargs: Any) -> None:
-        """Close the vector env (nothing to release: no processes)."""
+        """Nothing to release (no processes): the env stays usable after ``close``.
+
+        AgileRL's trainers close the env they were given when they return, so a later call (e.g.
+        training in chunks, as examples/agilerl_ippo.py does) can go on with the same env.
+        """
         self.vector_env.close()
