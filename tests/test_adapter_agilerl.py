@@ -226,3 +226,27 @@ def test_example_policy_declares_continuous_actions_to_the_harness():
     assert all(np.array_equal(first[a], second[a]) for a in first)
     for agent_id, action in first.items():
         assert single.action_space(agent_id).contains(action)
+
+
+def test_maddpg_needs_continuous_actions_and_then_acts_on_the_adapter():
+    """docs/adapters.md: AgileRL's MADDPG (and MATD3) refuse MultiDiscrete; with
+    continuous_actions=True they build, and their actions step the adapter."""
+    from agilerl.algorithms import MADDPG
+
+    def build(env: RetailAgileRLVecEnv) -> MADDPG:
+        agents = env.possible_agents
+        return MADDPG(
+            [env.single_observation_space(a) for a in agents],
+            [env.single_action_space(a) for a in agents],
+            agent_ids=agents,
+        )
+
+    with pytest.raises(AssertionError, match="require Box or Discrete action spaces"):
+        build(RetailAgileRLVecEnv("tiny", 2))
+    env = RetailAgileRLVecEnv("tiny", 2, continuous_actions=True, horizon=HORIZON)
+    maddpg = build(env)
+    observations, _ = env.reset(seed=0)
+    for _ in range(HORIZON + 1):  # through the autoreset
+        actions, _ = maddpg.get_action(observations)
+        observations, rewards, *_ = env.step(actions)
+        assert all(np.isfinite(value).all() for value in rewards.values())
