@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="wall time per row")
     parser.add_argument("--scenarios", nargs="+", default=["small", "default"])
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 256])
+    parser.add_argument("--batch-sizes", nargs="*", type=int, default=[16, 256])
     parser.add_argument("--libraries", nargs="+", default=["torchrl"], choices=LIBRARIES)
     parser.add_argument(
         "--training-batch-sizes",

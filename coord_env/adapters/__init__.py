@@ -8,4 +8,6 @@ Each library has its own module, imported on demand, so ``import coord_env.adapt
   shared by the adapters and the single-env views; numpy and gymnasium only.
 - :mod:`coord_env.adapters.torchrl`: a TorchRL ``EnvBase`` with ``batch_size=[B]`` whose specs are
   ``PettingZooWrapper``'s (needs ``coord-env[examples]``).
+- :mod:`coord_env.adapters.agilerl`: AgileRL's multi-agent ``PettingZooVecEnv`` (needs ``agilerl``,
+  in a venv of its own: it pins ``pettingzoo<1.27``; docs/adapters.md).
 """
