@@ -6,9 +6,11 @@ advancing one tick, so a batched step of B retailers counts B. Each library is o
 returning rows; add a function to ``LIBRARIES`` for another library.
 
     python benchmarks/adapter_throughput.py [--seconds 3] [--scenarios small default]
-        [--batch-sizes 16 256] [--libraries torchrl benchmarl]
+        [--batch-sizes 16 256] [--libraries torchrl benchmarl agilerl] [--training-batch-sizes 16]
 
-By default every library of ``LIBRARIES`` that is installed; BenchMARL needs its own venv.
+By default every library of ``LIBRARIES`` that is installed. BenchMARL and AgileRL each need a venv
+of their own (BenchMARL pins an older torchrl, AgileRL pettingzoo<1.27: docs/adapters.md), so run
+the script once in each.
 
 Prints a Markdown table (docs/adapters.md's numbers come from it).
 """
@@ -198,23 +200,133 @@ def benchmarl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float)
     return rows
 
 
-LIBRARIES: dict[str, Callable[[list[str], list[int], float], list[Row]]] = {
+def agilerl_steps_per_second(env, seconds: float, seed: int = 0, pool: int = 16) -> float:
+    """Env-steps/s of an AgileRL ``PettingZooVecEnv`` under ``step`` with random actions (drawn
+    from the MultiDiscrete action spaces before the clock starts, ``pool`` of them, used in turn);
+    both paths reset on the step that ends the episodes."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    actions = []
+    for _ in range(pool):
+        step = {}
+        for agent in env.possible_agents:
+            space = env.single_action_space(agent)  # MultiDiscrete
+            step[agent] = rng.integers(0, space.nvec, size=(env.num_envs, *space.shape))
+        actions.append(step)
+    env.reset(seed=seed)
+    steps = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while steps < 3 or time.perf_counter() < deadline:
+        env.step(actions[steps % pool])
+        steps += 1
+    return steps * env.num_envs / (time.perf_counter() - start)
+
+
+def agilerl_training_steps_per_second(env, horizon: int, seed: int = 0) -> float:
+    """Env-steps/s of AgileRL's ``train_multi_agent_on_policy`` running IPPO on ``env``: one
+    evolution step of two updates, each on one episode of every retailer (``learn_step`` =
+    horizon x B), plus the trainer's own test episode; wall time of the whole call."""
+    import torch
+    from agilerl.algorithms import IPPO
+    from agilerl.training.train_multi_agent_on_policy import train_multi_agent_on_policy
+
+    torch.manual_seed(seed)
+    agents = env.possible_agents
+    learn_step = horizon * env.num_envs
+    agent = IPPO(
+        [env.single_observation_space(a) for a in agents],
+        [env.single_action_space(a) for a in agents],
+        agent_ids=agents,
+        learn_step=learn_step,
+        batch_size=min(learn_step, 1024),
+    )
+    env.reset(seed=seed)
+    start = time.perf_counter()
+    train_multi_agent_on_policy(
+        env, "coord", "IPPO", [agent], max_steps=2 * learn_step, evo_steps=2 * learn_step,
+        verbose=False,
+    )  # fmt: skip
+    return agent.steps / (time.perf_counter() - start)
+
+
+def agilerl_rows(
+    scenarios: list[str], batch_sizes: list[int], seconds: float, training: list[int] = ()
+) -> list[Row]:
+    """AgileRL: its stock ``make_multi_agent_vect_envs(coord_env.parallel_env, B)`` (one process
+    per retailer) against ``coord_env.adapters.agilerl.RetailAgileRLVecEnv`` at the same B, with
+    random actions; then IPPO training through AgileRL's own trainer on both at each B of
+    ``training``. Stock rows are the ratio's base at their own B."""
+    import torch
+    from agilerl.utils.utils import make_multi_agent_vect_envs
+
+    from coord_env.adapters.agilerl import RetailAgileRLVecEnv
+
+    torch.set_num_threads(1)
+    rows = []
+
+    def stock(scenario: str, B: int):
+        warm = coord_env.parallel_env(scenario)  # compile the kernel before the workers fork
+        warm.reset(seed=0)
+        warm.step({a: warm.action_space(a).sample() for a in warm.agents})
+        return make_multi_agent_vect_envs(coord_env.parallel_env, B, scenario=scenario)
+
+    def ours(scenario: str, B: int) -> RetailAgileRLVecEnv:
+        return RetailAgileRLVecEnv(scenario, B)
+
+    for scenario in scenarios:
+        for B in batch_sizes:
+            env = stock(scenario, B)
+            try:
+                rate = agilerl_steps_per_second(env, seconds)
+            finally:
+                env.close()
+            rows.append(Row("AgileRL", "make_multi_agent_vect_envs", scenario, B, rate, True))
+            rate = agilerl_steps_per_second(ours(scenario, B), seconds)
+            rows.append(Row("AgileRL", "RetailAgileRLVecEnv", scenario, B, rate, stock=False))
+        ticks = coord_env.load_scenario(scenario).num_ticks
+        for B in training:
+            env = stock(scenario, B)
+            try:
+                rate = agilerl_training_steps_per_second(env, ticks)
+            finally:
+                env.close()
+            path = "IPPO training: make_multi_agent_vect_envs"
+            rows.append(Row("AgileRL", path, scenario, B, rate, stock=True))
+            rate = agilerl_training_steps_per_second(ours(scenario, B), ticks)
+            rows.append(
+                Row("AgileRL", "IPPO training: RetailAgileRLVecEnv", scenario, B, rate, False)
+            )
+    return rows
+
+
+LIBRARIES: dict[str, Callable[..., list[Row]]] = {
     "torchrl": torchrl_rows,
     "benchmarl": benchmarl_rows,  # needs its own venv (BenchMARL pins an older torchrl)
+    "agilerl": agilerl_rows,  # needs its own venv (AgileRL pins pettingzoo<1.27)
 }
 
 
 def markdown(rows: list[Row]) -> str:
-    """The rows as a Markdown table, each with its ratio to its library's stock path (the stock
-    row of the same B if there is one, else of the scenario)."""
-    stock = {(r.library, r.scenario): r.steps_per_second for r in rows if r.stock}
-    stock |= {(r.library, r.scenario, r.num_envs): r.steps_per_second for r in rows if r.stock}
+    """The rows as a Markdown table, each with its ratio to its library's stock path: the stock
+    row of the same kind (training or stepping) and B if there is one, else the first stock row
+    of that library and scenario (TorchRL's wrapper over one env)."""
+    stock: dict[tuple, float] = {}
+    for r in rows:
+        if r.stock:
+            kind = r.path.partition(":")[0] if ":" in r.path else ""
+            stock.setdefault((r.library, r.scenario, kind, r.num_envs), r.steps_per_second)
+            stock.setdefault((r.library, r.scenario), r.steps_per_second)
     lines = [
         "| library | path | scenario | B | env-steps/s | vs stock |",
         "|---|---|---|---:|---:|---:|",
     ]
     for r in rows:
-        base = stock.get((r.library, r.scenario, r.num_envs), stock.get((r.library, r.scenario)))
+        kind = r.path.partition(":")[0] if ":" in r.path else ""
+        base = stock.get(
+            (r.library, r.scenario, kind, r.num_envs), stock.get((r.library, r.scenario))
+        )
         ratio = f"{r.steps_per_second / base:.1f}x" if base else "n/a"
         lines.append(
             f"| {r.library} | {r.path} | {r.scenario} | {r.num_envs} | "
@@ -227,9 +339,16 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="wall time per row")
     parser.add_argument("--scenarios", nargs="+", default=["small", "default"])
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 256])
+    parser.add_argument("--batch-sizes", nargs="*", type=int, default=[16, 256])
     parser.add_argument(
         "--libraries", nargs="+", default=None, choices=LIBRARIES, help="default: the installed"
+    )
+    parser.add_argument(
+        "--training-batch-sizes",
+        nargs="*",
+        type=int,
+        default=[16],
+        help="AgileRL: B of the IPPO training rows (none: skip them)",
     )
     args = parser.parse_args(argv)
     if args.libraries is None:  # each library's key is its module's name
@@ -240,7 +359,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
             )
     rows = []
     for library in args.libraries:
-        rows += LIBRARIES[library](args.scenarios, args.batch_sizes, args.seconds)
+        if library == "agilerl":
+            rows += agilerl_rows(
+                args.scenarios, args.batch_sizes, args.seconds, args.training_batch_sizes
+            )
+        else:
+            rows += LIBRARIES[library](args.scenarios, args.batch_sizes, args.seconds)
     machine = platform.processor() or platform.machine()
     print(f"{machine}, Python {platform.python_version()}, {args.seconds:g} s per row\n")
     print(markdown(rows))

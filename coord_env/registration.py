@@ -19,7 +19,7 @@ def registered_ids() -> list[str]:
 
 
 def register_scenarios() -> None:
-    """Register the parallel and AEC entry points of every scenario (PettingZoo >= 1.25's registry).
+    """Register the parallel and AEC entry points of every scenario (PettingZoo >= 1.27's registry).
 
     Older PettingZoo releases have no registry; there this is a no-op and the envs are built with
     ``coord_env.parallel_env(name)``.

@@ -387,8 +387,9 @@ def test_invalid_scenario_parameter(case):
     assert isinstance(error.value, ValueError)
     with pytest.raises(ScenarioError, match=match):
         coord_env.env("tiny", **overrides)
-    with pytest.raises(ScenarioError, match=match):
-        pettingzoo.make("parallel", "coord/tiny-v0", **overrides)
+    if hasattr(pettingzoo, "make"):  # PettingZoo's registry needs >= 1.27 (AgileRL pins < 1.27)
+        with pytest.raises(ScenarioError, match=match):
+            pettingzoo.make("parallel", "coord/tiny-v0", **overrides)
 
 
 @pytest.mark.parametrize(

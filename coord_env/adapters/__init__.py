@@ -10,4 +10,6 @@ Each library has its own module, imported on demand, so ``import coord_env.adapt
   ``PettingZooWrapper``'s (needs ``coord-env[examples]``; tested with torchrl 0.11.1 and 0.14.1).
 - :mod:`coord_env.adapters.benchmarl`: coord_env as a BenchMARL task (``CoordEnvTask``) on the
   TorchRL adapter (needs ``benchmarl``, in a venv of its own: docs/adapters.md).
+- :mod:`coord_env.adapters.agilerl`: AgileRL's multi-agent ``PettingZooVecEnv`` (needs ``agilerl``,
+  in a venv of its own: it pins ``pettingzoo<1.27``; docs/adapters.md).
 """
