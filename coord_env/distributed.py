@@ -208,11 +208,16 @@ def map_jobs(
             results = []
             with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
                 futures = [pool.submit(function, job) for job in jobs]
-                for index, future in enumerate(futures):
+                for future in futures:
                     try:
                         results.append(future.result())
                     except BrokenProcessPool as error:
-                        raise WorkerDiedError(_died(jobs, index, workers, label)) from error
+                        unfinished = [
+                            position
+                            for position, other in enumerate(futures)
+                            if not other.done() or other.exception() is not None
+                        ]
+                        raise WorkerDiedError(_died(jobs, unfinished[:workers], label)) from error
                     report(results[-1])
             return results
         results = []
@@ -234,17 +239,20 @@ def map_jobs(
         return client.gather(futures)
 
 
-def _died(jobs: Sequence[Job], index: int, workers: int, label: Callable[[Job], str] | None) -> str:
-    """The one-line message of a dead worker: the first unfinished job, which was running (jobs
-    start in order), and the others that may have been running beside it."""
+def _died(jobs: Sequence[Job], running: list[int], label: Callable[[Job], str] | None) -> str:
+    """The one-line message of a dead worker, naming the jobs that may have been running in it.
+
+    Jobs start in order and at most ``workers`` run at once, so the running ones are the first
+    ``workers`` unfinished jobs (``running``); the pool does not say which of them died.
+    """
 
     def name(position: int) -> str:
         return label(jobs[position]) if label is not None else f"job {position}"
 
-    beside = [name(position) for position in range(index + 1, min(index + workers, len(jobs)))]
+    names = [name(position) for position in running]
+    where = names[0] if len(names) == 1 else "one of " + ", ".join(names)
     return (
-        f"a worker process died while running {name(index)}"
-        + (f" (or {', '.join(beside)}, running beside it)" if beside else "")
+        f"a worker process died while running {where}"
         + ": killed, out of memory or crashed. If the job's function is defined in __main__, "
         "move it to an importable module, or use workers=0"
     )

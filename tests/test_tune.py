@@ -85,20 +85,27 @@ def test_a_killed_study_resumes_without_losing_or_repeating_a_trial(serial, tmp_
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "coord_env.cli", *_cli(tmp_path)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    line = process.stdout.readline()  # trial 0 done: trial 1 is now training
+    line = process.stdout.readline()  # trial 0 done
     assert line.startswith("trial 0:"), line
-    time.sleep(0.5)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    process.stdout.close()
     import optuna
 
     from baselines.tune import _storage
 
-    killed = optuna.load_study(
-        study_name="mtma_tiny", storage=_storage(tmp_path / "mtma_tiny.journal")
-    )
-    assert [t.state.name for t in killed.trials] == ["COMPLETE", "RUNNING"]  # killed mid-trial
+    def trial_states() -> list[str]:
+        study = optuna.load_study(
+            study_name="mtma_tiny", storage=_storage(tmp_path / "mtma_tiny.journal")
+        )
+        return [t.state.name for t in study.trials]
+
+    deadline = time.monotonic() + 60
+    while trial_states()[-1] != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)  # kill only once a later trial is under way, however fast trials run
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stdout.close()
+    states = trial_states()
+    assert states[-1] == "RUNNING"  # killed mid-trial
+    assert all(state in ("COMPLETE", "PRUNED") for state in states[:-1])
     assert main(_cli(tmp_path)) == 0
 
     study = optuna.load_study(
