@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -229,7 +230,33 @@ def _storage(journal: str | Path) -> Any:
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
     path = str(journal)
+    _drop_torn_record(Path(path))
     return optuna.storages.JournalStorage(JournalFileBackend(path, JournalFileOpenLock(path)))
+
+
+def _drop_torn_record(journal: Path) -> None:
+    """Cut a half-written last record off the journal, under the journal's own lock.
+
+    The journal is append-only, one JSON record a line. A session killed while appending leaves
+    a last line without its newline, which would stop every later session from reading the
+    study; that record was never committed, so dropping it is the recovery (as a write-ahead
+    log's). Writers hold the same lock while appending, so none is cut mid-write.
+    """
+    from optuna.storages.journal import JournalFileOpenLock
+
+    if not journal.is_file():
+        return
+    lock = JournalFileOpenLock(str(journal))
+    lock.acquire()
+    try:
+        data = journal.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(journal, "r+b") as handle:
+                handle.truncate(data.rfind(b"\n") + 1)
+                handle.flush()
+                os.fsync(handle.fileno())
+    finally:
+        lock.release()
 
 
 def _sampler(seed: int, number: int) -> Any:
@@ -465,7 +492,14 @@ def tune(
             study.sampler = _sampler(seed, number)
             trial = optuna.trial.Trial(study, trial_id)
             for param in SEARCH_SPACES[name]:
-                if param.name not in fixed:
+                if param.name in fixed:
+                    continue
+                drawn = study._storage.get_trial(trial_id)
+                if param.name in drawn.params:  # before a kill: make the draw it made, keep it
+                    study.sampler.sample_independent(
+                        study, drawn, param.name, drawn.distributions[param.name]
+                    )
+                else:
                     param.suggest(trial)
         pending = [study._storage.get_trial(trial_id) for trial_id in ids]
         jobs = [

@@ -118,6 +118,26 @@ def test_a_killed_study_resumes_without_losing_or_repeating_a_trial(serial, tmp_
     assert _trials(study_summary(study)) == _trials(serial["summary"])
 
 
+def test_a_record_torn_by_a_kill_is_dropped_and_the_study_reads(serial, tmp_path):
+    """A session killed while appending to the journal leaves half a JSON line; the next session
+    must still read the study (the torn record was never committed)."""
+    import optuna
+
+    from baselines.tune import _storage
+
+    journal = tmp_path / "mtma_tiny.journal"
+    whole = (serial["folder"] / "mtma_tiny.journal").read_bytes()
+    journal.write_bytes(whole + b'{"op_code": 5, "worker_id": "torn", "trial_id": 0, "par')
+    study = optuna.load_study(study_name="mtma_tiny", storage=_storage(journal))
+    assert [t.state.name for t in study.trials] == [
+        t.state.name
+        for t in optuna.load_study(
+            study_name="mtma_tiny", storage=_storage(serial["folder"] / "mtma_tiny.journal")
+        ).trials
+    ]
+    assert journal.read_bytes() == whole
+
+
 def test_trials_on_a_dask_cluster_equal_serial_trials(serial, tmp_path):
     """Same parameters, same validation profits, bit for bit (a pruning decision may differ when
     trials run side by side, so profits are compared over the rungs both trained)."""
