@@ -200,14 +200,9 @@ class _TinyOnly:
 
 
 @pytest.fixture
-def tiny_only():
-    from coord_env import registry
-
-    before = dict(registry.registered_policies())
+def tiny_only(clean_registry):
     coord_env.register_policy("tiny-only", _TinyOnly(), description="acts on tiny only")
-    yield "tiny-only"
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(before)
+    return "tiny-only"
 
 
 def test_evaluate_honours_supports(tmp_path, tiny_only, capsys):

@@ -268,9 +268,8 @@ def test_frames_carry_numeric_arrays_only():
 
 # ----------------------------------------------------------------------------- the leaderboard
 @pytest.fixture
-def peeking_plugin():
+def peeking_plugin(clean_registry):
     """A third-party plug-in registering a privileged policy."""
-    before = dict(coord_env.registered_policies())
     with registry._registering_as("peeker", False, "peeker-dist"):
         coord_env.register_policy(
             "peek",
@@ -278,9 +277,6 @@ def peeking_plugin():
             description="reads the hidden state",
             privileged=True,
         )
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(before)
 
 
 def test_a_privileged_third_party_row_is_refused(peeking_plugin, tmp_path):

@@ -641,14 +641,9 @@ class _Budgeted:
 
 
 @pytest.fixture
-def budgeted_policy():
-    from coord_env import registry
-
-    before = dict(coord_env.registered_policies())
+def budgeted_policy(clean_registry):
     coord_env.register_policy("budgeted", _Budgeted(), description="siloed, with a budget hook")
-    yield "budgeted"
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(before)
+    return "budgeted"
 
 
 def test_submit_records_the_training_budget_hook_without_budget(board, budgeted_policy, capsys):

@@ -11,22 +11,11 @@ from pathlib import Path
 import pytest
 
 import coord_env
-from coord_env import registry
 from coord_env.checkpoint import CheckpointError, write_manifest
 from coord_env.registry import PolicyRegistrationError, builtin_policies, policy_spec
 
 PLUGIN_SOURCE = Path(__file__).with_name("plugin")
 BASELINE_NAMES = ["random", "mean_demand", "siloed", "coordinated", "lp"]
-
-
-@pytest.fixture
-def clean_registry():
-    """Whatever a test registers is gone afterwards."""
-    registered = coord_env.registered_policies()
-    before = dict(registered)
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(before)
 
 
 def test_the_baselines_register_through_their_entry_point_as_builtin():
