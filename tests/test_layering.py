@@ -127,3 +127,81 @@ def test_coord_env_and_its_adapters_package_import_no_learning_library():
     loaded = loaded_packages("import coord_env, coord_env.adapters, coord_env.adapters.joint")
     assert not loaded & {*OPTIONAL, FORBIDDEN}
     assert "stable_baselines3" in loaded_packages("import coord_env.adapters.sb3")
+
+
+# The README's layer table ("Project layout"), from the ground up: a unit of coord_env may import
+# units of its own layer and of the layers below it, never one above.
+LAYERS = (
+    ("fileio", "checks", "policy", "distributed"),
+    ("scenarios",),
+    ("core",),
+    ("env", "wrappers", "retail_v0", "registration"),
+    ("adapters",),
+    ("checkpoint", "harness", "analysis", "registry"),
+    ("leaderboard", "cli"),
+)
+LAYER_OF = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
+
+
+def _unit(path: Path) -> str:
+    """The layer unit of a module: its subpackage or its own name under coord_env/."""
+    return path.relative_to(PACKAGE).with_suffix("").parts[0]
+
+
+def upward_imports(path: Path) -> list[str]:
+    """Every import in ``path`` of a coord_env unit in a higher layer than ``path``'s own."""
+    package = ["coord_env", *path.relative_to(PACKAGE).parent.parts]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            # `from coord_env import core` imports the unit core; `from . import x` likewise.
+            targets = (
+                [module] if module != "coord_env" else [f"coord_env.{a.name}" for a in node.names]
+            )
+        for target in targets:
+            parts = target.split(".")
+            if parts[0] != "coord_env" or len(parts) < 2 or parts[1] not in LAYER_OF:
+                continue  # another package, or coord_env's own __init__ (__version__)
+            if LAYER_OF[parts[1]] > LAYER_OF[_unit(path)]:
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {target}")
+    return found
+
+
+def test_every_unit_of_coord_env_is_in_the_layer_table():
+    units = {_unit(path) for path in PACKAGE.rglob("*.py")} - {"__init__"}
+    assert units <= set(LAYER_OF), f"add to LAYERS and the README's table: {units - set(LAYER_OF)}"
+
+
+def test_coord_env_imports_only_down_its_layers():
+    """The README's layer table holds: nothing imports a unit of a layer above its own."""
+    offending = [
+        line
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if _unit(path) != "__init__"
+        for line in upward_imports(path)
+    ]
+    assert not offending, "\n".join(offending)
+
+
+def test_the_layer_check_sees_upward_imports(tmp_path, monkeypatch):
+    core = tmp_path / "coord_env" / "core"
+    core.mkdir(parents=True)
+    module = core / "m.py"
+    module.write_text(
+        "from coord_env.harness import evaluate\n"
+        "from coord_env import leaderboard\n"
+        "from .. import cli\n"
+        "from coord_env import __version__, scenarios\n"
+        "from . import kernel\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "coord_env")
+    assert [line.split(" imports ")[1] for line in upward_imports(module)] == [
+        "coord_env.harness",
+        "coord_env.leaderboard",
+        "coord_env.cli",
+    ]
