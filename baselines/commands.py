@@ -133,7 +133,7 @@ def _parse_config(items: Sequence[str] | None, command: str) -> dict | None:
 
 def _tune(args: argparse.Namespace) -> int:
     """Run or resume an Optuna study; print its summary and write the best settings."""
-    from baselines.reproduce import TUNED_SETTINGS
+    from baselines.settings import TUNED_SETTINGS
     from baselines.tune import describe_spaces, tune
 
     if args.show_space:
