@@ -169,3 +169,13 @@ def test_tune_refuses_a_malformed_settings_file_before_any_trial(tmp_path, capsy
     assert code == 2 and "tuned.json: settings.mtma/tiny.config" in capsys.readouterr().err
     assert not (tmp_path / "studies").exists()  # no study, no trial
     assert settings.read_bytes() == before
+
+
+def test_coord_bench_reproduce_defaults_to_the_settings_headline_scenarios(tmp_path, monkeypatch):
+    from coord_env.cli import main
+
+    asked = []
+    monkeypatch.setattr(reproduce, "reproduce", lambda out, scenarios, **_: asked.append(scenarios))
+    assert main(["reproduce", "--out", str(tmp_path / "results.md"), "--quiet"]) == 0
+    assert main(["reproduce", "--out", str(tmp_path / "r.md"), "--scenarios", "tiny"]) == 0
+    assert [list(scenarios) for scenarios in asked] == [["default", "multiscale"], ["tiny"]]
