@@ -133,7 +133,7 @@ def _parse_config(items: Sequence[str] | None, command: str) -> dict | None:
 
 def _tune(args: argparse.Namespace) -> int:
     """Run or resume an Optuna study; print its summary and write the best settings."""
-    from baselines.reproduce import TUNED_SETTINGS
+    from baselines.settings import TUNED_SETTINGS
     from baselines.tune import describe_spaces, tune
 
     if args.show_space:
@@ -180,13 +180,13 @@ def _tune(args: argparse.Namespace) -> int:
 
 def _reproduce(args: argparse.Namespace) -> int:
     """docs/results.md and its figures, from the committed checkpoints or retrained."""
-    from baselines.reproduce import reproduce
+    from baselines.reproduce import HEADLINE_SCENARIOS, reproduce
     from coord_env.cli import output_folder
 
     output_folder(Path(args.out).parent, Path(args.out).name)  # before hours of work
     page = reproduce(
         args.out,
-        args.scenarios,
+        args.scenarios or HEADLINE_SCENARIOS,  # default: baselines/settings/training.json's
         retrain_models=args.retrain,
         num_seeds=args.num_seeds,
         workers=args.workers,
@@ -292,7 +292,7 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
     )
     again.add_argument("--out", default="docs/results.md")
     again.add_argument(
-        "--scenarios", nargs="+", default=["default", "multiscale"], choices=scenario_names
+        "--scenarios", nargs="+", choices=scenario_names, help="default: the headline scenarios"
     )
     again.add_argument(
         "--retrain", action="store_true", help="retrain every RL baseline and seed first (hours)"

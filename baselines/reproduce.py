@@ -3,14 +3,14 @@ paper-claims checks and the managerial insights, written to ``docs/results.md`` 
 
 By default it evaluates the committed checkpoints (``baselines/checkpoints/``) and draws learning
 curves from their committed training logs; ``retrain=True`` first retrains every RL baseline on
-every training seed with the budgets below, and replaces the committed checkpoints and logs.
+every training seed with the budgets of ``baselines/settings/training.json``, and replaces the
+committed checkpoints and logs. This module computes; :mod:`baselines.report` writes the Markdown.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime
-import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -20,13 +20,21 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from baselines import report
+from baselines.report import AblationComparison, OptimalityReport, ScenarioReport
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
 from baselines.rl.mtma.trainer import drop_episodes_under_way
 from baselines.rl.policies import COMMITTED, committed_checkpoint
 from baselines.rl.sb3 import SB3_THROUGHPUT_ROLLOUT
 from baselines.rl.training import RL_BASELINES, TrainingRun, train_runs
-from coord_env.analysis.insights import INSIGHTS, insight_checks
+from baselines.settings import (
+    TUNED_SETTINGS,
+    TrainingSettings,
+    load_tuned_settings,
+    training_settings,
+)
+from coord_env.analysis.insights import insight_checks
 from coord_env.analysis.optimal import OptimalPolicy, optimal_value
 from coord_env.checkpoint import MANIFEST, read_manifest
 from coord_env.distributed import local_cluster
@@ -35,14 +43,15 @@ from coord_env.harness.evaluate import evaluate, policy_supports, resolve_policy
 from coord_env.harness.plots import plot_learning_curves, plot_profit
 from coord_env.harness.references import reference_for
 from coord_env.harness.seeds import EVALUATION_SEEDS
-from coord_env.harness.stats import relative_change, summarize
+from coord_env.harness.stats import summarize
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = [
     "CURVE_SEEDS",
     "HEADLINE_SCENARIOS",
-    "TRAINING_BUDGETS",
+    "TRAINING",
     "TUNED_SETTINGS",
+    "compare_ablation",
     "reproduce",
     "retrain",
     "training_budget",
@@ -51,45 +60,12 @@ __all__ = [
     "tuned_settings",
 ]
 
-HEADLINE_SCENARIOS = ("default", "multiscale")
-OPTIMUM_SCENARIOS = ("tiny",)  # solved exactly by coord_env.analysis.optimal: gaps to the optimum
-CURVE_SEEDS = (0, 1, 2, 3, 4)  # training seeds of the curves; seed 0's checkpoint is committed
-TRAINING_BUDGETS = {
-    "tiny": 50_000,
-    "small": 1_000_000,
-    "default": 300_000,
-    "multiscale": 100_000,
-}  # env steps
-# MTMA and its ablations: the budget of the reported result; their learning rates decay linearly to
-# zero at the budget. Budgets in the millions train with THROUGHPUT_ROLLOUT (about 4 minutes per
-# 2M steps on one core of the 2-core machine).
-MTMA_BUDGETS = {"tiny": 50_000, "small": 1_000_000, "default": 2_000_000, "multiscale": 2_000_000}
-# Per-baseline budgets that differ from the tables above. centralized trains on the batched
-# JointVecEnv with SB3_THROUGHPUT_ROLLOUT at 2M steps (about 7 minutes a run on one core); siloed_rl
-# and ippo on the batched AgentVecEnv at 10x their former budgets (3M steps on default, about 8
-# minutes a run); shared_ppo keeps the 100k budget of its committed checkpoints (its SuperSuit
-# path steps about 900 env steps/s with 128 envs on small, too slow for the sweep's compute).
-BUDGET_EXCEPTIONS = {
-    ("shared_ppo", "small"): 100_000,
-    ("shared_ppo", "default"): 100_000,
-    ("centralized", "default"): 2_000_000,
-    ("centralized", "multiscale"): 2_000_000,
-    ("siloed_rl", "default"): 3_000_000,
-    ("siloed_rl", "multiscale"): 1_000_000,
-    ("ippo", "default"): 3_000_000,
-    ("ippo", "multiscale"): 1_000_000,
-}
-# The tuned settings per (baseline, scenario): one data file, written by ``coord-bench tune``
-# (baselines/tune.py) and read here (docs/training.md, "Tuning protocol").
-TUNED_SETTINGS = Path(__file__).parent / "settings" / "tuned.json"
-EVAL_POINTS = 20  # held-out evaluations per run (fewer for budgets under 300k: 15k apart)
+# Budgets, rollouts, curve seeds and the scenarios reported: baselines/settings/training.json.
+TRAINING: TrainingSettings = training_settings()
+HEADLINE_SCENARIOS = TRAINING.headline_scenarios
+OPTIMUM_SCENARIOS = TRAINING.optimum_scenarios  # solved exactly by coord_env.analysis.optimal
+CURVE_SEEDS = TRAINING.curve_seeds  # training seeds of the curves; the first one's is committed
 HEURISTICS = ("random", "mean_demand", "siloed", "coordinated", "lp")
-TABLE_METRICS = (
-    "fill_rate",
-    "oos_impression_share",
-    "exposure_stock_rank_correlation",
-    "order_exposure_lead_correlation",
-)
 
 
 def curve_path(scenario: Scenario, name: str, seed: int) -> Path:
@@ -98,44 +74,37 @@ def curve_path(scenario: Scenario, name: str, seed: int) -> Path:
 
 
 def training_budget(name: str, scenario: Scenario) -> int:
-    """The env-step budget of baseline ``name``'s committed checkpoint and curves on ``scenario``."""
-    if (name, scenario.name) in BUDGET_EXCEPTIONS:
-        return BUDGET_EXCEPTIONS[name, scenario.name]
-    budgets = MTMA_BUDGETS if name in MTMA_TRAINERS else TRAINING_BUDGETS
-    return budgets[scenario.name]
+    """The env-step budget of baseline ``name``'s committed checkpoint and curves on ``scenario``.
+
+    Raises
+    ------
+    KeyError
+        A scenario or baseline without a budget in ``baselines/settings/training.json``.
+
+    Examples
+    --------
+    >>> training_budget("ippo", load_scenario("default"))
+    3000000
+    """
+    return TRAINING.run(name, scenario.name).steps
 
 
 def eval_every(budget: int) -> int:
-    """Steps between held-out evaluations of a run: ``budget / EVAL_POINTS``, but at least 15k."""
-    return max(15_000, budget // EVAL_POINTS)
+    """Steps between held-out evaluations of a run: ``budget / eval_points``, but at least
+    ``min_eval_every`` (both from the training settings)."""
+    return max(TRAINING.min_eval_every, budget // TRAINING.eval_points)
 
 
 def tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-    """The tuned hyperparameters per ``(baseline, scenario)`` from the settings file.
-
-    Parameters
-    ----------
-    path : path, optional
-        A settings file as ``coord-bench tune`` writes it (default: the package's
-        :data:`TUNED_SETTINGS`).
-
-    Returns
-    -------
-    dict
-        ``{(baseline, scenario): config}``; a config holds trainer fields (``learning_rate``...).
+    """:func:`baselines.settings.load_tuned_settings` of ``path``, by default of this module's
+    :data:`TUNED_SETTINGS` (the package's file), which retrain reads.
 
     Examples
     --------
     >>> tuned_settings()["centralized", "multiscale"]
     {'learning_rate': 0.001}
     """
-    path = TUNED_SETTINGS if path is None else path
-    entries = json.loads(Path(path).read_text(encoding="utf-8"))["settings"]
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for key, entry in entries.items():
-        name, _, scenario = key.partition("/")
-        out[name, scenario] = dict(entry["config"])
-    return out
+    return load_tuned_settings(TUNED_SETTINGS if path is None else path)
 
 
 def training_config(
@@ -143,25 +112,38 @@ def training_config(
 ) -> dict[str, Any]:
     """Hyperparameters beyond the trainer's defaults.
 
-    MTMA's learning rates decay to the budget. Budgets of a million steps or more use wide
-    rollouts and few large minibatches: :data:`~baselines.rl.mtma.config.THROUGHPUT_ROLLOUT` for
-    MTMA, :data:`~baselines.rl.sb3.SB3_THROUGHPUT_ROLLOUT` for the SB3 baselines. The tuned
-    settings of ``(name, scenario)`` in the ``settings`` file (:func:`tuned_settings`) come on
-    top, and an SB3 baseline with tuned settings decays its learning rate to the budget too.
+    MTMA's learning rates decay to the budget. A ``"throughput"`` rollout in the training
+    settings means wide rollouts and few large minibatches:
+    :data:`~baselines.rl.mtma.config.THROUGHPUT_ROLLOUT` for MTMA,
+    :data:`~baselines.rl.sb3.SB3_THROUGHPUT_ROLLOUT` for the SB3 baselines. The tuned settings of
+    ``(name, scenario)`` in the ``settings`` file (:func:`tuned_settings`) come on top, and an SB3
+    baseline with tuned settings decays its learning rate to the budget too.
+
+    Examples
+    --------
+    >>> training_config("mtma", load_scenario("tiny"))
+    {'lr_decay_steps': 50000}
     """
-    budget = training_budget(name, scenario)
+    run = TRAINING.run(name, scenario.name)
     tuned = tuned_settings(settings).get((name, scenario.name), {})
+    throughput = run.rollout == "throughput"
     if name in MTMA_TRAINERS:
-        rollout = THROUGHPUT_ROLLOUT if budget >= 1_000_000 else {}
-        return {**rollout, **tuned, "lr_decay_steps": budget}
-    config = dict(SB3_THROUGHPUT_ROLLOUT) if budget >= 1_000_000 else {}
+        rollout = THROUGHPUT_ROLLOUT if throughput else {}
+        return {**rollout, **tuned, "lr_decay_steps": run.steps}
+    config = dict(SB3_THROUGHPUT_ROLLOUT) if throughput else {}
     if tuned:
-        config.update(tuned, lr_decay_steps=budget)
+        config.update(tuned, lr_decay_steps=run.steps)
     return config
 
 
 def training_command(name: str, scenario: Scenario, seed: int) -> str:
-    """The ``coord-bench train`` command that :func:`retrain` runs for one (baseline, seed)."""
+    """The ``coord-bench train`` command that :func:`retrain` runs for one (baseline, seed).
+
+    Examples
+    --------
+    >>> training_command("ippo", load_scenario("tiny"), 0)
+    'coord-bench train ippo --scenario tiny --steps 50000 --seed 0 --eval-every 15000'
+    """
     budget = training_budget(name, scenario)
     command = (
         f"coord-bench train {name} --scenario {scenario.name} --steps "
@@ -254,30 +236,69 @@ def _final(runs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.array([profit[-1] for _, profit in runs])
 
 
-def _money(value: float | None) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:,.0f}"
+def compare_ablation(
+    ours: np.ndarray, ablation: np.ndarray, name: str = "mtma_single_timescale"
+) -> AblationComparison:
+    """MTMA against a timescale ablation: final held-out profit over training seeds.
 
+    With at least two seeds each, a Welch t-test says whether the mean profits differ, and the
+    ratio of the seed standard deviations, with a two-sided F-test of the variances, says which
+    learns more reliably. With a handful of seeds the tests have little power
+    (:func:`baselines.report.ablation_line` reads p >= 0.05 as "not significantly different").
 
-def _number(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+    Parameters
+    ----------
+    ours, ablation : numpy.ndarray
+        Final held-out profit per training seed of MTMA and of the ablation.
+    name : str
+        The ablation's baseline name.
 
+    Returns
+    -------
+    AblationComparison
+        The p-values are nan where a test is undefined: fewer than two seeds, no spread at all
+        (Welch), or an ablation without spread (F).
 
-def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return (
-        a["profit"]["ci_low"] <= b["profit"]["ci_high"]
-        and b["profit"]["ci_low"] <= a["profit"]["ci_high"]
+    Examples
+    --------
+    >>> compare_ablation(np.array([1.0, 2, 3]), np.array([1.0, 2, 3])).p_value
+    1.0
+    """
+    seeds = (len(ours), len(ablation))
+    means = (float(ours.mean()), float(ablation.mean()))
+    if min(seeds) < 2:
+        nan = float("nan")
+        return AblationComparison(name, seeds, means, (nan, nan), nan, nan)
+    sd_ours, sd_ablation = float(ours.std(ddof=1)), float(ablation.std(ddof=1))
+    p_value = (
+        float(stats.ttest_ind(ours, ablation, equal_var=False).pvalue)
+        if sd_ours > 0 or sd_ablation > 0
+        else float("nan")  # no spread at all: nothing to test
     )
+    variance_p_value = float("nan")
+    if sd_ablation > 0:
+        tail = stats.f.cdf((sd_ours / sd_ablation) ** 2, seeds[0] - 1, seeds[1] - 1)
+        variance_p_value = float(2 * min(tail, 1 - tail))
+    return AblationComparison(name, seeds, means, (sd_ours, sd_ablation), p_value, variance_p_value)
 
 
-def _scenario_section(
+def _figure_link(figures: Path, png: Path) -> str:
+    return f"{figures.name}/{png.name}"
+
+
+def scenario_report(
     scenario: Scenario,
     figures: Path,
     seeds: Sequence[int],
     workers: int,
     progress: bool,
     scheduler: str | None = None,
-) -> list[str]:
-    """One scenario's table, figures, claims and insights; figures are linked relative to the page."""
+) -> ScenarioReport:
+    """Evaluate every policy on one headline scenario, draw its figures and run its checks.
+
+    Returns what :func:`baselines.report.scenario_section` renders; the figures are written into
+    ``figures`` and linked relative to the page.
+    """
     names = [name for name in (*HEURISTICS, *RL_BASELINES) if policy_supports(name, scenario)]
     results = {
         name: evaluate(
@@ -287,33 +308,12 @@ def _scenario_section(
     }
     reference = reference_for(scenario)
     bound = reference["upper_bound"] if reference else None
-    lines = [f"## `{scenario.name}` ({scenario.env_id}, hash {scenario.content_hash[:12]})", ""]
-    lines += [
-        "| policy | profit | 95% CI | IQM | normalized | "
-        + " | ".join(name.replace("_", " ") for name in TABLE_METRICS)
-        + " |",
-        "|---|---:|---|---:|---:|" + "---:|" * len(TABLE_METRICS),
-    ]
-    for name, result in results.items():
-        profit = result["profit"]
-        metrics = " | ".join(_number(result["metrics"][key]) for key in TABLE_METRICS)
-        score = result["normalized_score"]
-        lines.append(
-            f"| {name} | {_money(profit['mean'])} | [{_money(profit['ci_low'])}, "
-            f"{_money(profit['ci_high'])}] | {_money(profit['iqm'])} | "
-            f"{_number(score, 1)} | {metrics} |"
-        )
-    if bound is not None:
-        lines.append(
-            f"| *upper bound* | {_money(bound)} | | | 100.0 | |" + " |" * (len(TABLE_METRICS) - 1)
-        )
     figures.mkdir(parents=True, exist_ok=True)
     profit_png = plot_profit(
         [r for n, r in results.items() if n != "random"], figures / f"{scenario.name}_profit.png"
     )
-    lines += ["", f"![profit per policy]({figures.name}/{profit_png.name})", ""]
-
     curves = _curves(scenario)
+    curve_figures = None
     if curves:
         references = {
             name: results[name]["profit"]["mean"]
@@ -339,34 +339,58 @@ def _scenario_section(
             title=f"{scenario.env_id}: held-out profit against training time",
             x_label="wall-clock minutes of training (held-out evaluations excluded)",
         )
-        lines += [
-            "Learning curves: held-out profit (the mean over the 10 validation seeds) against "
-            "environment steps, and against wall-clock minutes; the line is the mean over "
-            "training seeds, the band spans them. The wall-clock times are those the logs "
-            "recorded: several runs shared the 2-core machine, so they compare budgets rather "
-            "than the learners' speed (benchmarks/training_throughput.py measures that).",
-            "",
-            f"![learning curves]({figures.name}/{curve_png.name})",
-            "",
-            f"![learning curves against time]({figures.name}/{clock_png.name})",
-            "",
-            "| baseline | training seeds | final held-out profit, mean ± sd over seeds |",
-            "|---|---:|---|",
+        curve_figures = (_figure_link(figures, curve_png), _figure_link(figures, clock_png))
+    finals = {name: _final(runs) for name, runs in curves.items()}
+    report_kwargs: dict[str, Any] = {}
+    if "mtma" in results:
+        siloed_mean = results["siloed"]["profit"]["mean"] if "siloed" in results else None
+        report_kwargs["below_siloed"] = tuple(
+            name
+            for name in RL_BASELINES
+            if name in results
+            and siloed_mean is not None
+            and results[name]["profit"]["mean"] < siloed_mean
+        )
+        report_kwargs["ablations"] = tuple(
+            compare_ablation(finals["mtma"], finals[ablation], ablation)
+            for ablation in ("mtma_single_timescale", "mtma_reversed")
+            if "mtma" in finals and ablation in finals
+        )
+        checkpoint = committed_checkpoint("mtma", scenario)
+        if (checkpoint / MANIFEST).exists():
+            report_kwargs["mtma_training"] = read_manifest(checkpoint)
+        report_kwargs["insights"] = _insight_checks(scenario, results, seeds)
+    return ScenarioReport(
+        scenario,
+        results,
+        bound,
+        _figure_link(figures, profit_png),
+        curve_figures,
+        finals,
+        **report_kwargs,
+    )
+
+
+def _insight_checks(
+    scenario: Scenario, results: dict[str, Any], seeds: Sequence[int]
+) -> dict[str, dict[str, float]]:
+    """The managerial-insight statistics of MTMA and the heuristics it is compared with."""
+    checks = {}
+    for name in ("mtma", "siloed", "coordinated"):
+        if name not in results:
+            continue
+        _, factory = resolve_policy(name)
+        trajectories = [
+            run_episode(factory, scenario, seed, name, getattr(factory, "env_options", None))
+            for seed in seeds
         ]
-        for name, runs in curves.items():
-            final = _final(runs)
-            spread = final.std(ddof=1) if len(final) > 1 else float("nan")
-            lines.append(f"| {name} | {len(runs)} | {_money(final.mean())} ± {_money(spread)} |")
-        lines.append("")
-
-    lines += _claims(scenario, results, curves, bound)
-    lines += _insights(scenario, results, seeds)
-    return lines
+        checks[name] = insight_checks(trajectories)
+    return checks
 
 
-def optimality_section(
+def optimality_report(
     scenario: Scenario, seeds: Sequence[int], workers: int = 0, progress: bool = False
-) -> list[str]:
+) -> OptimalityReport:
     """Every baseline's gap to the exact optimum (coord_env.analysis.optimal), and the fluid bound's.
 
     Gaps are paired per seed: the DP value given the seed's initial stock minus the episode's
@@ -378,174 +402,33 @@ def optimality_section(
     names = [name for name in (*HEURISTICS, *RL_BASELINES) if policy_supports(name, scenario)]
     policies: dict[str, Any] = {name: name for name in names}
     policies["optimal (DP policy)"] = OptimalPolicy()
-    lines = [
-        f"## `{scenario.name}`: the gap to the exact optimum ({scenario.env_id}, hash "
-        f"{scenario.content_hash[:12]})",
-        "",
-        f"The exact optimum by dynamic programming (`coord_env.analysis.optimal`, "
-        f"docs/optimal.md): {_money(optimum.mean())} on these seeds (the mean over seeds of the "
-        "optimal expected profit given each seed's initial stock). Gap = optimum - profit, "
-        "paired per seed; 95% CI by seeded bootstrap over seeds. The normalized score of "
-        "`tiny` uses this optimum as its ceiling.",
-        "",
-        "| policy | profit | gap to optimum | 95% CI of the gap | gap, % of optimum |",
-        "|---|---:|---:|---|---:|",
-    ]
+    rows = {}
     for name, policy in policies.items():
         result = evaluate(policy, scenario, seeds, workers=workers, progress=progress, name=name)
         profit = np.array([row["profit"] for row in result["per_seed"]])
-        gap = summarize(optimum - profit)
-        lines.append(
-            f"| {name} | {_money(profit.mean())} | {_money(gap['mean'])} | "
-            f"[{_money(gap['ci_low'])}, {_money(gap['ci_high'])}] | "
-            f"{100 * gap['mean'] / optimum.mean():.1f} |"
-        )
+        rows[name] = (profit.mean(), summarize(optimum - profit))
     bound = np.array([fluid_upper_bound(scenario, seed).value for seed in seeds])
-    excess = summarize(bound - optimum)
     reference = reference_for(scenario)
     siloed = reference["siloed_profit"] if reference else float("nan")
-    reachable = 100 * (optimum.mean() - siloed) / (bound.mean() - siloed)
-    lines += [
-        f"| *fluid upper bound* | {_money(bound.mean())} | {_money(-excess['mean'])} | "
-        f"[{_money(-excess['ci_high'])}, {_money(-excess['ci_low'])}] | "
-        f"{-100 * excess['mean'] / optimum.mean():.1f} |",
-        "",
-        f"The fluid bound lies above the optimum on {int(np.sum(bound >= optimum))} of "
-        f"{len(seeds)} seeds, by {_money(excess['mean'])} on average "
-        f"({100 * excess['mean'] / optimum.mean():.1f}% of the optimum). Of the gap between "
-        f"the siloed heuristic and the fluid bound, {reachable:.0f}% is reachable by a policy; "
-        "the rest is the looseness of the bound.",
-        "",
-    ]
-    return lines
+    return OptimalityReport(
+        scenario,
+        optimum=optimum.mean(),
+        rows=rows,
+        fluid_bound=bound.mean(),
+        excess=summarize(bound - optimum),
+        bound_above=int(np.sum(bound >= optimum)),
+        seeds=len(seeds),
+        reachable=100 * (optimum.mean() - siloed) / (bound.mean() - siloed),
+    )
 
 
-def _claims(
-    scenario: Scenario,
-    results: dict[str, dict[str, Any]],
-    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]],
-    bound: float | None,
+def optimality_section(
+    scenario: Scenario, seeds: Sequence[int], workers: int = 0, progress: bool = False
 ) -> list[str]:
-    if "mtma" not in results:
-        return [
-            "No MTMA checkpoint is committed for this scenario: the claims are not checked.",
-            "",
-        ]
-    mtma = results["mtma"]
-    lines = ["### The paper's claims, checked", ""]
-
-    def versus(name: str) -> str:
-        if name not in results:
-            return f"- MTMA vs {name}: no {name} result."
-        other = results[name]
-        ours, theirs = mtma["profit"]["mean"], other["profit"]["mean"]
-        verdict = "higher" if ours > theirs else "lower" if ours < theirs else "equal"
-        cis = "the 95% CIs overlap" if _overlap(mtma, other) else "the 95% CIs do not overlap"
-        return f"- MTMA vs {name}: {relative_change(ours, theirs)} mean profit ({verdict}); {cis}."
-
-    lines += [versus("siloed"), versus("siloed_rl"), versus("coordinated")]
-    siloed_mean = results["siloed"]["profit"]["mean"] if "siloed" in results else None
-    below = [
-        name
-        for name in RL_BASELINES
-        if name in results
-        and siloed_mean is not None
-        and results[name]["profit"]["mean"] < siloed_mean
-    ]
-    if below:
-        lines.append(
-            f"- Below the siloed heuristic here: {', '.join(f'`{name}`' for name in below)}. "
-            "docs/training.md ('Below the siloed heuristic') gives the evidence for each: "
-            "the departmental incentive that `siloed_rl` learns, the curves that plateau or "
-            "collapse, and the budgets and settings tried."
-        )
-    if bound is not None:
-        gap = 1 - mtma["profit"]["mean"] / bound
-        lines.append(f"- Gap to the upper bound: MTMA earns {100 * gap:.1f}% less than the bound.")
-    for ablation in ("mtma_single_timescale", "mtma_reversed"):
-        if "mtma" in curves and ablation in curves:
-            lines.append(_ablation_line(_final(curves["mtma"]), _final(curves[ablation]), ablation))
-    checkpoint = committed_checkpoint("mtma", scenario)
-    if (checkpoint / MANIFEST).exists():
-        manifest = read_manifest(checkpoint)
-        lines.append(
-            f"- Training the committed MTMA checkpoint took {manifest['wall_time_s'] / 60:.1f} "
-            f"minutes for {manifest['steps']:,} environment steps (`{manifest['command']}`)."
-        )
-    return [*lines, ""]
-
-
-def _ablation_line(
-    ours: np.ndarray, ablation: np.ndarray, name: str = "mtma_single_timescale"
-) -> str:
-    """MTMA against a timescale ablation: final held-out profit over training seeds.
-
-    With at least two seeds each, a Welch t-test says whether the mean profits differ, and the
-    ratio of the seed standard deviations, with a two-sided F-test of the variances, says which
-    learns more reliably. With a handful of seeds the tests have little power, so p >= 0.05 reads
-    "not significantly different".
-    """
-    label = {"mtma_single_timescale": "single-timescale", "mtma_reversed": "reversed-timescale"}
-    head = (
-        f"- MTMA vs its {label.get(name, name)} ablation `{name}` (final held-out profit over "
-        f"{len(ours)} and {len(ablation)} training seeds): "
+    """The lines of the page's gap-to-the-optimum section of ``scenario`` (docs/optimal.md)."""
+    return report.optimality_section(optimality_report(scenario, seeds, workers, progress)).split(
+        "\n"
     )
-    if min(len(ours), len(ablation)) < 2:
-        return head + f"{_money(ours.mean())} vs {_money(ablation.mean())} (one seed: no spread)."
-    sd_ours, sd_ablation = ours.std(ddof=1), ablation.std(ddof=1)
-    p_value = (
-        stats.ttest_ind(ours, ablation, equal_var=False).pvalue
-        if sd_ours > 0 or sd_ablation > 0
-        else float("nan")  # no spread at all: nothing to test
-    )
-    if np.isfinite(p_value) and p_value < 0.05:
-        verdict = "significantly higher" if ours.mean() > ablation.mean() else "significantly lower"
-    else:
-        verdict = "not significantly different"
-    if sd_ablation > 0:
-        ratio = (sd_ours / sd_ablation) ** 2
-        tail = stats.f.cdf(ratio, len(ours) - 1, len(ablation) - 1)
-        f_p = 2 * min(tail, 1 - tail)
-        spread = f"{sd_ours / sd_ablation:.2f} times the ablation's (F-test p = {f_p:.2f})"
-    else:
-        spread = "n/a"
-    return (
-        head + f"{_money(ours.mean())} ± {_money(sd_ours)} vs {_money(ablation.mean())} ± "
-        f"{_money(sd_ablation)} (mean ± sd). Profit {relative_change(ours.mean(), ablation.mean())}, "
-        f"{verdict} (Welch p = {_number(p_value, 2)}); seed spread {spread}."
-    )
-
-
-def _insights(scenario: Scenario, results: dict[str, Any], seeds: Sequence[int]) -> list[str]:
-    compared = [name for name in ("mtma", "siloed", "coordinated") if name in results]
-    if "mtma" not in compared:
-        return []
-    checks = {}
-    for name in compared:
-        _, factory = resolve_policy(name)
-        trajectories = [
-            run_episode(factory, scenario, seed, name, getattr(factory, "env_options", None))
-            for seed in seeds
-        ]
-        checks[name] = insight_checks(trajectories)
-    lines = [
-        "### Managerial insights (SPEC section 5)",
-        "",
-        "| insight | " + " | ".join(compared) + " |",
-        "|---|" + "---:|" * len(compared),
-    ]
-    labels = {
-        "own_stock": "exposure rises with own stock (Spearman across products)",
-        "substitute_stock": "exposure falls when substitutes' stock rises (Pearson over time)",
-        "orders_lead": "orders lead exposure by the lead time (Pearson)",
-    }
-    for insight in INSIGHTS:
-        lines.append(
-            f"| {labels[insight]} | "
-            + " | ".join(_number(checks[n][insight]) for n in compared)
-            + " |"
-        )
-    return [*lines, ""]
 
 
 def reproduce(
@@ -566,7 +449,7 @@ def reproduce(
     out : path
         The Markdown page to write.
     scenarios : sequence of str
-        Scenario names (default: ``default`` and ``multiscale``).
+        Scenario names (default: the training settings' headline scenarios).
     retrain_models : bool
         Retrain every RL baseline on every curve seed first (hours), replacing the committed
         checkpoints and training logs.
@@ -585,21 +468,13 @@ def reproduce(
     out = Path(out)
     figures = out.parent / "figures"
     seeds = list(EVALUATION_SEEDS[:num_seeds] if num_seeds else EVALUATION_SEEDS)
-    lines = [
-        "# Results",
-        "",
-        "Generated by `coord-bench reproduce`"
-        + (" --retrain" if retrain_models else "")
-        + f" on {datetime.date.today().isoformat()} ({os.cpu_count()} CPU cores), over "
-        f"{len(seeds)} official evaluation seeds. Do not edit by hand: rerun the command.",
-        "",
-        "Profit is the episode's total; the 95% CI is a seeded percentile bootstrap of the mean; "
-        "the normalized score is 100 (profit - siloed) / (ceiling - siloed) with the fixed "
-        "reference values of `coord_env/harness/references.json`, where the ceiling is the fluid "
-        "upper bound, or the exact optimum where it is known (`tiny`). The RL rows evaluate the "
-        "committed checkpoints (`baselines/checkpoints/`), each trained with the command in its "
-        "`manifest.json`.",
-        "",
+    sections = [
+        report.page_header(
+            retrained=retrain_models,
+            date=datetime.date.today().isoformat(),
+            cpu_count=os.cpu_count(),
+            seeds=len(seeds),
+        )
     ]
     headline = [load_scenario(name) for name in scenarios]
     optimum = [load_scenario(name) for name in OPTIMUM_SCENARIOS]
@@ -613,9 +488,12 @@ def reproduce(
                 workers=workers if cluster else 0,
             )
         for scenario in headline:
-            lines += _scenario_section(scenario, figures, seeds, workers, progress, cluster)
+            computed = scenario_report(scenario, figures, seeds, workers, progress, cluster)
+            sections.append(report.scenario_section(computed))
     for scenario in optimum:
-        lines += optimality_section(scenario, seeds, workers, progress)
+        sections.append(
+            report.optimality_section(optimality_report(scenario, seeds, workers, progress))
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, "\n".join(lines).rstrip() + "\n")
+    atomic_write_text(out, report.render_page(sections))
     return out

@@ -5,7 +5,7 @@ space (:data:`SEARCH_SPACES`, declared once here), ``K`` trials of ``B`` environ
 median pruner on the held-out profit over :data:`~coord_env.harness.seeds.VALIDATION_SEEDS` at
 :data:`RUNGS` intermediate evaluations, and a journal file as storage (no database server), so a
 study resumes across sessions. The best trial's settings go into the package's settings file
-(:data:`baselines.reproduce.TUNED_SETTINGS`), which ``retrain`` reads.
+(:data:`baselines.settings.TUNED_SETTINGS`), which ``retrain`` reads.
 
 Trials are asked in this process, in batches of ``workers``, and trained here or on a Dask
 cluster (:func:`coord_env.distributed.map_jobs`); a worker reports its intermediate profits to the
@@ -428,8 +428,9 @@ def tune(
         A baseline without a search space.
     ValueError
         Non-positive trials or steps, a seed out of range, a negative ``pruner_startup``, a fixed
-        parameter not in the space, or a study in ``study_dir`` run with other arguments (baseline,
-        scenario, steps, seed, fixed parameters, pruner startup).
+        parameter not in the space, a study in ``study_dir`` run with other arguments (baseline,
+        scenario, steps, seed, fixed parameters, pruner startup), or a malformed ``settings``
+        file (:class:`baselines.settings.SettingsError`).
 
     Examples
     --------
@@ -437,9 +438,13 @@ def tune(
     """
     import optuna
 
+    from baselines.settings import load_tuned_settings
+
     fixed = dict(fixed or {})
     _check_arguments(name, trials, steps, seed, fixed, pruner_startup)
     load_scenario(scenario)  # an unknown scenario fails before any file is written
+    if settings is not None and Path(settings).is_file():
+        load_tuned_settings(settings)  # so does a malformed settings file, before any trial
     folder = Path(study_dir)
     folder.mkdir(parents=True, exist_ok=True)
     study_name = f"{name}_{scenario}"
@@ -581,13 +586,22 @@ def study_summary(study: Any) -> dict[str, Any]:
 
 
 def write_settings(path: str | Path, name: str, scenario: str, summary: dict[str, Any]) -> None:
-    """Put a study's best settings into the settings file ``path`` (other entries kept)."""
+    """Put a study's best settings into the settings file ``path`` (other entries kept).
+
+    Raises
+    ------
+    baselines.settings.SettingsError
+        An existing file that is not a valid settings file (left as it is); the message names
+        the entry.
+    """
+    from baselines.settings import load_tuned_settings
+
     path = Path(path)
-    document = (
-        json.loads(path.read_text(encoding="utf-8"))
-        if path.is_file()
-        else {"about": "tuned settings per (baseline, scenario); written by coord-bench tune"}
-    )
+    if path.is_file():
+        load_tuned_settings(path)  # a malformed file is refused, not merged into
+        document = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        document = {"about": "tuned settings per (baseline, scenario); written by coord-bench tune"}
     document.setdefault("settings", {})[f"{name}/{scenario}"] = {
         "config": summary["config"],
         "source": f"coord-bench tune: best of {len(summary['trials'])} trials of "
