@@ -39,6 +39,7 @@ from baselines.rl.mtma.networks import (
 from baselines.rl.mtma.policy import MTMAPolicy
 from baselines.rl.mtma.rollout import Rollout, RolloutCollector
 from baselines.rl.mtma.schedules import CRITIC, learning_rates, updates_on
+from baselines.rl.names import trainer_table
 from coord_env.checkpoint import (
     MANIFEST,
     CheckpointError,
@@ -493,7 +494,4 @@ class MTMAReversedTrainer(MTMATrainer):
     default_preset: ClassVar[str] = "reversed"
 
 
-MTMA_TRAINERS: dict[str, type[MTMATrainer]] = {
-    trainer.name: trainer
-    for trainer in (MTMATrainer, MTMASingleTimescaleTrainer, MTMAReversedTrainer)
-}
+MTMA_TRAINERS: dict[str, type[MTMATrainer]] = trainer_table(__name__)

@@ -40,6 +40,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import ConstantSchedule
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
+from baselines.rl.names import trainer_table
 from baselines.rl.sb3.config import (
     AlternatingPPOConfig,
     PPOConfig,
@@ -519,9 +520,4 @@ class SharedPPOTrainer(_PPOTrainer):
         )
 
 
-SB3_TRAINERS: dict[str, type[_PPOTrainer]] = {
-    "centralized": CentralizedTrainer,
-    "siloed_rl": SiloedRLTrainer,
-    "ippo": IPPOTrainer,
-    "shared_ppo": SharedPPOTrainer,
-}
+SB3_TRAINERS: dict[str, type[_PPOTrainer]] = trainer_table(__name__)
