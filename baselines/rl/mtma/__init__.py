@@ -16,7 +16,7 @@ Examples
 ... )
 """
 
-from baselines.rl.mtma.config import MEMORY_MODES, PRESETS, MTMAConfig, derived_reward_scale
+from baselines.rl.mtma.config import MEMORY_MODES, PRESETS, MTMAConfig
 from baselines.rl.mtma.policy import MTMAPolicy
 from baselines.rl.mtma.trainer import (
     MTMA_TRAINERS,
@@ -34,5 +34,4 @@ __all__ = [
     "MTMAReversedTrainer",
     "MTMASingleTimescaleTrainer",
     "MTMATrainer",
-    "derived_reward_scale",
 ]

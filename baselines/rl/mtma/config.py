@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from coord_env.checks import check_choice
-from coord_env.scenarios import Scenario
 
-__all__ = ["MEMORY_MODES", "PRESETS", "THROUGHPUT_ROLLOUT", "MTMAConfig", "derived_reward_scale"]
+__all__ = ["MEMORY_MODES", "PRESETS", "THROUGHPUT_ROLLOUT", "MTMAConfig"]
 
 MEMORY_MODES = ("stack", "gru")
 RATIO_MODES = ("joint", "per_dimension")
@@ -88,8 +87,8 @@ class MTMAConfig:
     sequence_length : int
         Truncated-backpropagation length of the GRU in updates; must divide ``n_steps``.
     reward_scale : float or None
-        Rewards are multiplied by this. None derives it from the scenario (see
-        :func:`derived_reward_scale`) so that a good policy earns about +1 per step.
+        Rewards are multiplied by this. None: the scenario's
+        :func:`coord_env.env.rewards.inverse_margin_per_tick` (about +1 per step at full margin).
     lr_decay_steps : int
         0 keeps the learning rates constant; otherwise they fall linearly to 0 at this many steps.
     order_prior : float or None
@@ -219,18 +218,6 @@ class MTMAConfig:
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dict (``MTMAConfig(**d)`` rebuilds it)."""
         return dataclasses.asdict(self)
-
-
-def derived_reward_scale(scenario: Scenario) -> float:
-    """The default reward scale: 1 / (expected gross margin per tick at the demand scale).
-
-    ``1 / sum_i (p_i - c_i) * mu_i / R`` with ``mu_i`` the demand scale (docs/model.md, 2.1):
-    a policy that sells every unit of demand at full margin earns about +1 per step, random orders
-    about -5 to -10, so value targets stay within a few tens and one learning rate fits every
-    scenario.
-    """
-    margin = (scenario.price - scenario.cost) * scenario.demand_scale
-    return float(scenario.ticks_per_period / margin.sum())
 
 
 _DEFAULT = MTMAConfig()

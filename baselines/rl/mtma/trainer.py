@@ -21,7 +21,7 @@ from torch import nn
 from baselines.heuristics.base_stock import critical_ratio, poisson_base_stock
 from baselines.heuristics.demand_model import expected_demand
 from baselines.heuristics.siloed import static_slates
-from baselines.rl.mtma.config import MTMAConfig, derived_reward_scale
+from baselines.rl.mtma.config import MTMAConfig
 from baselines.rl.mtma.losses import (
     clipped_surrogate_loss,
     explained_variance,
@@ -50,6 +50,7 @@ from coord_env.checkpoint import (
 )
 from coord_env.env.actions import INVENTORY, RECOMMENDER
 from coord_env.env.parallel import RetailParallelEnv
+from coord_env.env.rewards import inverse_margin_per_tick
 from coord_env.fileio import atomic_write_bytes, atomic_write_text
 from coord_env.scenarios import Scenario, load_scenario
 
@@ -129,7 +130,7 @@ class MTMATrainer:
         self.reward_scale = (
             config.reward_scale
             if config.reward_scale is not None
-            else derived_reward_scale(self.scenario)
+            else inverse_margin_per_tick(self.scenario)
         )
         probe = RetailParallelEnv(self.scenario, **self.env_options)
         self.spaces = describe_spaces(probe)
