@@ -228,7 +228,7 @@ def train(
     CheckpointError
         On resume, if no checkpoint is complete, or it is of another baseline or scenario.
     """
-    s = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    s = load_scenario(scenario)
     if not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be a positive integer; got {steps!r}")
     from baselines.rl.threads import torch_threads as threads

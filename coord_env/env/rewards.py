@@ -45,7 +45,7 @@ def inverse_revenue_per_tick(scenario: str | Scenario) -> float:
     >>> round(scale * float((s.price * s.demand_scale).sum()) / s.ticks_per_period, 12)
     1.0
     """
-    s = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    s = load_scenario(scenario)
     revenue_per_tick = float(np.sum(s.price * s.demand_scale)) / s.ticks_per_period
     return 1.0 / revenue_per_tick
 
@@ -72,7 +72,7 @@ def inverse_margin_per_tick(scenario: str | Scenario) -> float:
     >>> round(inverse_margin_per_tick(s) * margin / s.ticks_per_period, 12)
     1.0
     """
-    s = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    s = load_scenario(scenario)
     margin = (s.price - s.cost) * s.demand_scale
     return float(s.ticks_per_period / margin.sum())
 

@@ -123,7 +123,7 @@ class MTMATrainer:
             config = MTMAConfig.preset(preset or self.default_preset, **overrides)
         elif overrides:
             config = dataclasses.replace(config, **overrides)
-        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.scenario = load_scenario(scenario)
         self.seed = int(seed)
         self.config = config
         self.env_options: dict[str, Any] = env_options_for(config)
@@ -401,7 +401,7 @@ class MTMATrainer:
             A missing or corrupt file, or a checkpoint of another scenario, spaces or baseline.
         """
         directory = Path(directory)
-        scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        scenario = load_scenario(scenario)
         manifest = read_manifest(directory, scenario)  # checksums and scenario
         variant = MTMA_TRAINERS.get(str(manifest.get("baseline")))
         if variant is None:

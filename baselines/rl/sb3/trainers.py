@@ -135,7 +135,7 @@ class _PPOTrainer:
     learners: ClassVar[tuple[str, ...]]  # model keys; each one's checkpoint file is <key>.zip
 
     def __init__(self, scenario: str | Scenario, seed: int, **config: Any):
-        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.scenario = load_scenario(scenario)
         self.seed = _check_seed(seed)
         self.config = make_config(self.config_class, config, self.name)
         self.env_options = self.config.env_options()
@@ -243,7 +243,7 @@ class _PPOTrainer:
             parameters) or other spaces.
         """
         directory = Path(directory)
-        scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        scenario = load_scenario(scenario)
         state = cls._read_state(directory)
         try:
             expected = describe_spaces(RetailParallelEnv(scenario, **state["env_options"]))
