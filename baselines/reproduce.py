@@ -529,7 +529,7 @@ def _insights(scenario: Scenario, results: dict[str, Any], seeds: Sequence[int])
         ]
         checks[name] = insight_checks(trajectories)
     lines = [
-        "### Managerial insights (SPEC section 5)",
+        "### Managerial insights",
         "",
         "| insight | " + " | ".join(compared) + " |",
         "|---|" + "---:|" * len(compared),

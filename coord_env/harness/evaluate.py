@@ -390,7 +390,7 @@ def evaluate(
     isolate: bool = False,
     limits: IsolationLimits | None = None,
 ) -> dict[str, Any]:
-    """Run full episodes on every seed and return the results document (SPEC section 6).
+    """Run full episodes on every seed and return the results document (docs/plug_in.md §3).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""MTMA: multi-timescale multi-agent PPO on torch (SPEC section 4).
+"""MTMA: multi-timescale multi-agent PPO on torch (docs/training.md).
 
 Decentralized actors on each agent's own observation, a centralized critic on ``env.state()``,
 memory (stacked recent observations or a GRU) and a distinct learning speed per learner. One module
