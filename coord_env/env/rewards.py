@@ -55,15 +55,8 @@ def inverse_margin_per_tick(scenario: str | Scenario) -> float:
 
     ``R / sum_i (p_i - c_i) mu_i``, with ``mu_i`` the demand scale (docs/model.md §2.1) and ``R``
     the ticks per period. A policy that sells every unit of demand at full margin earns about +1
-    per tick, so value targets stay small and one learning rate fits every scenario.
-
-    Parameters
-    ----------
-    scenario : str or Scenario
-
-    Returns
-    -------
-    float
+    per tick, so value targets stay small and one learning rate fits every scenario. ``scenario``
+    is a catalog name or a Scenario, as for :func:`inverse_revenue_per_tick`.
 
     Examples
     --------
