@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from baselines.rl.training import RL_BASELINES
+from baselines.rl.names import RL_BASELINES
 from coord_env.checkpoint import MANIFEST
 from coord_env.distributed import add_scheduler_argument
 

@@ -7,11 +7,11 @@ factories are given as ``"module:attribute"`` paths where that keeps registering
 
 from __future__ import annotations
 
+from baselines.rl.names import RL_BASELINE_TABLE
 from baselines.rl.policies import CheckpointPolicy, CommittedPolicy
-from baselines.rl.training import RL_BASELINES
 from coord_env.registry import register_policy
 
-__all__ = ["HEURISTICS", "RL_DESCRIPTIONS", "register"]
+__all__ = ["HEURISTICS", "register"]
 
 HEURISTICS = {
     "random": (
@@ -36,25 +36,15 @@ HEURISTICS = {
     ),
 }
 
-RL_DESCRIPTIONS = {
-    "centralized": "one SB3 PPO agent on the joint view (committed checkpoint)",
-    "siloed_rl": "one SB3 PPO learner per department on departmental rewards (committed checkpoint)",
-    "ippo": "independent SB3 PPO learners on the team reward (committed checkpoint)",
-    "shared_ppo": "one parameter-shared SB3 PPO policy through SuperSuit (committed checkpoint)",
-    "mtma": "multi-timescale multi-agent PPO, centralized critic (committed checkpoint)",
-    "mtma_single_timescale": "MTMA with one learning speed for all (committed checkpoint)",
-    "mtma_reversed": "MTMA with the actors' speeds swapped (committed checkpoint)",
-}
-
 
 def register() -> None:
     """Register the heuristics and the RL baselines (which load their committed checkpoints)."""
     for name, (factory, description) in HEURISTICS.items():
         register_policy(name, factory, description=description)
-    for name in RL_BASELINES:
+    for name, baseline in RL_BASELINE_TABLE.items():
         register_policy(
             name,
             CommittedPolicy(name),
-            description=RL_DESCRIPTIONS[name],
+            description=baseline.description,
             load_checkpoint=CheckpointPolicy,
         )

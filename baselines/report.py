@@ -339,7 +339,7 @@ def _insights(insights: Mapping[str, Mapping[str, float]]) -> list[str]:
     if "mtma" not in compared:
         return []
     lines = [
-        "### Managerial insights (SPEC section 5)",
+        "### Managerial insights",
         "",
         "| insight | " + " | ".join(compared) + " |",
         "|---|" + "---:|" * len(compared),

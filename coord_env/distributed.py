@@ -133,10 +133,10 @@ def _pool_context() -> multiprocessing.context.BaseContext | None:
     """How worker processes start: the platform's default, but ``forkserver`` once torch is loaded.
 
     A forked worker inherits the locks of torch's intra-op thread pool without its threads and can
-    wait on them forever (``coord-bench reproduce`` hung so, at 0% CPU, evaluating MTMA with
-    workers). Forkserver workers start clean but, like ``spawn``, import the jobs' functions
-    afresh: they must be importable (not defined in ``__main__`` of an interactive session), and
-    a script must guard its top level with ``if __name__ == "__main__":``.
+    wait on them forever (docs/training.md, "Worker processes start clean"). Forkserver workers
+    start clean but, like ``spawn``, import the jobs' functions afresh: they must be importable (not
+    defined in ``__main__`` of an interactive session), and a script must guard its top level with
+    ``if __name__ == "__main__":``.
     """
     if "torch" in sys.modules and "forkserver" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("forkserver")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import gymnasium
 import numpy as np
 import pytest
+from agent_view import AgentView
 from supersuit import concat_vec_envs_v1, pad_action_space_v0, pad_observations_v0
 from supersuit import pettingzoo_env_to_vec_env_v1 as to_vec_env
 
 import coord_env
-from baselines.rl.views import AgentView, JointView
+from baselines.rl.views import JointView
 from coord_env.adapters.sb3 import AgentVecEnv, JointVecEnv, SharedAgentsVecEnv
 
 INVENTORY, RECOMMENDER = "inventory_0", "recommender_0"

@@ -19,7 +19,6 @@ from baselines.rl.mtma import (
     MTMAConfig,
     MTMAPolicy,
     MTMATrainer,
-    derived_reward_scale,
 )
 from baselines.rl.mtma.losses import (
     clipped_surrogate_loss,
@@ -30,6 +29,7 @@ from baselines.rl.mtma.networks import Critic, MultiCategorical, StackedActor, o
 from baselines.rl.mtma.schedules import learning_rates, updates_on
 from baselines.rl.trainer import Trainer
 from coord_env.checkpoint import CheckpointError, read_manifest, write_manifest
+from coord_env.env import inverse_margin_per_tick
 from coord_env.harness.seeds import EVALUATION_SEEDS, TRAINING_SEED_LIMIT
 
 INVENTORY, RECOMMENDER = "inventory_0", "recommender_0"
@@ -176,10 +176,10 @@ def test_schedules_update_each_learner_on_its_own_rollouts():
     assert learning_rates(10**6, MTMAConfig())[RECOMMENDER] == MTMAConfig().recommender_lr
 
 
-def test_derived_reward_scale_makes_full_margin_about_one_per_step():
+def test_inverse_margin_per_tick_makes_full_margin_about_one_per_step():
     s = coord_env.load_scenario("default")
     margin_per_tick = float(((s.price - s.cost) * s.demand_scale).sum()) / s.ticks_per_period
-    assert derived_reward_scale(s) * margin_per_tick == pytest.approx(1.0)
+    assert inverse_margin_per_tick(s) * margin_per_tick == pytest.approx(1.0)
     assert MTMATrainer("tiny", 0, reward_scale=0.5, **FAST).reward_scale == 0.5
 
 

@@ -2,6 +2,8 @@
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,6 +80,23 @@ def test_overrides_do_not_change_the_catalog_entry():
     before = load_scenario("default").content_hash
     assert load_scenario("default", horizon=3).horizon == 3
     assert load_scenario("default").content_hash == before
+
+
+def test_load_scenario_is_the_one_coercion_of_a_name_or_a_scenario():
+    s = load_scenario("tiny")
+    assert load_scenario(s) is s
+    copy = load_scenario(s, horizon=3)
+    assert copy.horizon == 3 and s.horizon == 20
+    root = Path(__file__).resolve().parents[1]
+    coercion = re.compile(r"load_scenario\((\w+)\) if isinstance\(\1, str\)")
+    repeated = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("coord_env", "baselines", "examples", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if coercion.search(line)
+    ]
+    assert repeated == [], "call load_scenario(x) directly: it returns a Scenario as it is"
 
 
 def test_loaded_arrays_are_read_only():

@@ -6,11 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
+from agent_view import AgentView
 from stable_baselines3.common.env_checker import check_env
 
 import coord_env
 from baselines.heuristics.random_policy import RandomPolicy
-from baselines.rl.views import DEPARTMENTS, AgentView, JointView
+from baselines.rl.views import DEPARTMENTS, JointView
 from coord_env.env.rewards import inverse_revenue_per_tick
 from coord_env.harness.evaluate import policy_seed
 from tests.helpers import random_actions

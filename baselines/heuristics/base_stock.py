@@ -11,7 +11,7 @@ __all__ = ["critical_ratio", "inventory_position", "order_levels", "poisson_base
 
 
 def critical_ratio(scenario: Scenario) -> np.ndarray:
-    """(N,) newsvendor ratio (p - c + b) / (p - c + b + h) of SPEC section 4.
+    """(N,) newsvendor critical ratio (p - c + b) / (p - c + b + h).
 
     Examples
     --------

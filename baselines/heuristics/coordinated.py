@@ -1,4 +1,4 @@
-"""The coordinated heuristic (SPEC section 4): the two departments plan together.
+"""The coordinated heuristic: the two departments plan together.
 
 Recommender: inventory balancing (Golrezaei, Nazerzadeh & Rusmevichientong 2014). Product i's
 revenue is discounted by Psi(min(1, x_i / ref_i)), Psi(u) = (e / (e - 1)) (1 - e^-u), where x_i is

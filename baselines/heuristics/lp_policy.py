@@ -1,4 +1,4 @@
-"""The ``lp`` policy (SPEC section 4): follow the fluid LP of section 5.
+"""The ``lp`` policy: follow the fluid LP (docs/upper_bound.md).
 
 It plans once per scenario with the fluid LP (:func:`coord_env.analysis.solve_fluid_lp`) on what a
 firm knows before the episode: its fitted demand model at popularity 1 (the drift path is hidden),

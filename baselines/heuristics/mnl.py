@@ -1,8 +1,8 @@
-"""Revenue-maximizing cardinality-C MNL slates, exact, vectorized over segments (SPEC section 4).
+"""Revenue-maximizing cardinality-C MNL slates, exact, vectorized over segments.
 
-The model (SPEC section 1.2, step 4). A customer of segment k chooses among all N products and
-no purchase by MNL with attractions ``w_ki * b_ki``: ``b_ki = beta_kj = exp(delta_k eta_j)`` if
-product i is in slot j of the segment's slate, 1 otherwise (products off the slate stay
+The model (docs/model.md §3, step 4, "First choice"). A customer of segment k chooses among all N
+products and no purchase by MNL with attractions ``w_ki * b_ki``: ``b_ki = beta_kj = exp(delta_k
+eta_j)`` if product i is in slot j of the segment's slate, 1 otherwise (products off the slate stay
 available), and ``w_k0`` for no purchase. Since ``delta_k >= 0`` and ``eta_1 >= ... >= eta_C > 0``,
 ``beta_k1 >= ... >= beta_kC >= 1``. A slate S earns per customer
 

@@ -1,4 +1,4 @@
-"""The siloed heuristic (SPEC section 4): each department optimizes alone.
+"""The siloed heuristic: each department optimizes alone.
 
 Marketing shows every segment its revenue-maximizing slate (the exact cardinality-C MNL optimum)
 under the popularity it estimates from its own observed sales, ignoring stock: as popularity

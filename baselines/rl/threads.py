@@ -14,9 +14,8 @@ __all__ = ["torch_threads"]
 def torch_threads(count: int | None = 1) -> Iterator[None]:
     """Run a block with ``count`` torch intra-op threads, then restore the previous setting.
 
-    The baselines' networks are tiny: on a 2-core machine a second thread only contends, and made
-    training and acting 17x to 50x slower when other processes shared the cores. ``None`` leaves
-    torch's setting alone.
+    The baselines' networks are tiny, so extra threads only contend with other processes for the
+    cores (docs/training.md, "One torch thread"). ``None`` leaves torch's setting alone.
     """
     if count is None:
         yield

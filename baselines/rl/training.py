@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from baselines.rl.names import RL_BASELINES
 from baselines.rl.trainer import Trainer
 from coord_env.checkpoint import MANIFEST, CheckpointError, read_manifest, write_manifest
 from coord_env.distributed import map_jobs
@@ -63,17 +64,6 @@ def _registry() -> dict[str, Callable[..., Trainer]]:
     from baselines.rl.sb3 import SB3_TRAINERS
 
     return {**SB3_TRAINERS, **MTMA_TRAINERS}
-
-
-RL_BASELINES = (
-    "centralized",
-    "siloed_rl",
-    "ippo",
-    "shared_ppo",
-    "mtma",
-    "mtma_single_timescale",
-    "mtma_reversed",
-)
 
 
 def trainer_class(name: str) -> Callable[..., Trainer]:
@@ -238,7 +228,7 @@ def train(
     CheckpointError
         On resume, if no checkpoint is complete, or it is of another baseline or scenario.
     """
-    s = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    s = load_scenario(scenario)
     if not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be a positive integer; got {steps!r}")
     from baselines.rl.threads import torch_threads as threads

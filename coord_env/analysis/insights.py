@@ -1,4 +1,6 @@
-"""The managerial-insight checks of SPEC section 5, measured on episode trajectories.
+"""The managerial-insight checks, measured on episode trajectories.
+
+docs/results.md, "Managerial insights", reports them per scenario.
 
 The paper's claims about what coordinated departments learn, each turned into a number:
 

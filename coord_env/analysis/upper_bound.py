@@ -1,4 +1,4 @@
-"""The fluid upper bound (SPEC section 5): a linear program, solved by HiGHS, per evaluation seed.
+"""The fluid upper bound (docs/upper_bound.md): a linear program, solved by HiGHS, per seed.
 
 For one seed, the exogenous paths drawn at reset (popularity drift, random lead times, initial
 stock) are fixed and given to the LP (an information relaxation: knowing them can only help), and

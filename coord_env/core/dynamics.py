@@ -1,4 +1,4 @@
-"""One tick of the retail model (SPEC section 1.2), batched over B retailers.
+"""One tick of the retail model (docs/model.md §3, "One tick"), batched over B retailers.
 
 Notation follows docs/model.md: N products (index i), M segments (k), C slots (j), B batch (b).
 The kernel assumes valid input (the PettingZoo adapter validates actions) and stays fast: its cost

@@ -85,7 +85,7 @@ def ar1_paths(shocks: np.ndarray, rho: float) -> np.ndarray:
 
     Bit for bit ``scipy.signal.lfilter([1], [1, -rho], shocks, axis=1)``, which it uses for few
     series; for many it runs period by period on a (T, B, N) copy whose periods are contiguous:
-    the same floating-point steps, 6 times faster at B = 1024 on ``default``.
+    the same floating-point steps, faster (docs/speed.md, "The exogenous paths drawn at reset").
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def ar1_paths(shocks: np.ndarray, rho: float) -> np.ndarray:
     if B * N < 512:
         return lfilter([1.0], [1.0, -rho], shocks, axis=1)
     # The (T, B, N) copy as a transpose of a (B, T) matrix of N-value blocks: numpy then moves
-    # whole blocks instead of looping over N values at a time (3 times faster on default).
+    # whole blocks instead of looping over N values at a time.
     shocks = np.ascontiguousarray(shocks)
     blocks = shocks.reshape(B, T * N).view(np.dtype((np.void, N * shocks.itemsize)))
     paths = np.ascontiguousarray(blocks.T).view(shocks.dtype).reshape(T, B, N)  # shocks untouched
@@ -163,7 +163,7 @@ def reset(scenario: Scenario, rng: np.random.Generator, batch_size: int = 1) -> 
         cdf = np.cumsum(s.lead_time_pmf, axis=1)[:, :-1]  # (N, L_max - 1)
         uniform = rng.random((B, T, N))
         # 1 + the number of cdf levels the uniform reaches, one level at a time in a small
-        # integer type: no (B, T, N, L_max - 1) temporary (4 times faster on ``large``).
+        # integer type: no (B, T, N, L_max - 1) temporary.
         small = np.int8 if cdf.shape[1] < np.iinfo(np.int8).max else np.int64
         reached = np.zeros((B, T, N), dtype=small)
         for level in cdf.T:

@@ -1,10 +1,14 @@
-"""The reward scale: one factor that makes a tick's reward O(1) on every scenario, for learners.
+"""Reward scales: factors that make a tick's reward O(1) on every scenario, for learners.
 
 Raw rewards are money per tick, which differs by orders of magnitude across scenarios (and the
 last tick adds the salvage). Learners train better on rewards of order 1, so the env option
-``reward_scale`` multiplies both agents' rewards by a factor; ``"auto"`` uses
-:func:`inverse_revenue_per_tick`. Infos stay in money, so the harness and every metric are
-unaffected.
+``reward_scale`` multiplies both agents' rewards by a factor. Two defaults exist, named for what
+they compute (docs/training.md, "Reward scale"):
+
+- :func:`inverse_revenue_per_tick`: ``reward_scale="auto"`` and the SB3 baselines;
+- :func:`inverse_margin_per_tick`: MTMA (``MTMAConfig.reward_scale=None``).
+
+Infos stay in money, so the harness and every metric are unaffected.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 
 from coord_env.scenarios import Scenario, load_scenario
 
-__all__ = ["inverse_revenue_per_tick", "resolve_reward_scale"]
+__all__ = ["inverse_margin_per_tick", "inverse_revenue_per_tick", "resolve_reward_scale"]
 
 
 def inverse_revenue_per_tick(scenario: str | Scenario) -> float:
@@ -41,9 +45,29 @@ def inverse_revenue_per_tick(scenario: str | Scenario) -> float:
     >>> round(scale * float((s.price * s.demand_scale).sum()) / s.ticks_per_period, 12)
     1.0
     """
-    s = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    s = load_scenario(scenario)
     revenue_per_tick = float(np.sum(s.price * s.demand_scale)) / s.ticks_per_period
     return 1.0 / revenue_per_tick
+
+
+def inverse_margin_per_tick(scenario: str | Scenario) -> float:
+    """``1 / (expected gross margin per tick)``: MTMA's default reward scale.
+
+    ``R / sum_i (p_i - c_i) mu_i``, with ``mu_i`` the demand scale (docs/model.md §2.1) and ``R``
+    the ticks per period. A policy that sells every unit of demand at full margin earns about +1
+    per tick, so value targets stay small and one learning rate fits every scenario. ``scenario``
+    is a catalog name or a Scenario, as for :func:`inverse_revenue_per_tick`.
+
+    Examples
+    --------
+    >>> s = load_scenario("tiny")
+    >>> margin = float(((s.price - s.cost) * s.demand_scale).sum())
+    >>> round(inverse_margin_per_tick(s) * margin / s.ticks_per_period, 12)
+    1.0
+    """
+    s = load_scenario(scenario)
+    margin = (s.price - s.cost) * s.demand_scale
+    return float(s.ticks_per_period / margin.sum())
 
 
 def resolve_reward_scale(scenario: Scenario, reward_scale: Any) -> float:

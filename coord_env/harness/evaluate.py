@@ -390,7 +390,7 @@ def evaluate(
     isolate: bool = False,
     limits: IsolationLimits | None = None,
 ) -> dict[str, Any]:
-    """Run full episodes on every seed and return the results document (SPEC section 6).
+    """Run full episodes on every seed and return the results document (docs/plug_in.md §3).
 
     Parameters
     ----------
@@ -448,7 +448,7 @@ def evaluate(
         resolved_name, privileged = resolve_policy(policy)[0], None
     name = name or resolved_name
     scoring_env_options(env_options)  # refuse training-only options before any episode runs
-    s = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    s = load_scenario(scenario)
     seeds = list(EVALUATION_SEEDS if seeds is None else seeds)
     if not seeds:
         raise ValueError("seeds must list at least one seed (None: the official evaluation seeds)")

@@ -1,4 +1,6 @@
-"""Coordination metrics of one episode (SPEC section 6), each a pure function of a ``Trajectory``.
+"""Coordination metrics of one episode, each a pure function of a ``Trajectory``.
+
+The leaderboard's columns (docs/leaderboard.md, "What a row shows").
 
 Every metric takes a :class:`~coord_env.harness.trajectory.Trajectory` and returns a Python
 ``float``. ``METRICS`` lists them in a fixed order, ``METRIC_DEFINITIONS`` gives the one-line

@@ -1,4 +1,7 @@
-"""The results document (SPEC section 6): the same JSON a leaderboard submission carries."""
+"""The results document: the same JSON a leaderboard submission carries.
+
+docs/plug_in.md §3 ("Evaluate it") describes it.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from coord_env.scenarios import Scenario
 __all__ = ["RESULTS_FIELDS", "SCHEMA_VERSION", "build_results", "normalized_score"]
 
 SCHEMA_VERSION = 1
-# The top-level fields of a results document, in order (SPEC section 6).
+# The top-level fields of a results document, in order.
 RESULTS_FIELDS = (
     "schema_version",
     "package_version",

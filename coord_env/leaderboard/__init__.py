@@ -1,4 +1,4 @@
-"""The leaderboard (SPEC section 7): submission schema and validation, filing, rendering, checks.
+"""The leaderboard (docs/leaderboard.md): submission schema, validation, filing, rendering, checks.
 
 Submissions are data only: validation parses JSON and checks it against a schema and the
 harness's own arithmetic; nothing in a submission is executed or unpickled.

@@ -82,8 +82,9 @@ def make_submission(
     results : dict
         A results document from ``coord-bench evaluate`` on the official seeds.
     method, authors, url, training_budget, hardware, command
-        The submitter's record (SPEC section 7); ``training_budget`` in env steps, None for a
-        method that does not train. ``method`` and ``authors`` are stored in NFKC form.
+        The submitter's record (docs/leaderboard.md, "Submitting, step by step");
+        ``training_budget`` in env steps, None for a method that does not train. ``method`` and
+        ``authors`` are stored in NFKC form.
     baseline : bool
         Marks a built-in baseline row, which ``coord-bench leaderboard check`` re-runs.
 

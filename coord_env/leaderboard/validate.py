@@ -1,4 +1,6 @@
-"""Validation of leaderboard submissions (SPEC section 7): data only, never executed.
+"""Validation of leaderboard submissions: data only, never executed.
+
+docs/leaderboard.md, "What validation refuses", lists the checks for submitters.
 
 A submission is read as bytes with a size cap, parsed by the standard ``json`` module with hooks
 that refuse duplicate keys and non-finite numbers, checked against the JSON Schema shipped with

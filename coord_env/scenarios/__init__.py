@@ -39,6 +39,9 @@ def _load_catalog_entry(name: str) -> Scenario:
 def load_scenario(name: str | Scenario = "default", /, **overrides: Any) -> Scenario:
     """Load a catalog scenario by name, optionally replacing some of its parameters.
 
+    The one way to turn a ``str | Scenario`` argument into a Scenario: a Scenario without
+    overrides is returned as it is.
+
     Parameters
     ----------
     name : str or Scenario
@@ -64,6 +67,9 @@ def load_scenario(name: str | Scenario = "default", /, **overrides: Any) -> Scen
     --------
     >>> load_scenario("default", horizon=10).horizon
     10
+    >>> s = load_scenario("tiny")
+    >>> load_scenario(s) is s
+    True
     """
     if isinstance(name, Scenario):
         base = name

@@ -32,7 +32,7 @@ def _retailer(
     arrival_low: float = 20.0,
     arrival_high: float = 60.0,
 ) -> dict[str, Any]:
-    """Products and segments drawn as in SPEC section 3's starting point."""
+    """Random products and segments, the recipe of docs/model.md §15 ("Scenario catalog")."""
     rng = np.random.default_rng(seed)
     price = rng.uniform(5.0, 20.0, num_products)
     cost = price * rng.uniform(0.4, 0.7, num_products)
@@ -95,9 +95,10 @@ def _recipes() -> dict[str, dict[str, Any]]:
     default = _retailer(303, 10, 4, utility_mean=-1.5)
     default_rng = default["lead_time_rng"]
     default_lead_time = default_rng.integers(1, 5, 10).tolist()
-    # Calibrated (SPEC 1.3): with tau in [0.10, 0.15] popularity barely moves and the siloed
-    # heuristic's smoothed forecasts keep up; at [0.35, 0.45] demand shifts faster than a lagging
-    # forecast follows, and coordination pays (docs/scenarios.md has the numbers).
+    # Calibrated (docs/scenarios.md, "`default`: calibrated so that coordination pays"): with tau in
+    # [0.10, 0.15] popularity barely moves and the siloed heuristic's smoothed forecasts keep up; at
+    # [0.35, 0.45] demand shifts faster than a lagging forecast follows, and coordination pays
+    # (docs/scenarios.md has the numbers).
     default_drift = _round(default_rng.uniform(0.35, 0.45, 10))
     default.update(
         name="default",

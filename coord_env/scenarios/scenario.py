@@ -71,7 +71,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Scenario:
-    """Structural parameters of one retailer (SPEC section 1.1).
+    """Structural parameters of one retailer (docs/model.md §2, "Scenario parameters").
 
     Build it with :meth:`from_dict` (or :func:`coord_env.load_scenario`), which validates every field
     and raises :class:`ScenarioError` naming the field and its allowed range.

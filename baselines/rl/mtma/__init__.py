@@ -1,4 +1,4 @@
-"""MTMA: multi-timescale multi-agent PPO on torch (SPEC section 4).
+"""MTMA: multi-timescale multi-agent PPO on torch (docs/training.md).
 
 Decentralized actors on each agent's own observation, a centralized critic on ``env.state()``,
 memory (stacked recent observations or a GRU) and a distinct learning speed per learner. One module
@@ -16,7 +16,7 @@ Examples
 ... )
 """
 
-from baselines.rl.mtma.config import MEMORY_MODES, PRESETS, MTMAConfig, derived_reward_scale
+from baselines.rl.mtma.config import MEMORY_MODES, PRESETS, MTMAConfig
 from baselines.rl.mtma.policy import MTMAPolicy
 from baselines.rl.mtma.trainer import (
     MTMA_TRAINERS,
@@ -34,5 +34,4 @@ __all__ = [
     "MTMAReversedTrainer",
     "MTMASingleTimescaleTrainer",
     "MTMATrainer",
-    "derived_reward_scale",
 ]

@@ -3,9 +3,8 @@
 The *timescale* of a learner is how fast its parameters move: its learning rate times how often it
 is updated (every ``k``-th rollout). The ``mtma`` preset orders them critic = recommender >
 inventory: the fast recommender adapts to the slowly moving stock policy, and the critic learns at
-the fastest actor's rate (a critic 2.5 times faster than that, 1.5e-3, was measured worse on
-``default``: docs/training.md). ``single_timescale`` is the ablation with every learner at the same
-speed, ``reversed`` swaps the two actors.
+the fastest actor's rate (docs/training.md, "The timescales"). ``single_timescale`` is the ablation
+with every learner at the same speed, ``reversed`` swaps the two actors.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from coord_env.checks import check_choice
-from coord_env.scenarios import Scenario
 
-__all__ = ["MEMORY_MODES", "PRESETS", "THROUGHPUT_ROLLOUT", "MTMAConfig", "derived_reward_scale"]
+__all__ = ["MEMORY_MODES", "PRESETS", "THROUGHPUT_ROLLOUT", "MTMAConfig"]
 
 MEMORY_MODES = ("stack", "gru")
 RATIO_MODES = ("joint", "per_dimension")
@@ -52,72 +50,46 @@ class MTMAConfig:
     Attributes
     ----------
     inventory_lr, recommender_lr, critic_lr : float
-        Adam learning rates of the inventory actor, the recommender actor and the critic, in (0, 1].
+        Adam learning rates of the two actors and the critic, in (0, 1].
     inventory_update_every, recommender_update_every : int
-        Update that actor on every k-th rollout only (k >= 1); the critic learns on every rollout.
-    n_envs : int
-        Environments collecting each rollout side by side.
-    n_steps : int
-        Steps per environment per rollout; a rollout holds ``n_envs * n_steps`` transitions.
+        Update that actor on every k-th rollout only; the critic learns on every rollout.
+    n_envs, n_steps : int
+        A rollout is ``n_steps`` steps of ``n_envs`` batched environments.
     gamma, gae_lambda : float
-        Discount and GAE(lambda) parameter per inventory period, in [0, 1]; with R ticks per
-        period each tick applies ``gamma ** (1 / R)`` (and ``gae_lambda ** (1 / R)``), so the
-        horizon is the same number of periods on every scenario. The objective is the
-        undiscounted episode profit, but a stock decision pays off within a few lead times, so
-        gamma = 0.95 (a horizon of about 20 periods) cuts the variance of the advantages at little
-        bias; on ``default`` it learned faster than 0.99 and 0.9. Per tick instead of per period,
-        MTMA on ``multiscale`` (R = 4, a horizon of 5 periods, about one lead time) got worse
-        while it trained: held-out profit 42,279 after 15k steps, 34,711 after 150k.
-    clip_range : float
-        PPO ratio clip epsilon, in (0, 1).
-    epochs : int
-        Passes over each rollout per update.
-    minibatch_size : int
-        Transitions per gradient step (``gru``: rounded to whole sequences of ``sequence_length``).
-    entropy_coef : float
-        Weight of the entropy bonus (joint entropy of an actor's heads), >= 0.
-    max_grad_norm : float
-        Global gradient-norm clip per network, > 0.
-    memory : {"stack", "gru"}
-        Actor memory: the last ``stack_size`` observations side by side (zeros before the episode
-        start), or a GRU over the episode.
-    stack_size : int
-        Observations stacked (``stack`` memory); 1 means no memory.
-    hidden_size : int
-        Width of the hidden layers (and of the GRU state).
-    sequence_length : int
-        Truncated-backpropagation length of the GRU in updates; must divide ``n_steps``.
+        Discount and GAE(lambda) per inventory period, in [0, 1]: a tick applies
+        ``gamma ** (1 / R)``, so the horizon is the same number of periods on every scenario
+        (docs/training.md, "The discount is per period").
+    clip_range, epochs, minibatch_size : float, int, int
+        PPO's ratio clip in (0, 1), passes per rollout, and transitions per gradient step
+        (``gru``: rounded to whole sequences).
+    entropy_coef, max_grad_norm : float
+        Weight of the actors' joint entropy bonus (>= 0); gradient-norm clip per network (> 0).
+    memory, stack_size, hidden_size, sequence_length : {"stack", "gru"}, int, int, int
+        Actor memory: the last ``stack_size`` observations side by side (1: none), or a GRU with
+        truncated backpropagation over ``sequence_length`` steps (must divide ``n_steps``);
+        ``hidden_size`` is the width of the hidden layers.
     reward_scale : float or None
-        Rewards are multiplied by this. None derives it from the scenario (see
-        :func:`derived_reward_scale`) so that a good policy earns about +1 per step.
+        Rewards are multiplied by this. None: the scenario's
+        :func:`coord_env.env.rewards.inverse_margin_per_tick` (about +1 per step at full margin).
     lr_decay_steps : int
         0 keeps the learning rates constant; otherwise they fall linearly to 0 at this many steps.
-    order_prior : float or None
-        The inventory heads start as a normal over units centred on a sensible level, with
-        standard deviation ``order_prior`` times that level (``networks.order_prior_logits``): one
-        period's mean demand ``mu_i`` for order quantities, ``(E[L_i] + 1) mu_i`` for order-up-to
-        targets. None starts them near uniform, as SB3 and CleanRL do.
-    order_prior_level : {"base_stock", "mean_demand"}
-        Where an order-up-to prior is centred: the base-stock level, the Poisson quantile of the
-        demand over lead time and review ``(E[L_i] + 1) mu_i`` at the newsvendor critical ratio
-        (the siloed heuristic's target, with safety stock), or that mean demand itself. On
-        ``default``, held-out profit after 300k steps: 57,709 from the base-stock level, 54,887
-        from the mean (docs/training.md).
+    order_prior, order_prior_level : float or None, {"base_stock", "mean_demand"}
+        The inventory heads start as a normal over units centred on a level, with standard
+        deviation ``order_prior`` times it (``networks.order_prior_logits``): one period's mean
+        demand for order quantities; for order-up-to targets the base-stock level or the mean
+        demand over lead time and review (docs/training.md, "MTMA starts from the base-stock
+        level"). None starts them near uniform, as SB3 and CleanRL do.
     slate_prior : float or None
-        The recommender heads start with this logit bonus on the revenue-maximizing slate's product
-        in every slot (the siloed heuristic's static slate), and the order prior's ``mu_i`` is the
-        demand under that slate. None starts the recommender near uniform.
+        A logit bonus on the siloed heuristic's static slate in every slot (the order prior then
+        uses the demand under that slate). None starts the recommender near uniform.
     value_normalization : bool
         Normalize the critic's targets with output preservation (``networks.Critic``).
     ratio : {"joint", "per_dimension"}
-        PPO's probability ratio per actor: of the joint action (SB3's MultiDiscrete), or one
-        clipped ratio per action dimension (each product's order, each slot), surrogates summed.
-        A joint ratio over 10 order heads leaves the trust region on 30-40% of the samples
-        (which then teach nothing); per dimension it is 3-10%, and ``default`` learned faster.
+        PPO's probability ratio of an actor's joint action, or one clipped ratio per action
+        dimension, surrogates summed (docs/training.md, "One PPO ratio per action dimension").
     inventory_action : {"order_up_to", "order_quantity"}
-        The env's inventory action mode. Order-up-to targets (the default) make a constant action
-        a base-stock policy; with order quantities the actor must learn to track the inventory
-        position itself, which took PPO far longer on ``default`` (docs/training.md).
+        The env's inventory action mode; order-up-to makes a constant action a base-stock policy
+        (docs/training.md, "Order-up-to actions for the inventory agent").
     """
 
     inventory_lr: float = 3e-4
@@ -221,18 +193,6 @@ class MTMAConfig:
         return dataclasses.asdict(self)
 
 
-def derived_reward_scale(scenario: Scenario) -> float:
-    """The default reward scale: 1 / (expected gross margin per tick at the demand scale).
-
-    ``1 / sum_i (p_i - c_i) * mu_i / R`` with ``mu_i`` the demand scale (docs/model.md, 2.1):
-    a policy that sells every unit of demand at full margin earns about +1 per step, random orders
-    about -5 to -10, so value targets stay within a few tens and one learning rate fits every
-    scenario.
-    """
-    margin = (scenario.price - scenario.cost) * scenario.demand_scale
-    return float(scenario.ticks_per_period / margin.sum())
-
-
 _DEFAULT = MTMAConfig()
 PRESETS: dict[str, MTMAConfig] = {
     # critic and recommender at one rate, inventory slower (half the rate and half the updates)
@@ -255,12 +215,9 @@ PRESETS: dict[str, MTMAConfig] = {
     ),
 }
 
-# Rollout and update shape for budgets in the millions: 128 envs x 32 steps per rollout and 4
-# epochs of minibatch 2,048 cut the update cost per env step about 7-fold against the presets'
-# 4 x 256 steps and 10 epochs of 256 (``MTMATrainer.learn`` on ``default``: 7.1k env steps/s on one
-# torch thread, 11.5k on two, against 1.7k; benchmarks/training_throughput.py). The presets keep
-# the small rollouts: per env step they learn more, which wins at budgets of a few hundred
-# thousand steps (docs/training.md).
+# Rollout and update shape for budgets in the millions: wide rollouts and few large minibatches
+# cut the update cost per env step. The presets keep the small rollouts, which learn more per env
+# step at budgets of a few hundred thousand (docs/training.md, "Budgets in the millions").
 THROUGHPUT_ROLLOUT: dict[str, int] = {
     "n_envs": 128,
     "n_steps": 32,

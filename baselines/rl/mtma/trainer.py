@@ -21,7 +21,7 @@ from torch import nn
 from baselines.heuristics.base_stock import critical_ratio, poisson_base_stock
 from baselines.heuristics.demand_model import expected_demand
 from baselines.heuristics.siloed import static_slates
-from baselines.rl.mtma.config import MTMAConfig, derived_reward_scale
+from baselines.rl.mtma.config import MTMAConfig
 from baselines.rl.mtma.losses import (
     clipped_surrogate_loss,
     explained_variance,
@@ -39,6 +39,7 @@ from baselines.rl.mtma.networks import (
 from baselines.rl.mtma.policy import MTMAPolicy
 from baselines.rl.mtma.rollout import Rollout, RolloutCollector
 from baselines.rl.mtma.schedules import CRITIC, learning_rates, updates_on
+from baselines.rl.names import trainer_table
 from coord_env.checkpoint import (
     MANIFEST,
     CheckpointError,
@@ -49,6 +50,7 @@ from coord_env.checkpoint import (
 )
 from coord_env.env.actions import INVENTORY, RECOMMENDER
 from coord_env.env.parallel import RetailParallelEnv
+from coord_env.env.rewards import inverse_margin_per_tick
 from coord_env.fileio import atomic_write_bytes, atomic_write_text
 from coord_env.scenarios import Scenario, load_scenario
 
@@ -121,14 +123,14 @@ class MTMATrainer:
             config = MTMAConfig.preset(preset or self.default_preset, **overrides)
         elif overrides:
             config = dataclasses.replace(config, **overrides)
-        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.scenario = load_scenario(scenario)
         self.seed = int(seed)
         self.config = config
         self.env_options: dict[str, Any] = env_options_for(config)
         self.reward_scale = (
             config.reward_scale
             if config.reward_scale is not None
-            else derived_reward_scale(self.scenario)
+            else inverse_margin_per_tick(self.scenario)
         )
         probe = RetailParallelEnv(self.scenario, **self.env_options)
         self.spaces = describe_spaces(probe)
@@ -399,7 +401,7 @@ class MTMATrainer:
             A missing or corrupt file, or a checkpoint of another scenario, spaces or baseline.
         """
         directory = Path(directory)
-        scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        scenario = load_scenario(scenario)
         manifest = read_manifest(directory, scenario)  # checksums and scenario
         variant = MTMA_TRAINERS.get(str(manifest.get("baseline")))
         if variant is None:
@@ -493,7 +495,4 @@ class MTMAReversedTrainer(MTMATrainer):
     default_preset: ClassVar[str] = "reversed"
 
 
-MTMA_TRAINERS: dict[str, type[MTMATrainer]] = {
-    trainer.name: trainer
-    for trainer in (MTMATrainer, MTMASingleTimescaleTrainer, MTMAReversedTrainer)
-}
+MTMA_TRAINERS: dict[str, type[MTMATrainer]] = trainer_table(__name__)

@@ -27,54 +27,30 @@ class PPOConfig:
     Attributes
     ----------
     n_envs : int
-        Rollout environments stepped side by side (for ``centralized`` one
-        :class:`~coord_env.adapters.sb3.JointVecEnv` batch, for the departmental trainers one
-        :class:`~coord_env.adapters.sb3.AgentVecEnv` batch per learner, for ``shared_ppo`` copies
-        of the parallel env, each giving one row per agent). Default 16: SB3's forward pass over
-        a MultiDiscrete action costs about the same whatever the batch, so more envs per call is
-        the main lever on speed (docs/training.md, "SB3 speed").
-    n_steps : int
-        Steps per rollout environment between PPO updates (SB3 ``n_steps``). Default 128, so a
-        rollout spans ``n_steps * n_envs`` steps, several ``default`` episodes.
-    batch_size : int
-        Minibatch size of the PPO update. Default 256.
-    n_epochs : int
-        Passes over each rollout. Default 5.
-    learning_rate : float
-        Adam step size. Default 3e-4.
-    gamma : float
-        Discount per tick. Default 0.99.
-    gae_lambda : float
-        GAE parameter. Default 0.95.
-    clip_range : float
-        PPO ratio clipping. Default 0.2.
-    ent_coef : float
-        Entropy bonus. Default 0.0.
-    vf_coef : float
-        Value-loss weight. Default 0.5.
-    max_grad_norm : float
-        Gradient clipping. Default 0.5.
+        Rollout environments stepped side by side: one batched VecEnv per learner
+        (:mod:`coord_env.adapters.sb3`), or for ``shared_ppo`` copies of the parallel env.
+        Default 16: SB3's forward pass costs about the same whatever the batch, so more envs per
+        call is the main lever on speed (docs/training.md, "SB3 speed").
+    n_steps, batch_size, n_epochs : int
+        SB3's rollout length per env, minibatch and passes per rollout. Defaults 128, 256 and 5.
+    learning_rate, gamma, gae_lambda, clip_range, ent_coef, vf_coef, max_grad_norm : float
+        SB3's PPO arguments of the same names (``gamma`` per tick), at SB3's defaults.
     net_arch : tuple of int
         Hidden layers of the policy and value MLPs. Default (64, 64).
     reward_scale : float or None
-        Factor on rewards; None: ``inverse_revenue_per_tick(scenario)`` (about 1 per tick of revenue).
-    observation_mode : str
-        Env option ``observation_mode``. Default ``"partial"`` (the official protocol).
-    inventory_action : str
-        Env option ``inventory_action``. Default ``"order_up_to"``: a constant action is then a
-        base-stock policy, which PPO finds at once; with order quantities it must learn to track
-        the inventory position (docs/training.md).
-    continuous_actions : bool
-        Env option ``continuous_actions``. Default False (MultiDiscrete actions).
+        Factor on rewards; None: ``inverse_revenue_per_tick(scenario)`` (docs/training.md,
+        "Reward scale").
+    observation_mode, inventory_action, continuous_actions : str, str, bool
+        Env options. Defaults ``"partial"`` (the official protocol), ``"order_up_to"`` (a
+        constant action is a base-stock policy; docs/training.md, "Order-up-to actions for the
+        inventory agent") and False (MultiDiscrete actions).
     torch_threads : int or None
-        Torch intra-op threads while the trainer builds, loads, learns or its policy acts
-        (restored afterwards). Default 1: the MLPs are tiny and extra threads only contend
-        (docs/training.md). None: leave torch's setting.
+        Torch intra-op threads while the trainer builds, loads, learns or acts (restored
+        afterwards). Default 1 (docs/training.md, "One torch thread"); None leaves torch's setting.
     lr_decay_steps : int
-        0 (default): a constant ``learning_rate``. Otherwise, before every PPO update, the rate is
-        ``learning_rate * max(0, 1 - steps_done / lr_decay_steps)`` with ``steps_done`` the
-        trainer's environment steps: a linear decay to 0 at the budget, as MTMA's
-        ``lr_decay_steps`` (long runs at a constant rate oscillate; docs/training.md).
+        0 (default): a constant ``learning_rate``. Otherwise, before every PPO update,
+        ``learning_rate * max(0, 1 - steps_done / lr_decay_steps)``: a linear decay to 0 at the
+        budget, as MTMA's (docs/training.md, "Learning-rate decay for SB3").
     """
 
     n_envs: int = 16
@@ -195,12 +171,10 @@ class SharedPPOConfig(PPOConfig):
     Attributes
     ----------
     rescale_actions : bool
-        Default True: the policy acts in [-1, 1] on every action dimension and each agent's
-        action is mapped affinely onto its own Box (``supersuit.action_lambda_v1``), as SB3
-        advises for continuous actions. Without it, the inventory's Box(0, 1) order fractions
-        are clipped from the Gaussian's [-1, 1], so the initial policy (mean 0) orders nothing.
-        False: actions clipped to each agent's Box (how checkpoints saved without the field were
-        trained; docs/training.md).
+        Default True: the policy acts in [-1, 1] on every action dimension, mapped affinely onto
+        each agent's own Box (``supersuit.action_lambda_v1``), as SB3 advises. False: actions
+        clipped to each agent's Box, as checkpoints saved without the field were trained
+        (docs/training.md, "`shared_ppo` acts in [-1, 1] on every dimension").
     """
 
     continuous_actions: bool = True

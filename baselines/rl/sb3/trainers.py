@@ -40,6 +40,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import ConstantSchedule
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
+from baselines.rl.names import trainer_table
 from baselines.rl.sb3.config import (
     AlternatingPPOConfig,
     PPOConfig,
@@ -134,7 +135,7 @@ class _PPOTrainer:
     learners: ClassVar[tuple[str, ...]]  # model keys; each one's checkpoint file is <key>.zip
 
     def __init__(self, scenario: str | Scenario, seed: int, **config: Any):
-        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.scenario = load_scenario(scenario)
         self.seed = _check_seed(seed)
         self.config = make_config(self.config_class, config, self.name)
         self.env_options = self.config.env_options()
@@ -242,7 +243,7 @@ class _PPOTrainer:
             parameters) or other spaces.
         """
         directory = Path(directory)
-        scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        scenario = load_scenario(scenario)
         state = cls._read_state(directory)
         try:
             expected = describe_spaces(RetailParallelEnv(scenario, **state["env_options"]))
@@ -519,9 +520,4 @@ class SharedPPOTrainer(_PPOTrainer):
         )
 
 
-SB3_TRAINERS: dict[str, type[_PPOTrainer]] = {
-    "centralized": CentralizedTrainer,
-    "siloed_rl": SiloedRLTrainer,
-    "ippo": IPPOTrainer,
-    "shared_ppo": SharedPPOTrainer,
-}
+SB3_TRAINERS: dict[str, type[_PPOTrainer]] = trainer_table(__name__)
