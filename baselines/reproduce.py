@@ -27,7 +27,8 @@ from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
 from baselines.rl.mtma.trainer import drop_episodes_under_way
 from baselines.rl.policies import COMMITTED, committed_checkpoint
 from baselines.rl.sb3 import SB3_THROUGHPUT_ROLLOUT
-from baselines.rl.training import RL_BASELINES, TrainingRun, train_runs
+from baselines.rl.names import RL_BASELINES
+from baselines.rl.training import TrainingRun, train_runs
 from baselines.settings import (
     TUNED_SETTINGS,
     TrainingSettings,
