@@ -25,9 +25,9 @@ from baselines.report import AblationComparison, OptimalityReport, ScenarioRepor
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
 from baselines.rl.mtma.trainer import drop_episodes_under_way
+from baselines.rl.names import RL_BASELINES
 from baselines.rl.policies import COMMITTED, committed_checkpoint
 from baselines.rl.sb3 import SB3_THROUGHPUT_ROLLOUT
-from baselines.rl.names import RL_BASELINES
 from baselines.rl.training import TrainingRun, train_runs
 from baselines.settings import (
     TUNED_SETTINGS,
