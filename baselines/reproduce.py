@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from baselines.protocol_report import convergence_section, rliable_section
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
 from baselines.rl.mtma.trainer import drop_episodes_under_way
@@ -614,8 +615,10 @@ def reproduce(
             )
         for scenario in headline:
             lines += _scenario_section(scenario, figures, seeds, workers, progress, cluster)
+    lines += rliable_section({s.name: _curves(s) for s in headline}, figures)
     for scenario in optimum:
         lines += optimality_section(scenario, seeds, workers, progress)
+    lines += convergence_section(figures)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, "\n".join(lines).rstrip() + "\n")
     return out
