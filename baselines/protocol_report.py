@@ -158,9 +158,9 @@ def score_matrices(
 
     Examples
     --------
-    >>> runs = {"s": {"a": [(np.array([1.0]), np.array([15.0]))]}}
+    >>> runs = {"s": {"mtma": [(np.array([1.0]), np.array([15.0]))]}}
     >>> score_matrices(runs, {"s": {"siloed_profit": 10.0, "ceiling_profit": 20.0}})[0]
-    {'a': array([[50.]])}
+    {'mtma': array([[50.]])}
     """
     names = [name for name in RL_BASELINES if any(name in c for c in curves.values())]
     matrices: dict[str, np.ndarray] = {}
@@ -549,8 +549,8 @@ def seed_spread(runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
     Examples
     --------
     >>> x = np.arange(4.0)
-    >>> seed_spread([(x, np.array([9.0, 9, 1, 1])), (x, np.array([9.0, 9, 3, 5]))])
-    2.1213203435596424
+    >>> round(seed_spread([(x, np.array([9.0, 9, 1, 1])), (x, np.array([9.0, 9, 3, 5]))]), 4)
+    2.1213
     """
     if len(runs) < 2:
         return float("nan")
