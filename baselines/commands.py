@@ -184,6 +184,17 @@ def _reproduce(args: argparse.Namespace) -> int:
     from coord_env.cli import output_folder
 
     output_folder(Path(args.out).parent, Path(args.out).name)  # before hours of work
+    if args.convergence_runs:
+        from baselines.protocol_report import CONVERGENCE, collect_convergence_runs
+
+        try:
+            collected = collect_convergence_runs(
+                args.convergence_runs, workers=args.workers, progress=not args.quiet
+            )
+        except ValueError as error:
+            print(f"coord-bench reproduce: {error}", file=sys.stderr)
+            return 2
+        print(f"collected {', '.join(collected)} into {CONVERGENCE}")
     page = reproduce(
         args.out,
         args.scenarios or HEADLINE_SCENARIOS,  # default: baselines/settings/training.json's
@@ -298,6 +309,12 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
         "--retrain", action="store_true", help="retrain every RL baseline and seed first (hours)"
     )
     again.add_argument("--runs", default="runs", help="run folders for --retrain")
+    again.add_argument(
+        "--convergence-runs",
+        metavar="DIR",
+        help="first commit the finished tiny runs in DIR (logs, official-seed profits) to "
+        "baselines/checkpoints/tiny/convergence/",
+    )
     again.add_argument("--num-seeds", type=int, default=0, help="first N official seeds (0: all)")
     again.add_argument("--workers", type=int, default=2)
     add_scheduler_argument(again, "retraining runs and evaluation episodes")

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 
 from baselines import report
+from baselines.protocol_report import convergence_section, rliable_section
 from baselines.report import AblationComparison, OptimalityReport, ScenarioReport
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
@@ -491,10 +492,12 @@ def reproduce(
         for scenario in headline:
             computed = scenario_report(scenario, figures, seeds, workers, progress, cluster)
             sections.append(report.scenario_section(computed))
+    sections.append("\n".join(rliable_section({s.name: _curves(s) for s in headline}, figures)))
     for scenario in optimum:
         sections.append(
             report.optimality_section(optimality_report(scenario, seeds, workers, progress))
         )
+    sections.append("\n".join(convergence_section(figures)))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, report.render_page(sections))
     return out

@@ -150,6 +150,8 @@ def plot_learning_curves(
     references: Mapping[str, float] | None = None,
     title: str = "",
     x_label: str = "environment steps",
+    y_label: str = "held-out episode profit",
+    legend_outside: bool = False,
 ) -> Path:
     """Held-out profit against training steps (or time): per baseline the mean over training
     seeds and a band from the lowest to the highest seed, with horizontal reference lines.
@@ -166,12 +168,16 @@ def plot_learning_curves(
     title : str
     x_label : str
         The x axis's label, e.g. "wall-clock minutes" for curves against time.
+    y_label : str
+        The y axis's label, e.g. "gap to the optimum" for curves of a gap rather than a profit.
+    legend_outside : bool
+        Put the legend right of the axes, where it cannot cover a curve.
 
     Returns
     -------
     Path of the written file.
     """
-    figure = _figure(7.2, 4.2)
+    figure = _figure(9.0 if legend_outside else 7.2, 4.2)
     axes = figure.add_subplot()
     for index, (name, runs) in enumerate(curves.items()):
         length = min(len(steps) for steps, _ in runs)
@@ -188,9 +194,12 @@ def plot_learning_curves(
             value, color=f"C{len(curves) + index}", linestyle="--", linewidth=1.0, label=label
         )
     axes.set_xlabel(x_label)
-    axes.set_ylabel("held-out episode profit")
+    axes.set_ylabel(y_label)
     axes.set_title(title, fontsize="medium")
-    axes.legend(loc="best", fontsize="small")
+    if legend_outside:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0)
+    else:
+        axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
     _save(figure, path)
     return Path(path)
@@ -202,6 +211,7 @@ def plot_performance_profiles(
     path: str | Path,
     title: str = "",
     x_label: str = "normalized score τ",
+    references: Mapping[str, float] | None = None,
 ) -> Path:
     """Performance profiles: per method, the fraction of runs x tasks scoring above τ, with its
     confidence band; the legend sits outside the axes, right of the plot.
@@ -217,6 +227,9 @@ def plot_performance_profiles(
     path : where to write the PNG
     title : str
     x_label : str
+    references : mapping, optional
+        Label -> score, drawn as dashed vertical lines (e.g. a heuristic's score: one point, no
+        runs to profile).
 
     Returns
     -------
@@ -240,6 +253,10 @@ def plot_performance_profiles(
         color = f"C{index}"
         axes.plot(thresholds, profile["value"], color=color, label=name)
         axes.fill_between(thresholds, profile["ci_low"], profile["ci_high"], color=color, alpha=0.2)
+    for index, (label, value) in enumerate((references or {}).items()):
+        axes.axvline(
+            value, color=f"C{len(profiles) + index}", linestyle="--", linewidth=1.0, label=label
+        )
     axes.set_xlabel(x_label)
     axes.set_ylabel("fraction of runs with score > τ")
     axes.set_ylim(-0.02, 1.02)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -75,15 +76,19 @@ def ceiling_per_seed(scenario: Scenario) -> list[float] | None:
     return list(entry[f"{CEILINGS[entry['ceiling']]}_per_seed"])
 
 
-def compute_reference(scenario: Scenario, workers: int = 2) -> dict[str, object]:
-    """Evaluate the siloed heuristic and solve the fluid bound on every official seed."""
+def compute_reference(
+    scenario: Scenario, workers: int = 2, seeds: Sequence[int] | None = None
+) -> dict[str, object]:
+    """Evaluate the siloed heuristic and solve the fluid bound (and the optimum where the DP
+    solves the scenario) on every seed of ``seeds`` (default: the official seeds)."""
     from coord_env.analysis import fluid_upper_bound
     from coord_env.analysis.optimal import OptimalPolicy, optimal_value, solve_optimal
     from coord_env.harness.evaluate import evaluate
     from coord_env.harness.seeds import EVALUATION_SEEDS
 
-    siloed = evaluate("siloed", scenario, workers=workers)
-    solved = [fluid_upper_bound(scenario, seed) for seed in EVALUATION_SEEDS]
+    seeds = list(EVALUATION_SEEDS if seeds is None else seeds)
+    siloed = evaluate("siloed", scenario, seeds, workers=workers)
+    solved = [fluid_upper_bound(scenario, seed) for seed in seeds]
     bounds = [bound.value for bound in solved]
     entry: dict[str, object] = {
         "ceiling": "fluid_bound",
@@ -94,7 +99,7 @@ def compute_reference(scenario: Scenario, workers: int = 2) -> dict[str, object]
         "upper_bound_per_seed": bounds,
     }
     if OptimalPolicy.supports(scenario):
-        optimum = [optimal_value(scenario, seed) for seed in EVALUATION_SEEDS]
+        optimum = [optimal_value(scenario, seed) for seed in seeds]
         solution = solve_optimal(scenario)
         entry.update(
             ceiling="optimum",

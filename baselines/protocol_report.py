@@ -1,0 +1,703 @@
+"""The equal-effort protocol's report (docs/training.md, "Tuning protocol"): rliable aggregates of
+the training seeds' held-out scores on the headline scenarios, and the convergence of MTMA and its
+ablations to the exact optimum on ``tiny``.
+
+The section functions turn data into Markdown lines and figures; the loaders read the committed
+files. Two functions write committed data: :func:`collect_convergence_runs` (finished ``tiny``
+runs: their logs and their profits on the official seeds) and :func:`write_validation_references`
+(the normalization's references on the validation seeds, ``python -m baselines.protocol_report``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines.rl.policies import COMMITTED
+from baselines.rl.training import PROGRESS, RL_BASELINES
+from coord_env.analysis.optimal import optimal_value
+from coord_env.checkpoint import MANIFEST, read_manifest
+from coord_env.fileio import atomic_write_bytes, atomic_write_text
+from coord_env.harness.evaluate import evaluate
+from coord_env.harness.plots import plot_learning_curves, plot_performance_profiles
+from coord_env.harness.references import compute_reference
+from coord_env.harness.results import normalized_score
+from coord_env.harness.seeds import EVALUATION_SEEDS, VALIDATION_SEEDS
+from coord_env.harness.stats import (
+    BOOTSTRAP_RESAMPLES,
+    aggregate_iqm,
+    interval_estimate,
+    performance_profile,
+    probability_of_improvement,
+    summarize,
+)
+from coord_env.scenarios import Scenario, load_scenario
+
+__all__ = [
+    "CONVERGENCE",
+    "VALIDATION_REFERENCES",
+    "ConvergenceData",
+    "collect_convergence_runs",
+    "compute_validation_reference",
+    "convergence_section",
+    "convergence_verdict",
+    "final_gaps",
+    "gap_curves",
+    "load_convergence",
+    "rliable_section",
+    "score_matrices",
+    "seed_spread",
+    "validation_references",
+    "write_validation_references",
+]
+
+VALIDATION_REFERENCES = COMMITTED / "validation_references.json"
+CONVERGENCE_SCENARIO = "tiny"
+CONVERGENCE = COMMITTED / CONVERGENCE_SCENARIO / "convergence"
+CONVERGENCE_RESULTS = "evaluation.json"  # per-seed official profits of every collected run
+CONVERGENCE_BASELINES = ("mtma", "mtma_single_timescale", "mtma_reversed")
+FOCUS = "mtma"  # the method whose improvement over the others is reported
+PROFILE_POINTS = 201
+# The profiles' left edge: scores below it (far below the siloed heuristic) would squeeze the
+# range where the methods differ into a sliver; the table lists them and the text counts them.
+PROFILE_FLOOR = -50.0
+
+Curves = Mapping[
+    str, Sequence[tuple[np.ndarray, np.ndarray]]
+]  # baseline -> (steps, profit) per seed
+
+
+# --- normalization references on the validation seeds ---------------------------------------
+
+
+def compute_validation_reference(scenario: Scenario, workers: int = 2) -> dict[str, Any]:
+    """The siloed heuristic's, the coordinated heuristic's and the ceiling's profit on the
+    validation seeds, the seeds of the training logs (:func:`compute_reference` on them).
+
+    Returns
+    -------
+    dict
+        :func:`~coord_env.harness.references.compute_reference`'s entry plus ``seeds``,
+        ``coordinated_profit`` and ``ceiling_profit`` (the optimum where known, else the fluid bound).
+    """
+    entry = compute_reference(scenario, workers, VALIDATION_SEEDS)
+    coordinated = evaluate("coordinated", scenario, VALIDATION_SEEDS, workers=workers)
+    ceiling = entry["optimum"] if entry["ceiling"] == "optimum" else entry["upper_bound"]
+    return {
+        **entry,
+        "seeds": list(VALIDATION_SEEDS),
+        "coordinated_profit": coordinated["profit"]["mean"],
+        "ceiling_profit": ceiling,
+    }
+
+
+def validation_references(
+    scenario: Scenario, path: str | Path = VALIDATION_REFERENCES, workers: int = 2
+) -> dict[str, Any]:
+    """The references of ``scenario`` on the validation seeds: recorded in ``path`` for this
+    scenario version, else computed (minutes on ``default``; not written).
+
+    Examples
+    --------
+    >>> ref = validation_references(load_scenario("default"))  # doctest: +SKIP
+    >>> ref["siloed_profit"] < ref["coordinated_profit"] < ref["ceiling_profit"]  # doctest: +SKIP
+    True
+    """
+    path = Path(path)
+    recorded = json.loads(path.read_text(encoding="utf-8"))["scenarios"] if path.exists() else {}
+    entry = recorded.get(scenario.env_id)
+    if (
+        entry is not None
+        and entry["scenario_hash"] == scenario.content_hash
+        and entry["seeds"] == list(VALIDATION_SEEDS)
+    ):
+        return entry
+    return compute_validation_reference(scenario, workers)
+
+
+def write_validation_references(
+    names: Sequence[str], path: str | Path = VALIDATION_REFERENCES, workers: int = 2
+) -> Path:
+    """Compute the validation-seed references of the scenarios ``names`` and record them in
+    ``path`` (atomically), keeping the other scenarios' entries."""
+    path = Path(path)
+    table = json.loads(path.read_text(encoding="utf-8"))["scenarios"] if path.exists() else {}
+    for name in names:
+        scenario = load_scenario(name)
+        table[scenario.env_id] = compute_validation_reference(scenario, workers)
+    document = {"seeds": list(VALIDATION_SEEDS), "scenarios": table}
+    atomic_write_text(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+# --- rliable aggregates over the training seeds -----------------------------------------------
+
+
+def score_matrices(
+    curves: Mapping[str, Curves], references: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Normalized scores of every run's final held-out profit, as a runs x scenarios matrix per
+    baseline (columns in the order of ``curves``).
+
+    Parameters
+    ----------
+    curves : mapping
+        Scenario name -> baseline -> one ``(steps, held-out profit)`` pair per training run, as
+        :func:`baselines.reproduce._curves` reads them from the committed logs.
+    references : mapping
+        Scenario name -> ``siloed_profit`` and ``ceiling_profit`` on the logs' seeds.
+
+    Returns
+    -------
+    (matrices, notes)
+        ``matrices``: baseline -> array (runs, scenarios). A baseline needs runs on every
+        scenario; with unequal counts the first ``min`` runs of each count. ``notes``: baseline ->
+        why it was left out or cut.
+
+    Examples
+    --------
+    >>> runs = {"s": {"mtma": [(np.array([1.0]), np.array([15.0]))]}}
+    >>> score_matrices(runs, {"s": {"siloed_profit": 10.0, "ceiling_profit": 20.0}})[0]
+    {'mtma': array([[50.]])}
+    """
+    names = [name for name in RL_BASELINES if any(name in c for c in curves.values())]
+    matrices: dict[str, np.ndarray] = {}
+    notes: dict[str, str] = {}
+    for name in names:
+        missing = [scenario for scenario, c in curves.items() if not c.get(name)]
+        if missing:
+            notes[name] = f"no run reached the budget on {', '.join(missing)}"
+            continue
+        runs = min(len(c[name]) for c in curves.values())
+        if any(len(c[name]) != runs for c in curves.values()):
+            notes[name] = f"unequal runs per scenario: the first {runs} of each count"
+        columns = []
+        for scenario, c in curves.items():
+            finals = np.array([profit[-1] for _, profit in c[name][:runs]], dtype=float)
+            ref = references[scenario]
+            columns.append(normalized_score(finals, ref["siloed_profit"], ref["ceiling_profit"]))
+        matrices[name] = np.stack(columns, axis=1)
+    return matrices, notes
+
+
+def _score(value: float) -> str:
+    """One decimal, thousands separated; "n/a" for NaN (one seed has no spread)."""
+    return f"{value:,.1f}" if np.isfinite(value) else "n/a"
+
+
+def rliable_section(
+    curves: Mapping[str, Curves],
+    figures: Path,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
+    reps: int = BOOTSTRAP_RESAMPLES,
+) -> list[str]:
+    """IQM of the normalized scores over runs x scenarios with stratified bootstrap 95% CIs, the
+    probability that MTMA improves on each other learned baseline, and performance profiles.
+
+    Parameters
+    ----------
+    curves : mapping
+        Scenario name -> baseline -> ``(steps, held-out profit)`` per training run (see
+        :func:`score_matrices`).
+    figures : path
+        Folder of the performance-profile figure (linked relative to the page).
+    references : mapping, optional
+        Scenario name -> :func:`validation_references`' entry (default: loaded per scenario).
+    reps : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
+    if references is None:
+        references = {name: validation_references(load_scenario(name)) for name in curves}
+    matrices, notes = score_matrices(curves, references)
+    tasks = list(curves)
+    lines = [
+        "## Aggregates over training seeds and scenarios (rliable)",
+        "",
+        "Each training run's score is its final held-out profit (the last row of its committed "
+        "log, the mean over the 10 validation seeds), normalized on those same seeds: "
+        "100 (profit - siloed) / (ceiling - siloed), where siloed, the ceiling and the "
+        "coordinated heuristic's reference are means over the validation seeds "
+        "(`baselines/checkpoints/validation_references.json`, recomputed with "
+        "`python -m baselines.protocol_report`); the ceiling is the fluid upper bound, or the "
+        "exact optimum where it is known. The official references of "
+        "`coord_env/harness/references.json` are on the evaluation seeds, so they do not apply "
+        "to these logs. Only runs that reached their baseline's current budget count. IQM: the "
+        "interquartile mean over all runs x scenarios; P(MTMA > X): the probability that a run "
+        "of MTMA scores above a run of X on the same scenario, averaged over scenarios. 95% CIs "
+        f"by stratified bootstrap ({reps:,} resamples, strata: the scenarios "
+        f"{', '.join(f'`{t}`' for t in tasks)}).",
+        "",
+    ]
+    if not matrices:
+        return [*lines, "No baseline has runs on every scenario: nothing to aggregate.", ""]
+    header = " | ".join(f"`{t}` scores per run" for t in tasks)
+    lines += [
+        f"| baseline | runs x scenarios | IQM | 95% CI | P({FOCUS} > baseline) | 95% CI | {header} |",
+        "|---|---:|---:|---|---:|---|" + "---|" * len(tasks),
+    ]
+    for name, matrix in matrices.items():
+        aggregate = interval_estimate(aggregate_iqm, matrix, reps=reps)
+        if FOCUS in matrices and name != FOCUS:
+            better = interval_estimate(
+                probability_of_improvement, matrices[FOCUS], matrix, reps=reps
+            )
+            improvement = (
+                f"{better['value']:.2f} | [{better['ci_low']:.2f}, {better['ci_high']:.2f}]"
+            )
+        else:
+            improvement = "- | -"
+        per_run = " | ".join(", ".join(_score(v) for v in matrix[:, t]) for t in range(len(tasks)))
+        lines.append(
+            f"| {name} | {matrix.shape[0]} x {matrix.shape[1]} | {_score(aggregate['value'])} | "
+            f"[{_score(aggregate['ci_low'])}, {_score(aggregate['ci_high'])}] | {improvement} | "
+            f"{per_run} |"
+        )
+    heuristics = {
+        "siloed": {t: 0.0 for t in tasks},
+        "coordinated": {
+            t: normalized_score(
+                references[t]["coordinated_profit"],
+                references[t]["siloed_profit"],
+                references[t]["ceiling_profit"],
+            )
+            for t in tasks
+        },
+    }
+    for name, scores in heuristics.items():
+        cells = " | ".join(_score(scores[t]) for t in tasks)
+        lines.append(f"| *{name} heuristic* | one point | | | | | {cells} |")
+    lines.append("")
+    for name, note in notes.items():
+        lines.append(f"- `{name}`: {note}.")
+    if notes:
+        lines.append("")
+
+    pooled = np.concatenate([m.ravel() for m in matrices.values()])
+    marks = [score for scores in heuristics.values() for score in scores.values()]
+    low = max(min(pooled.min(), *marks), PROFILE_FLOOR)
+    high = max(pooled.max(), *marks)
+    margin = 0.05 * (high - low) or 1.0
+    taus = np.linspace(low - margin, high + margin, PROFILE_POINTS)
+    profiles = {
+        name: interval_estimate(
+            lambda scores: performance_profile(scores, taus), matrix, reps=max(1, reps // 10)
+        )
+        for name, matrix in matrices.items()
+    }
+    lines_at = {"siloed heuristic (score 0)": 0.0}
+    lines_at.update(
+        {f"coordinated heuristic, {t}": score for t, score in heuristics["coordinated"].items()}
+    )
+    figures.mkdir(parents=True, exist_ok=True)
+    png = plot_performance_profiles(
+        profiles,
+        taus,
+        figures / "performance_profiles.png",
+        title=f"Performance profiles over {' and '.join(tasks)} (band: 95% stratified bootstrap)",
+        references=lines_at,
+    )
+    below = {name: int(np.sum(m < taus[0])) for name, m in matrices.items()}
+    clipped = ", ".join(f"{count} of `{name}`'s" for name, count in below.items() if count)
+    lines += [
+        "Performance profiles: the fraction of runs x scenarios whose score exceeds τ; the "
+        "dashed lines mark the heuristics (one score each, no runs)."
+        + (
+            f" Runs scoring below τ = {taus[0]:.0f} lie left of the plot ({clipped})."
+            if clipped
+            else ""
+        ),
+        "",
+        f"![performance profiles]({figures.name}/{png.name})",
+        "",
+    ]
+    return lines
+
+
+# --- convergence to the exact optimum on tiny ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvergenceData:
+    """The committed convergence runs on ``tiny``.
+
+    Attributes
+    ----------
+    curves : baseline -> seed -> (steps, held-out profit on the validation seeds)
+    profits : baseline -> seed -> profit per official seed (order of ``EVALUATION_SEEDS``)
+    optimum_validation, optimum_evaluation : the exact optimum per validation / official seed
+    runs : baseline -> seed -> the run's provenance (steps, budget, command, wall time)
+    """
+
+    curves: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]
+    profits: dict[str, dict[int, np.ndarray]]
+    optimum_validation: np.ndarray
+    optimum_evaluation: np.ndarray
+    runs: dict[str, dict[int, dict[str, Any]]]
+
+
+def _read_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{path} holds no evaluation rows")
+    steps = np.array([float(row["steps"]) for row in rows])
+    profit = np.array([float(row["eval_profit_mean"]) for row in rows])
+    return steps, profit
+
+
+def _finished_run(folder: Path, scenario: Scenario) -> dict[str, Any]:
+    """The manifest of a finished ``tiny`` run folder, or a ValueError saying why it is not one."""
+    if folder.name.endswith(".partial"):
+        raise ValueError(f"run folder {folder} is unfinished (a .partial folder is still training)")
+    checkpoint = folder / "checkpoint"
+    if not (checkpoint / MANIFEST).is_file():
+        raise ValueError(f"run folder {folder} is unfinished: it has no checkpoint/{MANIFEST}")
+    manifest = read_manifest(checkpoint)
+    if manifest.get("scenario") != scenario.env_id:
+        raise ValueError(
+            f"run folder {folder} is a run on {manifest.get('scenario')!r}, not on "
+            f"{scenario.env_id!r}: the convergence study is on {CONVERGENCE_SCENARIO}"
+        )
+    read_manifest(checkpoint, scenario)  # this version of tiny
+    if manifest.get("baseline") not in RL_BASELINES:
+        raise ValueError(
+            f"run folder {folder}: baseline {manifest.get('baseline')!r} is not one of "
+            f"{', '.join(RL_BASELINES)}"
+        )
+    if int(manifest["steps"]) < int(manifest["budget"]):
+        raise ValueError(
+            f"run folder {folder} is unfinished: {manifest['steps']:,} of {manifest['budget']:,} "
+            "steps trained"
+        )
+    if list(manifest.get("eval_seeds", [])) != list(VALIDATION_SEEDS):
+        raise ValueError(
+            f"run folder {folder} logged held-out profits on seeds {manifest.get('eval_seeds')}, "
+            f"not on VALIDATION_SEEDS {list(VALIDATION_SEEDS)}"
+        )
+    steps, _ = _read_log(folder / PROGRESS)
+    if steps[-1] != manifest["steps"]:
+        raise ValueError(
+            f"run folder {folder}: the last row of {PROGRESS} is at {steps[-1]:,.0f} steps, the "
+            f"checkpoint at {manifest['steps']:,}"
+        )
+    return manifest
+
+
+def collect_convergence_runs(
+    runs: str | Path,
+    out: str | Path = CONVERGENCE,
+    workers: int = 0,
+    progress: bool = False,
+) -> list[str]:
+    """Commit the finished ``tiny`` runs of a folder: each log, and the final checkpoint's profit
+    on every official seed.
+
+    Every run folder in ``runs`` (``NAME_tiny_seedK``, as ``coord-bench train --out runs``
+    writes them) is checked before anything is written; then each ``progress.csv`` is copied to
+    ``out/NAME_seedK.csv`` and ``out/evaluation.json`` records, per run, its profits on
+    ``EVALUATION_SEEDS`` (through :func:`coord_env.harness.evaluate.evaluate`) beside the exact
+    optimum per validation and per official seed. Runs recorded before and absent from ``runs``
+    are kept.
+
+    Parameters
+    ----------
+    runs : path
+        The parent folder of the run folders.
+    out : path
+        Where the committed convergence data live.
+    workers : int
+        Worker processes for the evaluations.
+    progress : bool
+        Progress bars over the evaluation seeds.
+
+    Returns
+    -------
+    list of str
+        The collected runs, as ``NAME_seedK``.
+
+    Raises
+    ------
+    ValueError
+        ``runs`` holds no run folder, or a run folder that is unfinished (``.partial``, no
+        checkpoint, fewer steps than its budget), not on this version of ``tiny``, logged on other
+        seeds than the validation seeds, or a second run of the same baseline and seed.
+        Nothing is written then.
+
+    Examples
+    --------
+    >>> collect_convergence_runs("/work/runs/convergence")  # doctest: +SKIP
+    ['mtma_seed0', 'mtma_seed1', ...]
+    """
+    runs, out = Path(runs), Path(out)
+    scenario = load_scenario(CONVERGENCE_SCENARIO)
+    if not runs.is_dir():
+        raise ValueError(f"--convergence-runs {runs} is not a folder")
+    folders = sorted(path for path in runs.iterdir() if path.is_dir())
+    if not folders:
+        raise ValueError(f"{runs} holds no run folder")
+    manifests: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for folder in folders:
+        manifest = _finished_run(folder, scenario)
+        key = f"{manifest['baseline']}_seed{manifest['seed']}"
+        if key in manifests:
+            raise ValueError(f"{folder} and {manifests[key][0]} are both runs of {key}")
+        manifests[key] = (folder, manifest)
+
+    path = out / CONVERGENCE_RESULTS
+    document: dict[str, Any] = {"runs": {}}
+    if path.exists():
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        if recorded.get("scenario_hash") == scenario.content_hash:
+            document = recorded
+    document.update(
+        scenario=scenario.env_id,
+        scenario_hash=scenario.content_hash,
+        validation_seeds=list(VALIDATION_SEEDS),
+        evaluation_seeds=list(EVALUATION_SEEDS),
+        optimum_validation=[optimal_value(scenario, seed) for seed in VALIDATION_SEEDS],
+        optimum_evaluation=[optimal_value(scenario, seed) for seed in EVALUATION_SEEDS],
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    for key, (folder, manifest) in sorted(manifests.items()):
+        result = evaluate(
+            str(folder / "checkpoint"),
+            scenario,
+            EVALUATION_SEEDS,
+            workers=workers,
+            progress=progress,
+            name=key,
+        )
+        atomic_write_bytes(out / f"{key}.csv", (folder / PROGRESS).read_bytes())
+        document["runs"][key] = {
+            "baseline": manifest["baseline"],
+            "seed": int(manifest["seed"]),
+            "steps": int(manifest["steps"]),
+            "budget": int(manifest["budget"]),
+            "command": manifest.get("command"),
+            "wall_time_s": manifest.get("wall_time_s"),
+            "checkpoint_files": manifest["files"],
+            "profit": [row["profit"] for row in result["per_seed"]],
+        }
+    document["runs"] = dict(sorted(document["runs"].items()))
+    atomic_write_text(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    return sorted(manifests)
+
+
+def load_convergence(directory: str | Path = CONVERGENCE) -> ConvergenceData | None:
+    """The committed convergence runs, or None when none are committed.
+
+    Raises
+    ------
+    ValueError
+        The data are of another version of ``tiny`` or other seeds (collect the runs again).
+    """
+    directory = Path(directory)
+    path = directory / CONVERGENCE_RESULTS
+    if not path.exists():
+        return None
+    document = json.loads(path.read_text(encoding="utf-8"))
+    scenario = load_scenario(CONVERGENCE_SCENARIO)
+    if document["scenario_hash"] != scenario.content_hash:
+        raise ValueError(
+            f"{path} holds runs on another version of {scenario.env_id} (hash "
+            f"{document['scenario_hash'][:12]}, now {scenario.content_hash[:12]}): retrain and "
+            "collect them again"
+        )
+    if document["validation_seeds"] != list(VALIDATION_SEEDS) or document[
+        "evaluation_seeds"
+    ] != list(EVALUATION_SEEDS):
+        raise ValueError(f"{path} was collected on other seeds than this coord_env's")
+    curves: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+    profits: dict[str, dict[int, np.ndarray]] = {}
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    for key, run in document["runs"].items():
+        name, seed = run["baseline"], int(run["seed"])
+        curves.setdefault(name, {})[seed] = _read_log(directory / f"{key}.csv")
+        profits.setdefault(name, {})[seed] = np.asarray(run["profit"], dtype=float)
+        runs.setdefault(name, {})[seed] = run
+    order = [n for n in RL_BASELINES if n in curves]
+    return ConvergenceData(
+        curves={n: dict(sorted(curves[n].items())) for n in order},
+        profits={n: dict(sorted(profits[n].items())) for n in order},
+        optimum_validation=np.asarray(document["optimum_validation"], dtype=float),
+        optimum_evaluation=np.asarray(document["optimum_evaluation"], dtype=float),
+        runs={n: dict(sorted(runs[n].items())) for n in order},
+    )
+
+
+def gap_curves(data: ConvergenceData) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per baseline, one ``(steps, gap)`` pair per seed: the mean optimum over the validation
+    seeds minus the held-out profit (the mean over the same seeds)."""
+    optimum = float(data.optimum_validation.mean())
+    return {
+        name: [(steps, optimum - profit) for steps, profit in seeds.values()]
+        for name, seeds in data.curves.items()
+    }
+
+
+def seed_spread(runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+    """The standard deviation of the gap across seeds at each evaluation, averaged over the last
+    half of the evaluations (the seeds' common ones); NaN with fewer than two seeds.
+
+    Examples
+    --------
+    >>> x = np.arange(4.0)
+    >>> round(seed_spread([(x, np.array([9.0, 9, 1, 1])), (x, np.array([9.0, 9, 3, 5]))]), 4)
+    2.1213
+    """
+    if len(runs) < 2:
+        return float("nan")
+    length = min(len(gap) for _, gap in runs)
+    gaps = np.array([gap[:length] for _, gap in runs], dtype=float)
+    return float(gaps.std(axis=0, ddof=1)[length // 2 :].mean())
+
+
+def final_gaps(data: ConvergenceData) -> dict[str, dict[str, float]]:
+    """Per baseline, the final checkpoints' gap on the official seeds: per seed the optimum minus
+    the profit averaged over the training runs, summarized with a paired bootstrap 95% CI
+    (:func:`~coord_env.harness.stats.summarize`) over the official seeds."""
+    return {
+        name: summarize(data.optimum_evaluation - np.mean(list(seeds.values()), axis=0))
+        for name, seeds in data.profits.items()
+    }
+
+
+def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    return a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]
+
+
+def convergence_verdict(
+    gaps: Mapping[str, Mapping[str, float]], spreads: Mapping[str, float]
+) -> str:
+    """A plain sentence from the numbers: does MTMA's final gap reach 0 within its 95% CI, is it
+    below each ablation's with CIs apart, and is its seed spread smaller than theirs?"""
+    if FOCUS not in gaps:
+        return f"No `{FOCUS}` run is committed: no verdict."
+    ours = gaps[FOCUS]
+    if ours["ci_low"] <= 0.0:
+        parts = ["MTMA converges to the optimum on `tiny`: its final gap's 95% CI reaches 0."]
+    else:
+        parts = [
+            f"MTMA does not converge to the optimum on `tiny`: its final gap "
+            f"{ours['mean']:,.1f} [{ours['ci_low']:,.1f}, {ours['ci_high']:,.1f}] stays above 0."
+        ]
+    for name in CONVERGENCE_BASELINES[1:]:
+        if name not in gaps:
+            continue
+        theirs = gaps[name]
+        if _overlap(ours, theirs):
+            verdict = "the 95% CIs overlap, so the timescales show no effect on the final gap"
+        elif ours["ci_high"] < theirs["ci_low"]:
+            verdict = "MTMA's is smaller with the 95% CIs apart: the timescales help"
+        else:
+            verdict = f"MTMA's is larger with the 95% CIs apart: `{name}` gets closer"
+        parts.append(
+            f"Against `{name}` ({theirs['mean']:,.1f} [{theirs['ci_low']:,.1f}, "
+            f"{theirs['ci_high']:,.1f}]): {verdict}."
+        )
+        if np.isfinite(spreads.get(FOCUS, np.nan)) and np.isfinite(spreads.get(name, np.nan)):
+            steadier = "smaller" if spreads[FOCUS] < spreads[name] else "not smaller"
+            parts.append(
+                f"MTMA's seed spread over the second half of training is {steadier} than "
+                f"`{name}`'s ({spreads[FOCUS]:,.1f} vs {spreads[name]:,.1f})."
+            )
+    return " ".join(parts)
+
+
+def convergence_section(
+    figures: Path, directory: str | Path = CONVERGENCE, data: ConvergenceData | None = None
+) -> list[str]:
+    """The gap to the exact optimum on ``tiny`` against environment steps, the final gap on the
+    official seeds with its CI, the seed spread over training, and the verdict.
+
+    Parameters
+    ----------
+    figures : path
+        Folder of the figure (linked relative to the page).
+    directory : path
+        The committed convergence data (read when ``data`` is not given).
+    data : ConvergenceData, optional
+
+    Returns
+    -------
+    list of str
+        Markdown lines (a one-line note when no run is committed).
+    """
+    data = load_convergence(directory) if data is None else data
+    head = ["## Convergence to the exact optimum on `tiny`", ""]
+    if data is None:
+        return [
+            *head,
+            "No convergence runs are committed yet (`coord-bench reproduce --convergence-runs "
+            "DIR` collects them; docs/training.md, 'Convergence on tiny').",
+            "",
+        ]
+    curves = gap_curves(data)
+    gaps = final_gaps(data)
+    spreads = {name: seed_spread(runs) for name, runs in curves.items()}
+    optimum_validation = float(data.optimum_validation.mean())
+    optimum = float(data.optimum_evaluation.mean())
+    figures.mkdir(parents=True, exist_ok=True)
+    png = plot_learning_curves(
+        curves,
+        figures / "tiny_convergence.png",
+        {"optimum (gap 0)": 0.0},
+        title="coord/tiny-v0: gap to the exact optimum while training (band: min-max over seeds)",
+        y_label="optimum - held-out profit",
+        legend_outside=True,
+    )
+    lines = [
+        *head,
+        "Gap = the exact optimum (`coord_env.analysis.optimal`, given each seed's initial stock) "
+        "minus the profit, on the same seeds. While training: the held-out profit of the logs "
+        f"(the mean over the 10 validation seeds, whose optimum is {optimum_validation:,.1f}); "
+        "the line is the mean over training seeds, the band spans them. Final: each run's last "
+        f"checkpoint on the 30 official seeds (optimum {optimum:,.1f}), per seed the optimum "
+        "minus the profit averaged over the training runs, with a paired 95% bootstrap CI over "
+        "the official seeds. Seed spread: the standard deviation of the gap across training "
+        "seeds at each evaluation, averaged over the second half of training.",
+        "",
+        f"![gap to the optimum]({figures.name}/{png.name})",
+        "",
+        "| baseline | training seeds | steps | final gap, validation seeds (mean ± sd over runs) "
+        "| final gap, official seeds | 95% CI | % of optimum | seed spread, 2nd half |",
+        "|---|---:|---:|---|---:|---|---:|---:|",
+    ]
+    for name, runs in curves.items():
+        finals = np.array([gap[-1] for _, gap in runs])
+        spread_final = finals.std(ddof=1) if len(finals) > 1 else float("nan")
+        steps = sorted({int(run["steps"]) for run in data.runs[name].values()})
+        gap = gaps[name]
+        lines.append(
+            f"| {name} | {len(runs)} | {', '.join(f'{s:,}' for s in steps)} | "
+            f"{_score(finals.mean())} ± {_score(spread_final)} | {_score(gap['mean'])} | "
+            f"[{_score(gap['ci_low'])}, {_score(gap['ci_high'])}] | "
+            f"{_score(100 * gap['mean'] / optimum)} | {_score(spreads[name])} |"
+        )
+    lines += ["", convergence_verdict(gaps, spreads), ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m baselines.protocol_report [SCENARIO ...]``: record the validation-seed
+    references (default: the headline scenarios)."""
+    names = (argv if argv is not None else sys.argv[1:]) or ["default", "multiscale"]
+    path = write_validation_references(names)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
