@@ -18,9 +18,9 @@ trained in the same order. Rewards are scaled by ``reward_scale`` (default:
 :func:`~coord_env.env.rewards.inverse_revenue_per_tick`). No VecNormalize: observations are already
 O(1).
 
-Checkpoints: ``save`` writes one SB3 zip per learner (weights, optimizer, counters) and
-``trainer.json`` (config, seed, steps, scenario, spaces, alternation state); the caller writes
-``manifest.json``. ``load`` rebuilds the models from ``trainer.json`` and reads only tensors and
+Checkpoints (the Trainer protocol): ``save`` writes one SB3 zip per learner (weights, optimizer,
+counters) and ``trainer.json`` (config, seed, steps, scenario, spaces, alternation state); the
+checkpoint contract writes ``manifest.json``. ``load`` rebuilds the models from ``trainer.json`` and reads only tensors and
 counters from the zips (:func:`~baselines.rl.sb3.loading.load_sb3_zip`); rollout envs restart
 with a fresh episode seeded from ``(seed, learner, steps_done)``, so a resumed run is
 deterministic but does not continue the interrupted episodes.
@@ -50,6 +50,7 @@ from baselines.rl.sb3.loading import TRAINER_STATE, load_sb3_zip
 from baselines.rl.sb3.policies import DepartmentPolicy, JointPolicy, LivePartner, SharedPolicy
 from baselines.rl.sb3.shared import make_shared_vec_env
 from baselines.rl.threads import torch_threads
+from baselines.rl.trainer import migrate_state
 from baselines.rl.views import DEPARTMENTS, JointView, resolve_reward_scale
 from coord_env.adapters.sb3 import AgentVecEnv, JointVecEnv
 from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces
@@ -243,14 +244,14 @@ class _PPOTrainer:
         """
         directory = Path(directory)
         scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        state = cls._read_state(directory)
+        state = migrate_state(cls.name, cls._read_state(directory))
         try:
             expected = describe_spaces(RetailParallelEnv(scenario, **state["env_options"]))
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
         check_provenance(directory, state, scenario, expected, cls.name)
         try:
-            trainer = cls(scenario, state["seed"], **cls._stored_config(state["config"]))
+            trainer = cls(scenario, state["seed"], **state["config"])
             steps_recorded = int(state["steps_done"])
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
@@ -272,11 +273,6 @@ class _PPOTrainer:
                 f"{TRAINER_STATE} records {steps_recorded}"
             )
         return trainer
-
-    @staticmethod
-    def _stored_config(config: dict[str, Any]) -> dict[str, Any]:
-        """A checkpoint's config as this version's trainer takes it."""
-        return config
 
     @staticmethod
     def _read_state(directory: Path) -> dict[str, Any]:
@@ -488,11 +484,6 @@ class SharedPPOTrainer(_PPOTrainer):
             self.config.rescale_actions,
         )
         self.models["shared"] = self._ppo(venv, "shared")
-
-    @staticmethod
-    def _stored_config(config: dict[str, Any]) -> dict[str, Any]:
-        """Checkpoints written before ``rescale_actions`` existed were trained without it."""
-        return {"rescale_actions": False, **config}
 
     @property
     def steps_done(self) -> int:
