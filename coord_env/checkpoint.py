@@ -34,6 +34,7 @@ __all__ = [
     "describe_spaces",
     "file_sha256",
     "newest_checkpoint",
+    "read_json",
     "read_manifest",
     "recover_checkpoint",
     "save_checkpoint",
@@ -42,7 +43,6 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
-NEW, OLD = ".new", ".old"  # suffixes of the checkpoint being written and of the one it replaces
 
 
 class CheckpointError(ValueError):
@@ -119,17 +119,9 @@ def read_manifest(
         missing or its checksum differs; or the scenario, spaces or baseline differ.
     """
     directory = Path(directory)
-    path = directory / MANIFEST
-    if path.is_symlink():
-        raise CheckpointError(f"checkpoint {directory}: {MANIFEST} is a symlink; refusing it")
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{directory} is not a checkpoint: it has no {MANIFEST}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path} is not readable JSON: {error}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise CheckpointError(f"{path} has no 'files' table of checksums")
+    manifest = read_json(directory / MANIFEST)
+    if not isinstance(manifest.get("files"), dict):
+        raise CheckpointError(f"{directory / MANIFEST} has no 'files' table of checksums")
     for name, expected in manifest["files"].items():
         file = _listed_file(directory, name)
         if not file.is_file():
@@ -205,34 +197,35 @@ def check_provenance(
         )
 
 
-def update_checksums(directory: str | Path) -> dict[str, Any]:
-    """Re-hash the files a manifest lists after one was rewritten in place; keep its other fields.
-
-    Parameters
-    ----------
-    directory : path
-        A checkpoint folder with a ``manifest.json``.
-
-    Returns
-    -------
-    dict
-        The rewritten manifest.
+def read_json(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's JSON document (manifest or trainer config) as a dict.
 
     Raises
     ------
     CheckpointError
-        If the manifest is missing or unreadable, or lists a name that is not a plain file of
-        the folder.
+        If the file is missing, a symlink, not JSON or not a JSON object.
     """
-    directory = Path(directory)
-    path = directory / MANIFEST
+    path = Path(path)
+    if path.is_symlink():
+        raise CheckpointError(f"checkpoint {path.parent}: {path.name} is a symlink; refusing it")
     try:
-        manifest = json.loads(path.read_text())
-        listed = list(manifest["files"])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{path} is not a readable manifest: {error}") from None
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.parent} is not a checkpoint: it has no {path.name}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is not readable JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise CheckpointError(f"{path} does not hold a JSON object")
+    return document
+
+
+def update_checksums(directory: str | Path) -> dict[str, Any]:
+    """Re-hash the files a manifest lists (one was rewritten in place); keep its other fields."""
+    directory = Path(directory)
+    manifest = read_json(directory / MANIFEST)
+    listed = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
     manifest["files"] = {name: file_sha256(_listed_file(directory, name)) for name in listed}
-    atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
 
@@ -246,54 +239,24 @@ def save_checkpoint(
     env_options: dict[str, Any],
     **fields: Any,
 ) -> dict[str, Any]:
-    """Write a checkpoint whole, then swap it in atomically; return its manifest.
+    """Write a checkpoint whole to ``<directory>.new``, then swap it in; return its manifest.
 
-    ``write_files(folder)`` writes the trainer's own files (``Trainer.save``) into a fresh
-    ``<directory>.new``; the manifest (checksums, the scenario, the spaces under
-    ``env_options``, ``steps``, ``wall_time_s`` and ``fields``) is written last, so a folder
-    whose manifest verifies is complete. The swap then renames ``directory`` to
-    ``<directory>.old`` and ``<directory>.new`` to ``directory``, and removes the old one: a
-    crash at any point leaves a complete checkpoint that :func:`recover_checkpoint` finds.
-
-    Parameters
-    ----------
-    directory : path
-        The checkpoint folder (replaced whole when it exists).
-    write_files : callable
-        Writes the trainer's files into the folder it is given.
-    scenario : Scenario
-        The scenario trained on.
-    steps : int
-        Environment steps trained.
-    wall_time_s : float
-        Training wall time so far.
-    env_options : dict
-        The env options the policy acts under (the recorded spaces depend on them).
-    **fields
-        Further provenance (baseline, seed, budget, command, ...).
-
-    Examples
-    --------
-    >>> folder = Path(tempfile.mkdtemp()) / "checkpoint"  # doctest: +SKIP
-    >>> save_checkpoint(folder, trainer.save, trainer.scenario, steps=64, wall_time_s=1.0,
-    ...                 env_options={}, baseline="mtma")  # doctest: +SKIP
+    ``write_files(folder)`` writes the trainer's files (``Trainer.save``); the manifest (with the
+    spaces under ``env_options``, ``steps``, ``wall_time_s`` and the provenance ``fields``) comes
+    last, so a folder whose manifest verifies is complete. Then ``directory`` becomes
+    ``<directory>.old``, ``<directory>.new`` becomes ``directory``, and the old one is removed:
+    after a crash at any point :func:`recover_checkpoint` finds a complete checkpoint.
     """
     from coord_env.env import RetailParallelEnv
 
     directory = Path(directory)
-    staging, retired = _sibling(directory, NEW), _sibling(directory, OLD)
+    staging, retired = _swap_folders(directory)[1:]
     _remove(staging)
     staging.mkdir(parents=True)
     write_files(staging)
-    manifest = write_manifest(
-        staging,
-        scenario,
-        steps=steps,
-        wall_time_s=wall_time_s,
-        env_options=env_options,
-        spaces=describe_spaces(RetailParallelEnv(scenario, **env_options)),
-        **fields,
-    )
+    spaces = describe_spaces(RetailParallelEnv(scenario, **env_options))
+    provenance = {"steps": steps, "wall_time_s": wall_time_s, "env_options": env_options}
+    manifest = write_manifest(staging, scenario, spaces=spaces, **provenance, **fields)
     fsync_directory(staging)
     if directory.exists():
         _remove(retired)
@@ -305,41 +268,26 @@ def save_checkpoint(
 
 
 def newest_checkpoint(directory: str | Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest complete checkpoint among ``directory`` and its swap siblings, or None.
-
-    Complete: its manifest verifies and records integer ``steps`` and ``wall_time_s`` (what
-    :func:`save_checkpoint` writes). On a tie ``directory`` itself wins. Reads only.
-
-    Returns
-    -------
-    tuple or None
-        The folder and its manifest.
-    """
-    found = [
-        (folder, manifest)
-        for folder in _swap_folders(Path(directory))
-        if (manifest := _complete_manifest(folder)) is not None
-    ]
+    """The newest complete checkpoint among ``directory`` and its swap's ``.new`` and ``.old``
+    (complete: its manifest verifies and records ``steps`` and ``wall_time_s``) and its
+    manifest; on a tie ``directory`` itself; None when there is none. Reads only."""
+    found = []
+    for folder in _swap_folders(Path(directory)):
+        try:
+            manifest = None if folder.is_symlink() else read_manifest(folder)
+        except CheckpointError:
+            manifest = None
+        if manifest and "wall_time_s" in manifest and isinstance(manifest.get("steps"), int):
+            found.append((folder, manifest))
     return max(found, key=lambda item: item[1]["steps"], default=None)
 
 
 def recover_checkpoint(directory: str | Path) -> dict[str, Any] | None:
-    """Finish or undo a checkpoint swap that a crash interrupted; return the kept manifest.
+    """Finish or undo a checkpoint swap a crash interrupted; return the kept manifest or None.
 
-    The newest complete checkpoint of ``directory``, ``<directory>.new`` and
-    ``<directory>.old`` becomes ``directory``; the others are removed. Safe to rerun after a
-    crash inside it. Call it only on a folder known to be a checkpoint of this project (it
-    deletes incomplete checkpoint folders).
-
-    Parameters
-    ----------
-    directory : path
-        A checkpoint folder, e.g. ``runs/mtma_tiny_seed0/checkpoint``.
-
-    Returns
-    -------
-    dict or None
-        The manifest of the kept checkpoint; None when none is complete (nothing is kept).
+    The newest complete checkpoint (:func:`newest_checkpoint`) becomes ``directory``; the other
+    swap folders are deleted, so call it only on a checkpoint folder of this project. Safe to
+    rerun after a crash inside it.
 
     Examples
     --------
@@ -348,38 +296,18 @@ def recover_checkpoint(directory: str | Path) -> dict[str, Any] | None:
     """
     directory = Path(directory)
     found = newest_checkpoint(directory)
-    kept = found[0] if found else None
     for folder in _swap_folders(directory):
-        if folder != kept:
+        if found is None or folder != found[0]:
             _remove(folder)
-    if found is None:
-        return None
-    if kept != directory:
-        os.replace(kept, directory)
+    if found is not None and found[0] != directory:
+        os.replace(found[0], directory)
         fsync_directory(directory.parent)
-    return found[1]
-
-
-def _sibling(directory: Path, suffix: str) -> Path:
-    return directory.with_name(directory.name + suffix)
+    return found[1] if found else None
 
 
 def _swap_folders(directory: Path) -> list[Path]:
-    """The swap's three folders: the checkpoint, the one being written, the one replaced."""
-    return [directory, _sibling(directory, NEW), _sibling(directory, OLD)]
-
-
-def _complete_manifest(directory: Path) -> dict[str, Any] | None:
-    """The manifest of a complete checkpoint (see :func:`newest_checkpoint`), else None."""
-    if directory.is_symlink() or not directory.is_dir():
-        return None
-    try:
-        manifest = read_manifest(directory)
-    except CheckpointError:
-        return None
-    if "wall_time_s" not in manifest or not isinstance(manifest.get("steps"), int):
-        return None
-    return manifest
+    """The checkpoint, the one being written (``.new``) and the one it replaces (``.old``)."""
+    return [directory, *(directory.with_name(directory.name + end) for end in (".new", ".old"))]
 
 
 def _remove(path: Path) -> None:

@@ -59,33 +59,15 @@ class Trainer(Protocol):
 
 
 def migrate_state(baseline: str, state: dict[str, Any]) -> dict[str, Any]:
-    """A trainer's stored state in this version's format: every format migration, in one place.
+    """A trainer's stored state (MTMA's ``model.pt`` payload, an SB3 ``trainer.json``) in this
+    version's format: every format migration, in one place.
 
-    ``state`` is what ``load`` read: MTMA's ``model.pt`` payload or an SB3 trainer's
-    ``trainer.json``. The migrations:
+    - MTMA format 1 (it saved one env per rollout env): the learners load as they are; the
+      episodes under way are dropped (``rollout`` None, as ``drop_episodes_under_way`` does), so
+      a resumed run starts a fresh batch of episodes.
+    - ``shared_ppo`` configs from before ``rescale_actions`` were trained without it.
 
-    - MTMA ``format`` 1 (it saved one env per rollout env): its networks, optimizers,
-      generators and counters load as they are; the episodes under way are dropped
-      (``rollout`` None), so a resumed run starts a fresh batch of episodes. A format-2 payload
-      whose ``rollout`` is None (``drop_episodes_under_way``) resumes the same way.
-    - ``shared_ppo`` configs written before ``rescale_actions`` existed were trained without it.
-
-    Parameters
-    ----------
-    baseline : str
-        The checkpoint's baseline.
-    state : dict
-        The stored state, unchanged by this call.
-
-    Returns
-    -------
-    dict
-        The state in this version's format.
-
-    Raises
-    ------
-    CheckpointError
-        An MTMA payload of a format this version cannot read.
+    Raises ``CheckpointError`` on an MTMA format this version cannot read.
 
     Examples
     --------

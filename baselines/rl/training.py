@@ -36,6 +36,7 @@ from coord_env.checkpoint import (
     MANIFEST,
     CheckpointError,
     newest_checkpoint,
+    read_json,
     read_manifest,
     recover_checkpoint,
     save_checkpoint,
@@ -346,14 +347,10 @@ def _run_record(name: str, trainer: Trainer) -> dict[str, Any]:
 
 def _read_run_record(out: Path) -> dict[str, Any] | None:
     """``out/run.json``, or None when it is missing, a symlink or not a JSON object."""
-    path = out / RUN_RECORD
-    if path.is_symlink() or not path.is_file():
-        return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return read_json(out / RUN_RECORD)
+    except CheckpointError:
         return None
-    return record if isinstance(record, dict) else None
 
 
 def _record_differences(recorded: dict[str, Any], asked: dict[str, Any]) -> list[str]:
@@ -642,33 +639,15 @@ def save_trainer(
     eval_seeds: Sequence[int] = (),
     command: str | None = None,
 ) -> dict[str, Any]:
-    """Save ``trainer`` as a checkpoint folder: its own files plus the manifest, swapped in whole.
-
-    Parameters
-    ----------
-    trainer : Trainer
-    directory : path
-        The checkpoint folder (replaced atomically, see :func:`coord_env.checkpoint.save_checkpoint`).
-    budget : int, optional
-        The run's budget in steps (default: the steps trained).
-    wall_time : float
-        Training wall time so far, in seconds.
-    eval_seeds : sequence of int
-        The held-out seeds the run evaluated on.
-    command : str, optional
-        The command recorded (default: the ``coord-bench train`` command of this run).
-
-    Returns
-    -------
-    dict
-        The manifest.
+    """Save ``trainer`` to the checkpoint folder ``directory``: its own files, then the manifest
+    (the run's ``budget``, default the steps trained; ``wall_time`` in seconds; the held-out
+    ``eval_seeds``; the ``command``, default this run's ``coord-bench train``), swapped in whole
+    (:func:`coord_env.checkpoint.save_checkpoint`). Returns the manifest.
 
     Examples
     --------
-    >>> from baselines.rl.mtma import MTMATrainer
-    >>> trainer = MTMATrainer("tiny", seed=0, n_envs=1, n_steps=20, epochs=1)
-    >>> save_trainer(trainer, "runs/demo/checkpoint")["steps"]  # doctest: +SKIP
-    0
+    >>> save_trainer(trainer, "runs/demo/checkpoint", budget=4096)["steps"]  # doctest: +SKIP
+    4096
     """
     budget = trainer.steps_done if budget is None else budget
     return save_checkpoint(

@@ -45,6 +45,7 @@ from coord_env.checkpoint import (
     CheckpointError,
     check_provenance,
     describe_spaces,
+    read_json,
     update_checksums,
 )
 from coord_env.env.actions import INVENTORY, RECOMMENDER
@@ -388,13 +389,11 @@ class MTMATrainer:
         """
         directory = Path(directory)
         scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        document = read_json(directory / CONFIG_FILE)
+        variant = MTMA_TRAINERS.get(str(document.get("baseline")))
         try:
-            document = json.loads((directory / CONFIG_FILE).read_text())
-            variant = MTMA_TRAINERS.get(str(document.get("baseline")))
             config = MTMAConfig(**document["config"])
-        except FileNotFoundError:
-            raise CheckpointError(f"checkpoint {directory} is missing {CONFIG_FILE}") from None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, KeyError, TypeError) as error:
             raise CheckpointError(
                 f"{directory / CONFIG_FILE} is not a valid config: {error}"
             ) from None

@@ -53,7 +53,7 @@ from baselines.rl.threads import torch_threads
 from baselines.rl.trainer import migrate_state
 from baselines.rl.views import DEPARTMENTS, JointView, resolve_reward_scale
 from coord_env.adapters.sb3 import AgentVecEnv, JointVecEnv
-from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces
+from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces, read_json
 from coord_env.env import RetailParallelEnv
 from coord_env.fileio import atomic_write_bytes, atomic_write_text
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
@@ -244,7 +244,7 @@ class _PPOTrainer:
         """
         directory = Path(directory)
         scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        state = migrate_state(cls.name, cls._read_state(directory))
+        state = migrate_state(cls.name, read_json(directory / TRAINER_STATE))
         try:
             expected = describe_spaces(RetailParallelEnv(scenario, **state["env_options"]))
         except (KeyError, TypeError, ValueError) as error:
@@ -273,21 +273,6 @@ class _PPOTrainer:
                 f"{TRAINER_STATE} records {steps_recorded}"
             )
         return trainer
-
-    @staticmethod
-    def _read_state(directory: Path) -> dict[str, Any]:
-        path = directory / TRAINER_STATE
-        try:
-            state = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise CheckpointError(
-                f"{directory} is not an SB3 trainer checkpoint: it has no {TRAINER_STATE}"
-            ) from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise CheckpointError(f"{path} is not readable JSON: {error}") from None
-        if not isinstance(state, dict):
-            raise CheckpointError(f"{path} does not hold a JSON object")
-        return state
 
 
 class CentralizedTrainer(_PPOTrainer):
