@@ -95,6 +95,17 @@ def test_mtma_and_sb3_trainers_check_provenance_the_same_way(tmp_path):
         MTMATrainer.load(tmp_path, "default")
 
 
+def test_a_manifest_naming_another_baseline_than_the_files_is_refused(tmp_path):
+    """MTMA took the variant from the manifest, so a checkpoint of mtma_reversed listed as mtma
+    loaded as mtma with mtma_reversed's learners."""
+    trainer = trainer_class("mtma_reversed")("tiny", 0, **MTMA_FAST)
+    save_trainer(trainer, tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "baseline": "mtma"}))
+    with pytest.raises(CheckpointError, match="manifest says 'mtma', its files hold 'mtma_rev"):
+        load_trainer(tmp_path)
+
+
 def test_mtma_format_1_loads_its_learners_and_resumes_on_fresh_episodes(tmp_path):
     trainer = _trainer("mtma")
     trainer.learn(60)

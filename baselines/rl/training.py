@@ -118,8 +118,12 @@ def load_trainer(directory: str | Path, scenario: Scenario | None = None) -> Tra
         factory = trainer_class(name)
     except KeyError as error:
         raise CheckpointError(f"checkpoint {directory}: {error.args[0]}") from None
-    load = getattr(factory, "load", None) or factory.load_checkpoint
-    return load(directory, scenario)
+    trainer = factory.load(directory, scenario)
+    if trainer.name != name:
+        raise CheckpointError(
+            f"checkpoint {directory}: its manifest says {name!r}, its files hold {trainer.name!r}"
+        )
+    return trainer
 
 
 class _Log:
