@@ -428,7 +428,7 @@ class MTMATrainer:
             optimizer.load_state_dict(payload["optimizers"][name])
         self.rng.bit_generator.state = json.loads(payload["numpy_rng"])
         self.generator.set_state(payload["torch_generator"])
-        if payload["rollout"] is not None:
+        if payload.get("rollout") is not None:
             self.collector.load_state_dict(payload["rollout"])
         self.steps_done = int(payload["steps_done"])
         self.iteration = int(payload["iteration"])
