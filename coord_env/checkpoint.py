@@ -1,11 +1,15 @@
-"""Checkpoint directories: a manifest with provenance and checksums, refused when corrupt or mismatched.
+"""The checkpoint folder contract: manifest, checksums, provenance, the atomic swap and recovery.
 
-A checkpoint is a directory holding the trainer's files and ``manifest.json``::
+A checkpoint is a folder holding a trainer's own files (its weights and its JSON config) and
+``manifest.json``, which this module alone writes::
 
     {"baseline": "mtma", "scenario": "coord/default-v0", "scenario_hash": "...",
      "spaces": {...}, "seed": 0, "steps": 200000, "command": "coord-bench train ...",
      "wall_time_s": 812.4, "coord_env_version": "0.1.0", "files": {"model.pt": "<sha256>"}, ...}
 
+:func:`save_checkpoint` writes a checkpoint whole to ``<folder>.new`` and swaps it in
+(``<folder>`` -> ``<folder>.old``, ``<folder>.new`` -> ``<folder>``, then ``<folder>.old``
+removed); after a crash at any point, :func:`recover_checkpoint` keeps the newest complete one.
 :func:`read_manifest` re-hashes every listed file and compares the scenario and spaces, so a
 corrupt, truncated or foreign checkpoint is refused with a message saying what differs.
 """
@@ -15,10 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from coord_env.fileio import atomic_write_text
+from coord_env.fileio import atomic_write_text, fsync_directory
 from coord_env.scenarios import Scenario
 
 __all__ = [
@@ -27,7 +33,12 @@ __all__ = [
     "check_provenance",
     "describe_spaces",
     "file_sha256",
+    "newest_checkpoint",
+    "read_json",
     "read_manifest",
+    "recover_checkpoint",
+    "save_checkpoint",
+    "update_checksums",
     "write_manifest",
 ]
 
@@ -108,17 +119,9 @@ def read_manifest(
         missing or its checksum differs; or the scenario, spaces or baseline differ.
     """
     directory = Path(directory)
-    path = directory / MANIFEST
-    if path.is_symlink():
-        raise CheckpointError(f"checkpoint {directory}: {MANIFEST} is a symlink; refusing it")
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{directory} is not a checkpoint: it has no {MANIFEST}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path} is not readable JSON: {error}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise CheckpointError(f"{path} has no 'files' table of checksums")
+    manifest = read_json(directory / MANIFEST)
+    if not isinstance(manifest.get("files"), dict):
+        raise CheckpointError(f"{directory / MANIFEST} has no 'files' table of checksums")
     for name, expected in manifest["files"].items():
         file = _listed_file(directory, name)
         if not file.is_file():
@@ -192,3 +195,124 @@ def check_provenance(
         raise CheckpointError(
             f"checkpoint {directory} was trained on other spaces: {', '.join(differing)} differ"
         )
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's JSON document (manifest or trainer config) as a dict.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, a symlink, not JSON or not a JSON object.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise CheckpointError(f"checkpoint {path.parent}: {path.name} is a symlink; refusing it")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.parent} is not a checkpoint: it has no {path.name}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is not readable JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise CheckpointError(f"{path} does not hold a JSON object")
+    return document
+
+
+def update_checksums(directory: str | Path) -> dict[str, Any]:
+    """Re-hash the files a manifest lists (one was rewritten in place); keep its other fields."""
+    directory = Path(directory)
+    manifest = read_json(directory / MANIFEST)
+    listed = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    manifest["files"] = {name: file_sha256(_listed_file(directory, name)) for name in listed}
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
+
+
+def save_checkpoint(
+    directory: str | Path,
+    write_files: Callable[[Path], None],
+    scenario: Scenario,
+    *,
+    steps: int,
+    wall_time_s: float,
+    env_options: dict[str, Any],
+    **fields: Any,
+) -> dict[str, Any]:
+    """Write a checkpoint whole to ``<directory>.new``, then swap it in; return its manifest.
+
+    ``write_files(folder)`` writes the trainer's files (``Trainer.save``); the manifest (with the
+    spaces under ``env_options``, ``steps``, ``wall_time_s`` and the provenance ``fields``) comes
+    last, so a folder whose manifest verifies is complete. Then ``directory`` becomes
+    ``<directory>.old``, ``<directory>.new`` becomes ``directory``, and the old one is removed:
+    after a crash at any point :func:`recover_checkpoint` finds a complete checkpoint.
+    """
+    from coord_env.env import RetailParallelEnv
+
+    directory = Path(directory)
+    staging, retired = _swap_folders(directory)[1:]
+    _remove(staging)
+    staging.mkdir(parents=True)
+    write_files(staging)
+    spaces = describe_spaces(RetailParallelEnv(scenario, **env_options))
+    provenance = {"steps": steps, "wall_time_s": wall_time_s, "env_options": env_options}
+    manifest = write_manifest(staging, scenario, spaces=spaces, **provenance, **fields)
+    fsync_directory(staging)
+    if directory.exists():
+        _remove(retired)
+        os.replace(directory, retired)
+    os.replace(staging, directory)
+    fsync_directory(directory.parent)
+    _remove(retired)
+    return manifest
+
+
+def newest_checkpoint(directory: str | Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest complete checkpoint among ``directory`` and its swap's ``.new`` and ``.old``
+    (complete: its manifest verifies and records ``steps`` and ``wall_time_s``) and its
+    manifest; on a tie ``directory`` itself; None when there is none. Reads only."""
+    found = []
+    for folder in _swap_folders(Path(directory)):
+        try:
+            manifest = None if folder.is_symlink() else read_manifest(folder)
+        except CheckpointError:
+            manifest = None
+        if manifest and "wall_time_s" in manifest and isinstance(manifest.get("steps"), int):
+            found.append((folder, manifest))
+    return max(found, key=lambda item: item[1]["steps"], default=None)
+
+
+def recover_checkpoint(directory: str | Path) -> dict[str, Any] | None:
+    """Finish or undo a checkpoint swap a crash interrupted; return the kept manifest or None.
+
+    The newest complete checkpoint (:func:`newest_checkpoint`) becomes ``directory``; the other
+    swap folders are deleted, so call it only on a checkpoint folder of this project. Safe to
+    rerun after a crash inside it.
+
+    Examples
+    --------
+    >>> recover_checkpoint("runs/mtma_tiny_seed0/checkpoint")  # doctest: +SKIP
+    {'baseline': 'mtma', 'steps': 4096, ...}
+    """
+    directory = Path(directory)
+    found = newest_checkpoint(directory)
+    for folder in _swap_folders(directory):
+        if found is None or folder != found[0]:
+            _remove(folder)
+    if found is not None and found[0] != directory:
+        os.replace(found[0], directory)
+        fsync_directory(directory.parent)
+    return found[1] if found else None
+
+
+def _swap_folders(directory: Path) -> list[Path]:
+    """The checkpoint, the one being written (``.new``) and the one it replaces (``.old``)."""
+    return [directory, *(directory.with_name(directory.name + end) for end in (".new", ".old"))]
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, a symlink (not its target) or a folder; nothing when it does not exist."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)

@@ -28,7 +28,8 @@ from baselines.rl.mtma.losses import (
 from baselines.rl.mtma.networks import Critic, MultiCategorical, StackedActor, order_prior_logits
 from baselines.rl.mtma.schedules import learning_rates, updates_on
 from baselines.rl.trainer import Trainer
-from coord_env.checkpoint import CheckpointError, read_manifest, write_manifest
+from baselines.rl.training import load_trainer, save_trainer
+from coord_env.checkpoint import CheckpointError, read_manifest, update_checksums
 from coord_env.env import inverse_margin_per_tick
 from coord_env.harness.seeds import EVALUATION_SEEDS, TRAINING_SEED_LIMIT
 
@@ -563,7 +564,7 @@ def test_save_load_round_trips_to_identical_actions(tmp_path: Path):
     trainer = MTMA_TRAINERS["mtma_reversed"]("tiny", seed=0, **FAST)
     trainer.learn(60)
     trainer.save(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"model.pt", "config.json", "manifest.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {"model.pt", "config.json"}  # no manifest
     loaded = MTMATrainer.load(tmp_path, coord_env.load_scenario("tiny"))
     assert type(loaded).name == "mtma_reversed" and loaded.config == trainer.config
     for seed in (1, 2):
@@ -578,22 +579,26 @@ def test_save_load_round_trips_to_identical_actions(tmp_path: Path):
 
 def test_corrupt_or_missing_checkpoints_are_refused(tmp_path: Path):
     trainer = MTMATrainer("tiny", seed=0, **FAST)
-    trainer.save(tmp_path)
+    save_trainer(trainer, tmp_path)
     model = tmp_path / "model.pt"
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="corrupt"):
-        MTMATrainer.load(tmp_path, "tiny")
+        load_trainer(tmp_path, trainer.scenario)
     # a damaged model.pt whose manifest was rewritten to match still fails to load
     model.write_bytes(b"not a torch archive")
-    write_manifest(tmp_path, trainer.scenario, baseline="mtma", spaces=trainer.spaces)
+    update_checksums(tmp_path)
     with pytest.raises(CheckpointError, match=r"model\.pt"):
-        MTMATrainer.load(tmp_path, "tiny")
+        load_trainer(tmp_path, trainer.scenario)
     model.unlink()
+    with pytest.raises(CheckpointError, match=r"missing model\.pt"):
+        load_trainer(tmp_path, trainer.scenario)
     with pytest.raises(CheckpointError, match=r"missing model\.pt"):
         MTMATrainer.load(tmp_path, "tiny")
     with pytest.raises(CheckpointError, match="manifest"):
+        load_trainer(tmp_path / "nowhere", trainer.scenario)
+    with pytest.raises(CheckpointError, match=r"no config\.json"):
         MTMATrainer.load(tmp_path / "nowhere", "tiny")
 
 
@@ -612,8 +617,8 @@ def test_checkpoint_records_the_env_options_its_spaces_depend_on(tmp_path: Path,
     trainer = MTMATrainer(
         "default", seed=0, n_envs=1, n_steps=4, hidden_size=8, inventory_action=inventory_action
     )
-    trainer.save(tmp_path)
-    loaded = MTMATrainer.load(tmp_path, "default")
+    save_trainer(trainer, tmp_path)
+    loaded = load_trainer(tmp_path, trainer.scenario)
     assert loaded.env_options == {"inventory_action": inventory_action}
     assert_same_weights(weights(loaded), weights(trainer))
     assert read_manifest(tmp_path)["env_options"] == {"inventory_action": inventory_action}
@@ -647,13 +652,13 @@ def test_a_checkpoint_without_the_episodes_under_way_acts_the_same_and_resumes(t
     trainer = MTMATrainer("tiny", seed=0, **FAST)
     trainer.learn(60)
     trainer.save(tmp_path / "full")
-    trainer.save(tmp_path / "slim")
+    save_trainer(trainer, tmp_path / "slim")
     drop_episodes_under_way(tmp_path / "slim")
     full_size = (tmp_path / "full" / "model.pt").stat().st_size
     assert (tmp_path / "slim" / "model.pt").stat().st_size < full_size
     read_manifest(tmp_path / "slim")  # the checksums still hold
     full = MTMATrainer.load(tmp_path / "full", "tiny")
-    slim = MTMATrainer.load(tmp_path / "slim", "tiny")
+    slim = load_trainer(tmp_path / "slim", trainer.scenario)
     seeds = [2_000_000, 2_000_001]
     assert coord_env.evaluate(lambda env: slim.policy(), "tiny", seeds) == coord_env.evaluate(
         lambda env: full.policy(), "tiny", seeds

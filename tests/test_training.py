@@ -303,7 +303,7 @@ def _train_killed_at(out: Path, point: int) -> int:
         try:
             os.close(reader)
             count, swapping = [0], [False]
-            real_replace, real_rmtree, real_save = os.replace, shutil.rmtree, training._save
+            real_replace, real_rmtree, real_save = os.replace, shutil.rmtree, training.save_trainer
 
             def operation(target: str) -> None:
                 if swapping[0]:
@@ -328,7 +328,7 @@ def _train_killed_at(out: Path, point: int) -> int:
                 finally:
                     swapping[0] = False
 
-            os.replace, shutil.rmtree, training._save = replace, rmtree, save
+            os.replace, shutil.rmtree, training.save_trainer = replace, rmtree, save
             _train_mtma(out)
             os.write(writer, str(count[0]).encode())
             status = 0

@@ -1,9 +1,20 @@
 """The interface every RL baseline's trainer implements, so one loop trains, logs, evaluates and
-checkpoints them all (``coord-bench train``).
+checkpoints them all (``coord-bench train``), and the one place where older checkpoint formats
+are brought up to date (:func:`migrate_state`).
 
 A trainer owns its networks, optimizers, rollout environments and random streams. ``learn``
 advances it by environment steps; ``save``/``load`` capture everything needed to resume, so
 ``save`` then ``load`` then ``learn(n)`` gives exactly what ``learn(n)`` would have given.
+
+Who writes what in a checkpoint folder:
+
+- the trainer (``save``) writes its weights and its JSON config into the folder it is given,
+  nothing else; ``load`` reads them back, checks their provenance against the scenario and
+  spaces (:func:`coord_env.checkpoint.check_provenance`) and loads no pickle;
+- the checkpoint contract (:mod:`coord_env.checkpoint`, through
+  :func:`baselines.rl.training.save_trainer` and :func:`~baselines.rl.training.load_trainer`)
+  writes everything else: ``manifest.json`` with the file checksums and provenance, the atomic
+  swap and its recovery, and verifies the checksums before ``load`` runs.
 """
 
 from __future__ import annotations
@@ -11,10 +22,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from coord_env.checkpoint import CheckpointError
 from coord_env.policy import Policy
 from coord_env.scenarios import Scenario
 
-__all__ = ["Trainer"]
+__all__ = ["MTMA_FORMAT", "Trainer", "migrate_state"]
+
+MTMA_FORMAT = 2  # the format of MTMA's model.pt payload
 
 
 @runtime_checkable
@@ -35,8 +49,41 @@ class Trainer(Protocol):
         """The current deterministic policy, for ``coord_env.evaluate(lambda env: ...)``."""
 
     def save(self, directory: Path) -> None:
-        """Write every file needed to resume (weights, optimizer, random states, counters)."""
+        """Write the weights and the JSON config needed to resume (weights, optimizer, random
+        states, counters) into ``directory``; never ``manifest.json``."""
 
     @classmethod
     def load(cls, directory: Path, scenario: Scenario) -> Trainer:
-        """Resume from ``save``'s files; raise ``CheckpointError`` on a mismatch."""
+        """Resume from ``save``'s files (through :func:`migrate_state`); raise
+        ``CheckpointError`` on a mismatch."""
+
+
+def migrate_state(baseline: str, state: dict[str, Any]) -> dict[str, Any]:
+    """A trainer's stored state (MTMA's ``model.pt`` payload, an SB3 ``trainer.json``) in this
+    version's format: every format migration, in one place.
+
+    - MTMA format 1 (it saved one env per rollout env): the learners load as they are; the
+      episodes under way are dropped (``rollout`` None, as ``drop_episodes_under_way`` does), so
+      a resumed run starts a fresh batch of episodes.
+    - ``shared_ppo`` configs from before ``rescale_actions`` were trained without it.
+
+    Raises ``CheckpointError`` on an MTMA format this version cannot read.
+
+    Examples
+    --------
+    >>> migrate_state("shared_ppo", {"config": {"n_envs": 4}})["config"]
+    {'rescale_actions': False, 'n_envs': 4}
+    >>> migrate_state("mtma", {"format": 1, "rollout": "envs"})
+    {'format': 2, 'rollout': None}
+    """
+    if "format" in state:  # MTMA's model.pt
+        if state["format"] == 1:
+            state = {**state, "format": MTMA_FORMAT, "rollout": None}
+        if state["format"] != MTMA_FORMAT:
+            raise CheckpointError(
+                f"{baseline} checkpoint of format {state['format']!r}; this version reads "
+                f"formats 1 and {MTMA_FORMAT}"
+            )
+    if baseline == "shared_ppo" and isinstance(state.get("config"), dict):
+        state = {**state, "config": {"rescale_actions": False, **state["config"]}}
+    return state

@@ -1,5 +1,5 @@
 """Train any RL baseline by name: progress bar, CSV (and TensorBoard) logs, periodic evaluation on
-held-out seeds, and resumable checkpoints with manifests. ``coord-bench train`` calls :func:`train`.
+held-out seeds, and resumable checkpoints. ``coord-bench train`` calls :func:`train`.
 
 A run directory holds::
 
@@ -8,10 +8,9 @@ A run directory holds::
     checkpoint/         the latest trainer state and its manifest.json (resume from it)
     tensorboard/        the same scalars, when the tensorboard package is installed
 
-Every file is written atomically. A new checkpoint is written whole to ``checkpoint.new``, then
-swapped in (``checkpoint`` -> ``checkpoint.old``, ``checkpoint.new`` -> ``checkpoint``, then
-``checkpoint.old`` removed); after a crash at any point, :func:`recover_checkpoint` keeps the
-newest complete one of the three (its manifest verifies) as ``checkpoint``.
+Every file is written atomically; checkpoints go through the folder contract of
+:mod:`coord_env.checkpoint` (:func:`save_trainer`, :func:`load_trainer`): a crash at any point of
+a checkpoint swap leaves a complete checkpoint that ``recover_checkpoint`` keeps.
 """
 
 from __future__ import annotations
@@ -34,9 +33,17 @@ from tqdm import tqdm
 
 from baselines.rl.names import RL_BASELINES
 from baselines.rl.trainer import Trainer
-from coord_env.checkpoint import MANIFEST, CheckpointError, read_manifest, write_manifest
+from coord_env.checkpoint import (
+    MANIFEST,
+    CheckpointError,
+    newest_checkpoint,
+    read_json,
+    read_manifest,
+    recover_checkpoint,
+    save_checkpoint,
+)
 from coord_env.distributed import map_jobs
-from coord_env.fileio import atomic_output, atomic_write_text, fsync_directory
+from coord_env.fileio import atomic_output, atomic_write_text
 from coord_env.harness.evaluate import evaluate
 from coord_env.harness.seeds import VALIDATION_SEEDS
 from coord_env.scenarios import Scenario, load_scenario
@@ -47,7 +54,7 @@ __all__ = [
     "TrainingRun",
     "finished",
     "load_trainer",
-    "recover_checkpoint",
+    "save_trainer",
     "train",
     "train_runs",
     "trainer_class",
@@ -56,7 +63,6 @@ __all__ = [
 CHECKPOINT = "checkpoint"
 PROGRESS = "progress.csv"
 RUN_RECORD = "run.json"
-NEW, OLD = ".new", ".old"  # suffixes of the checkpoint being written and of the one it replaces
 
 
 def _registry() -> dict[str, Callable[..., Trainer]]:
@@ -102,8 +108,12 @@ def load_trainer(directory: str | Path, scenario: Scenario | None = None) -> Tra
         factory = trainer_class(name)
     except KeyError as error:
         raise CheckpointError(f"checkpoint {directory}: {error.args[0]}") from None
-    load = getattr(factory, "load", None) or factory.load_checkpoint
-    return load(directory, scenario)
+    trainer = factory.load(directory, scenario)
+    if trainer.name != name:
+        raise CheckpointError(
+            f"checkpoint {directory}: its manifest says {name!r}, its files hold {trainer.name!r}"
+        )
+    return trainer
 
 
 class _Log:
@@ -205,7 +215,7 @@ def train(
         Held-out seeds (default ``VALIDATION_SEEDS``; never the official evaluation seeds).
     resume : bool
         Continue from the newest complete checkpoint in ``out`` instead of starting afresh (see
-        :func:`recover_checkpoint`).
+        :func:`coord_env.checkpoint.recover_checkpoint`).
     progress : bool
         Show a progress bar.
     command : str, optional
@@ -273,13 +283,14 @@ def _train(
         _check_fresh_folder(out, _run_record(name, trainer))
         wall_time = 0.0
     # the folder is this run's: only now finish an interrupted swap and drop lost log rows
-    manifest = recover_checkpoint(out) if out.is_dir() else None
+    manifest = recover_checkpoint(checkpoint) if out.is_dir() else None
     _drop_progress_after(out, int(manifest["steps"]) if manifest else 0)
     out.mkdir(parents=True, exist_ok=True)
     if not (out / RUN_RECORD).is_file():
         record = _run_record(name, trainer)
         atomic_write_text(out / RUN_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
     every = eval_every if eval_every > 0 else max(1, steps // 10)
+    saving = {"budget": steps, "eval_seeds": eval_seeds, "command": command}
     log = _Log(out)
     bar = tqdm(
         total=steps,
@@ -307,12 +318,12 @@ def _train(
                     **{key: float(value) for key, value in stats.items()},
                 }
             )
-            _save(trainer, checkpoint, name, steps, wall_time, eval_seeds, command)
+            save_trainer(trainer, checkpoint, **saving, wall_time=wall_time)
     finally:
         bar.close()
         log.close()
-    if not (checkpoint / "manifest.json").exists():  # a resume past its budget: nothing to do
-        _save(trainer, checkpoint, name, steps, wall_time, eval_seeds, command)
+    if not (checkpoint / MANIFEST).exists():  # a resume past its budget: nothing to do
+        save_trainer(trainer, checkpoint, **saving, wall_time=wall_time)
     return checkpoint
 
 
@@ -330,14 +341,10 @@ def _run_record(name: str, trainer: Trainer) -> dict[str, Any]:
 
 def _read_run_record(out: Path) -> dict[str, Any] | None:
     """``out/run.json``, or None when it is missing, a symlink or not a JSON object."""
-    path = out / RUN_RECORD
-    if path.is_symlink() or not path.is_file():
-        return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return read_json(out / RUN_RECORD)
+    except CheckpointError:
         return None
-    return record if isinstance(record, dict) else None
 
 
 def _record_differences(recorded: dict[str, Any], asked: dict[str, Any]) -> list[str]:
@@ -364,7 +371,7 @@ def _check_fresh_folder(out: Path, record: dict[str, Any]) -> None:
     """
     if not out.is_dir() or not any(out.iterdir()):
         return
-    if _newest_checkpoint(out) is not None:
+    if newest_checkpoint(out / CHECKPOINT) is not None:
         raise ValueError(
             f"{out} already holds a checkpoint; pass resume=True (--resume) to continue it, "
             "or choose another output folder"
@@ -389,7 +396,7 @@ def _resumed_trainer(
 ) -> tuple[Trainer, float]:
     """The trainer to resume in ``out`` and its wall time so far, after checking that the folder
     holds a run of this baseline, scenario, seed and hyperparameters (nothing is changed)."""
-    found = _newest_checkpoint(out)
+    found = newest_checkpoint(out / CHECKPOINT)
     if found is None:
         recorded = _read_run_record(out) if out.is_dir() else None
         if recorded is None:
@@ -417,81 +424,6 @@ def _resumed_trainer(
             "resuming keeps the checkpoint's, so train into a fresh folder instead"
         )
     return trainer, float(manifest["wall_time_s"])
-
-
-def _checkpoint_folders(out: Path) -> list[Path]:
-    """``checkpoint``, ``checkpoint.new`` and ``checkpoint.old``: the swap's three folders."""
-    return [out / CHECKPOINT, out / (CHECKPOINT + NEW), out / (CHECKPOINT + OLD)]
-
-
-def _complete_manifest(directory: Path) -> dict[str, Any] | None:
-    """The manifest of a complete training checkpoint (it verifies and holds the run's fields
-    that :func:`_save` writes last), else None."""
-    if directory.is_symlink() or not directory.is_dir():
-        return None
-    try:
-        manifest = read_manifest(directory)
-    except CheckpointError:
-        return None
-    if "wall_time_s" not in manifest or not isinstance(manifest.get("steps"), int):
-        return None
-    return manifest
-
-
-def _newest_checkpoint(out: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest complete checkpoint among the swap's folders and its manifest (on a tie,
-    ``checkpoint`` first), or None. Reads only."""
-    found = [
-        (directory, manifest)
-        for directory in _checkpoint_folders(out)
-        if (manifest := _complete_manifest(directory)) is not None
-    ]
-    return max(found, key=lambda item: item[1]["steps"], default=None)
-
-
-def recover_checkpoint(out: str | Path) -> dict[str, Any] | None:
-    """Finish or undo a checkpoint swap that a crash interrupted; return the kept manifest.
-
-    The newest complete checkpoint of ``out`` (``checkpoint``, ``checkpoint.new`` or
-    ``checkpoint.old``; complete: its manifest verifies) becomes ``out/checkpoint``, and the
-    others are removed. Safe to rerun after a crash inside it. Call it only on a folder known to
-    be a run of this project (it deletes incomplete checkpoint folders).
-
-    Parameters
-    ----------
-    out : path
-        A run folder.
-
-    Returns
-    -------
-    dict or None
-        The manifest of the kept checkpoint; None when none is complete (nothing is kept).
-
-    Examples
-    --------
-    >>> recover_checkpoint("runs/mtma_tiny_seed0")  # doctest: +SKIP
-    {'baseline': 'mtma', 'steps': 4096, ...}
-    """
-    out = Path(out)
-    found = _newest_checkpoint(out)
-    kept = found[0] if found else None
-    for directory in _checkpoint_folders(out):
-        if directory != kept:
-            _remove(directory)
-    if found is None:
-        return None
-    if kept != out / CHECKPOINT:
-        os.replace(kept, out / CHECKPOINT)
-        fsync_directory(out)
-    return found[1]
-
-
-def _remove(path: Path) -> None:
-    """Delete a file, a symlink (not its target) or a folder; nothing when it does not exist."""
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        shutil.rmtree(path)
 
 
 @dataclass(frozen=True)
@@ -598,7 +530,7 @@ def _train_run(run: TrainingRun, progress: bool = False) -> str:
     if finished(run):
         return str(out / CHECKPOINT)
     staging = out.with_name(out.name + ".partial")
-    if _newest_checkpoint(staging) is None:
+    if newest_checkpoint(staging / CHECKPOINT) is None:
         shutil.rmtree(staging, ignore_errors=True)
         previous = out / CHECKPOINT
         if (previous / MANIFEST).is_file() and not config_mismatch(
@@ -613,7 +545,7 @@ def _train_run(run: TrainingRun, progress: bool = False) -> str:
         staging,
         eval_every=run.eval_every,
         eval_seeds=run.eval_seeds,
-        resume=_newest_checkpoint(staging) is not None,
+        resume=newest_checkpoint(staging / CHECKPOINT) is not None,
         progress=progress,
         command=run.command,
         config=run.config,
@@ -692,50 +624,42 @@ def train_runs(
     return [Path(path) for path in paths]
 
 
-def _save(
+def save_trainer(
     trainer: Trainer,
-    directory: Path,
-    name: str,
-    budget: int,
-    wall_time: float,
-    eval_seeds: Sequence[int],
-    command: str | None,
-) -> None:
-    """Write the checkpoint whole to ``checkpoint.new``, then swap it in (see the module's
-    docstring); a crash at any point leaves a complete checkpoint that
-    :func:`recover_checkpoint` finds."""
-    from coord_env.checkpoint import describe_spaces
-    from coord_env.env import RetailParallelEnv
+    directory: str | Path,
+    *,
+    budget: int | None = None,
+    wall_time: float = 0.0,
+    eval_seeds: Sequence[int] = (),
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Save ``trainer`` to the checkpoint folder ``directory``: its own files, then the manifest
+    (the run's ``budget``, default the steps trained; ``wall_time`` in seconds; the held-out
+    ``eval_seeds``; the ``command``, default this run's ``coord-bench train``), swapped in whole
+    (:func:`coord_env.checkpoint.save_checkpoint`). Returns the manifest.
 
-    staging = directory.with_name(directory.name + NEW)
-    retired = directory.with_name(directory.name + OLD)
-    _remove(staging)
-    staging.mkdir(parents=True)
-    trainer.save(staging)
-    env = RetailParallelEnv(trainer.scenario, **(trainer.env_options or {}))
-    write_manifest(
-        staging,
+    Examples
+    --------
+    >>> save_trainer(trainer, "runs/demo/checkpoint", budget=4096)["steps"]  # doctest: +SKIP
+    4096
+    """
+    budget = trainer.steps_done if budget is None else budget
+    return save_checkpoint(
+        directory,
+        trainer.save,
         trainer.scenario,
-        baseline=name,
-        seed=trainer.seed,
         steps=trainer.steps_done,
-        budget=budget,
         wall_time_s=round(wall_time, 3),
-        command=command
-        or f"coord-bench train {name} --scenario {trainer.scenario.name} "
-        f"--steps {budget} --seed {trainer.seed}",
         env_options=trainer.env_options or {},
-        spaces=describe_spaces(env),
+        baseline=trainer.name,
+        seed=trainer.seed,
+        budget=budget,
+        command=command
+        or f"coord-bench train {trainer.name} --scenario {trainer.scenario.name} "
+        f"--steps {budget} --seed {trainer.seed}",
         eval_seeds=list(eval_seeds),
         torch_version=_torch_version(),
     )
-    fsync_directory(staging)
-    if directory.exists():
-        _remove(retired)
-        os.replace(directory, retired)
-    os.replace(staging, directory)
-    fsync_directory(directory.parent)
-    _remove(retired)
 
 
 def _torch_version() -> str | None:

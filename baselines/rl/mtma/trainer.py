@@ -40,13 +40,14 @@ from baselines.rl.mtma.policy import MTMAPolicy
 from baselines.rl.mtma.rollout import Rollout, RolloutCollector
 from baselines.rl.mtma.schedules import CRITIC, learning_rates, updates_on
 from baselines.rl.names import trainer_table
+from baselines.rl.trainer import MTMA_FORMAT, migrate_state
 from coord_env.checkpoint import (
     MANIFEST,
     CheckpointError,
+    check_provenance,
     describe_spaces,
-    file_sha256,
-    read_manifest,
-    write_manifest,
+    read_json,
+    update_checksums,
 )
 from coord_env.env.actions import INVENTORY, RECOMMENDER
 from coord_env.env.parallel import RetailParallelEnv
@@ -64,10 +65,6 @@ __all__ = [
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
-CHECKPOINT_FORMAT = 2
-# Format 1 saved one RetailParallelEnv per rollout env; its networks and optimizers load as they
-# are, and a resumed run starts a fresh batch of episodes instead of continuing the saved ones.
-READABLE_FORMATS = (1, 2)
 _SHORT = {INVENTORY: "inventory", RECOMMENDER: "recommender"}
 
 
@@ -344,7 +341,7 @@ class MTMATrainer:
         return MTMAPolicy(self.actors)
 
     def save(self, directory: str | Path) -> None:
-        """Write ``model.pt``, ``config.json`` and ``manifest.json`` (checksums) to ``directory``.
+        """Write ``model.pt`` and ``config.json`` to ``directory`` (the Trainer protocol).
 
         ``model.pt`` holds the network and optimizer state dicts, the numpy and torch generator
         states, the counters and the batch of episodes under way, so ``load`` then ``learn``
@@ -353,7 +350,7 @@ class MTMATrainer:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         payload = {
-            "format": CHECKPOINT_FORMAT,
+            "format": MTMA_FORMAT,
             "name": self.name,
             "scenario": self.scenario.env_id,
             "scenario_hash": self.scenario.content_hash,
@@ -381,15 +378,6 @@ class MTMATrainer:
         atomic_write_text(
             directory / CONFIG_FILE, json.dumps(document, indent=1, sort_keys=True) + "\n"
         )
-        write_manifest(
-            directory,
-            self.scenario,
-            baseline=self.name,
-            seed=self.seed,
-            steps=self.steps_done,
-            spaces=self.spaces,
-            env_options=self.env_options,
-        )
 
     @classmethod
     def load(cls, directory: str | Path, scenario: str | Scenario) -> MTMATrainer:
@@ -398,43 +386,36 @@ class MTMATrainer:
         Raises
         ------
         CheckpointError
-            A missing or corrupt file, or a checkpoint of another scenario, spaces or baseline.
+            A missing or unreadable file, or a checkpoint of another scenario, spaces or
+            baseline.
         """
         directory = Path(directory)
         scenario = load_scenario(scenario)
-        manifest = read_manifest(directory, scenario)  # checksums and scenario
-        variant = MTMA_TRAINERS.get(str(manifest.get("baseline")))
-        if variant is None:
-            raise CheckpointError(
-                f"checkpoint {directory} is of baseline {manifest.get('baseline')!r}, not one of "
-                f"{', '.join(MTMA_TRAINERS)}"
-            )
+        document = read_json(directory / CONFIG_FILE)
+        variant = MTMA_TRAINERS.get(str(document.get("baseline")))
         try:
-            document = json.loads((directory / CONFIG_FILE).read_text())
             config = MTMAConfig(**document["config"])
-        except FileNotFoundError:
-            raise CheckpointError(f"checkpoint {directory} has no {CONFIG_FILE}") from None
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError) as error:
             raise CheckpointError(
                 f"{directory / CONFIG_FILE} is not a valid config: {error}"
             ) from None
-        # the spaces depend on the env options (observation bounds on the inventory action mode)
-        spaces = describe_spaces(RetailParallelEnv(scenario, **env_options_for(config)))
-        read_manifest(directory, spaces=spaces)
+        if variant is None:
+            raise CheckpointError(
+                f"checkpoint {directory} is of baseline {document.get('baseline')!r}, not one of "
+                f"{', '.join(MTMA_TRAINERS)}"
+            )
         try:
             payload = torch.load(directory / MODEL_FILE, weights_only=True)
         except FileNotFoundError:
-            raise CheckpointError(f"checkpoint {directory} has no {MODEL_FILE}") from None
+            raise CheckpointError(f"checkpoint {directory} is missing {MODEL_FILE}") from None
         except Exception as error:  # torch raises many kinds on a damaged archive
             raise CheckpointError(f"{directory / MODEL_FILE} is not readable: {error}") from None
-        if not isinstance(payload, dict) or payload.get("format") not in READABLE_FORMATS:
+        if not isinstance(payload, dict) or "format" not in payload:
             raise CheckpointError(f"{directory / MODEL_FILE} is not an MTMA checkpoint")
-        if payload.get("scenario_hash") != scenario.content_hash or payload.get("spaces") != spaces:
-            raise CheckpointError(
-                f"checkpoint {directory} was trained on {payload.get('scenario')} (hash "
-                f"{payload.get('scenario_hash')}), not on {scenario.env_id} (hash "
-                f"{scenario.content_hash}) with the same spaces"
-            )
+        payload = migrate_state(variant.name, payload)
+        # the spaces depend on the env options (observation bounds on the inventory action mode)
+        spaces = describe_spaces(RetailParallelEnv(scenario, **env_options_for(config)))
+        check_provenance(directory, payload, scenario, spaces)
         trainer = variant(scenario, payload["seed"], config=config)
         try:
             trainer._restore(payload)
@@ -449,7 +430,7 @@ class MTMATrainer:
             optimizer.load_state_dict(payload["optimizers"][name])
         self.rng.bit_generator.state = json.loads(payload["numpy_rng"])
         self.generator.set_state(payload["torch_generator"])
-        if payload["format"] == CHECKPOINT_FORMAT and payload.get("rollout") is not None:
+        if payload.get("rollout") is not None:
             self.collector.load_state_dict(payload["rollout"])
         self.steps_done = int(payload["steps_done"])
         self.iteration = int(payload["iteration"])
@@ -460,18 +441,17 @@ def drop_episodes_under_way(directory: str | Path) -> None:
     """Make a saved MTMA checkpoint policy-sized: drop the batch of episodes under way.
 
     The networks, optimizers, generators and counters stay, so the checkpoint evaluates and
-    resumes; a resumed run starts a fresh batch of episodes (as a format-1 checkpoint does)
-    instead of continuing the saved ones exactly. The batch's simulator state grows with
-    ``n_envs`` (2.6 of 4.9 MB at 128 envs on ``default``): committed checkpoints are kept under
-    3 MB this way. The manifest's checksum of ``model.pt`` is updated, its other fields kept.
+    resumes; a resumed run starts a fresh batch of episodes (:func:`migrate_state`) instead of
+    continuing the saved ones exactly. The batch's simulator state grows with ``n_envs``: the
+    committed checkpoints stay small this way (docs/training.md). A checkpoint folder's manifest
+    is re-hashed (:func:`~coord_env.checkpoint.update_checksums`), its other fields kept.
     """
     directory = Path(directory)
     payload = torch.load(directory / MODEL_FILE, weights_only=True)
     payload["rollout"] = None
     _save_torch(payload, directory / MODEL_FILE)
-    manifest = json.loads((directory / MANIFEST).read_text())
-    manifest["files"][MODEL_FILE] = file_sha256(directory / MODEL_FILE)
-    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    if (directory / MANIFEST).is_file():
+        update_checksums(directory)
 
 
 def _save_torch(payload: dict[str, Any], path: Path) -> None:

@@ -18,9 +18,9 @@ trained in the same order. Rewards are scaled by ``reward_scale`` (default:
 :func:`~coord_env.env.rewards.inverse_revenue_per_tick`). No VecNormalize: observations are already
 O(1).
 
-Checkpoints: ``save`` writes one SB3 zip per learner (weights, optimizer, counters) and
-``trainer.json`` (config, seed, steps, scenario, spaces, alternation state); the caller writes
-``manifest.json``. ``load`` rebuilds the models from ``trainer.json`` and reads only tensors and
+Checkpoints (the Trainer protocol): ``save`` writes one SB3 zip per learner (weights, optimizer,
+counters) and ``trainer.json`` (config, seed, steps, scenario, spaces, alternation state); the
+checkpoint contract writes ``manifest.json``. ``load`` rebuilds the models from ``trainer.json`` and reads only tensors and
 counters from the zips (:func:`~baselines.rl.sb3.loading.load_sb3_zip`); rollout envs restart
 with a fresh episode seeded from ``(seed, learner, steps_done)``, so a resumed run is
 deterministic but does not continue the interrupted episodes.
@@ -51,9 +51,10 @@ from baselines.rl.sb3.loading import TRAINER_STATE, load_sb3_zip
 from baselines.rl.sb3.policies import DepartmentPolicy, JointPolicy, LivePartner, SharedPolicy
 from baselines.rl.sb3.shared import make_shared_vec_env
 from baselines.rl.threads import torch_threads
+from baselines.rl.trainer import migrate_state
 from baselines.rl.views import DEPARTMENTS, JointView, resolve_reward_scale
 from coord_env.adapters.sb3 import AgentVecEnv, JointVecEnv
-from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces
+from coord_env.checkpoint import CheckpointError, check_provenance, describe_spaces, read_json
 from coord_env.env import RetailParallelEnv
 from coord_env.fileio import atomic_write_bytes, atomic_write_text
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT
@@ -244,14 +245,14 @@ class _PPOTrainer:
         """
         directory = Path(directory)
         scenario = load_scenario(scenario)
-        state = cls._read_state(directory)
+        state = migrate_state(cls.name, read_json(directory / TRAINER_STATE))
         try:
             expected = describe_spaces(RetailParallelEnv(scenario, **state["env_options"]))
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
         check_provenance(directory, state, scenario, expected, cls.name)
         try:
-            trainer = cls(scenario, state["seed"], **cls._stored_config(state["config"]))
+            trainer = cls(scenario, state["seed"], **state["config"])
             steps_recorded = int(state["steps_done"])
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{directory / TRAINER_STATE} is not usable: {error}") from None
@@ -273,26 +274,6 @@ class _PPOTrainer:
                 f"{TRAINER_STATE} records {steps_recorded}"
             )
         return trainer
-
-    @staticmethod
-    def _stored_config(config: dict[str, Any]) -> dict[str, Any]:
-        """A checkpoint's config as this version's trainer takes it."""
-        return config
-
-    @staticmethod
-    def _read_state(directory: Path) -> dict[str, Any]:
-        path = directory / TRAINER_STATE
-        try:
-            state = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise CheckpointError(
-                f"{directory} is not an SB3 trainer checkpoint: it has no {TRAINER_STATE}"
-            ) from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise CheckpointError(f"{path} is not readable JSON: {error}") from None
-        if not isinstance(state, dict):
-            raise CheckpointError(f"{path} does not hold a JSON object")
-        return state
 
 
 class CentralizedTrainer(_PPOTrainer):
@@ -489,11 +470,6 @@ class SharedPPOTrainer(_PPOTrainer):
             self.config.rescale_actions,
         )
         self.models["shared"] = self._ppo(venv, "shared")
-
-    @staticmethod
-    def _stored_config(config: dict[str, Any]) -> dict[str, Any]:
-        """Checkpoints written before ``rescale_actions`` existed were trained without it."""
-        return {"rescale_actions": False, **config}
 
     @property
     def steps_done(self) -> int:
