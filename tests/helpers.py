@@ -1,7 +1,18 @@
-"""Shared test helpers: bit-exact renderings of env outputs and seeded random actions."""
+"""Shared test helpers: repository paths, bit-exact renderings of env outputs, seeded random actions.
+
+Fixtures live in tests/conftest.py.
+"""
+
+from pathlib import Path
 
 import numpy as np
 from gymnasium import spaces
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository's root folder (committed checkpoints, leaderboards, docs, examples)."""
+
+PLUGIN_SOURCE = Path(__file__).with_name("plugin")
+"""A third-party plug-in distribution (tests/plugin) that registers policies by entry point."""
 
 
 def canonical(value):

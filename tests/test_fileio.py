@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 import coord_env
 from coord_env.checkpoint import CheckpointError, read_manifest
@@ -20,7 +21,6 @@ from coord_env.fileio import UnsafePathError, atomic_output, atomic_write_text
 from coord_env.leaderboard import build_leaderboard
 from coord_env.leaderboard.validate import load_submission
 
-ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "leaderboards" / "tiny"
 MTMA_CHECKPOINT = ROOT / "baselines" / "checkpoints" / "tiny" / "mtma"
 SEEDS = ["1", "2", "3"]

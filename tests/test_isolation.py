@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import PLUGIN_SOURCE
 
 import coord_env
 from coord_env import registry
@@ -29,7 +30,6 @@ from coord_env.leaderboard.submit import submission_text
 from coord_env.leaderboard.validate import SubmissionError
 from coord_env.leaderboard.verify import verify_submission
 
-PLUGIN_SOURCE = Path(__file__).with_name("plugin")
 AGENTS = ("inventory_0", "recommender_0")
 # Small limits keep each attack test to seconds; the child imports coord_env in about a second.
 FAST = IsolationLimits(memory_bytes=2**30, step_seconds=2.0, episode_seconds=60.0)

@@ -4,9 +4,9 @@ import copy
 import json
 import pickle
 import re
-from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 import coord_env
 from coord_env.cli import main
@@ -482,7 +482,7 @@ def test_submit_cli_refuses_results_on_other_seeds(tmp_path, capsys):
 
 def test_committed_leaderboard_is_valid_and_fresh():
     """CI also re-runs its baseline rows (``coord-bench leaderboard check`` in .ci/run)."""
-    root = Path(__file__).resolve().parents[1] / "leaderboards"
+    root = ROOT / "leaderboards"
     boards = collect(root)
     assert {"default", "multiscale"} <= set(boards)
     assert all(any(row["baseline"] for row in rows) for rows in boards.values())
@@ -517,7 +517,7 @@ def _shift_profits(document, amounts):
     return _reaggregate(shifted)
 
 
-COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards"
+COMMITTED = ROOT / "leaderboards"
 
 
 def test_every_committed_row_is_plausible_including_the_exact_optimum():

@@ -39,13 +39,7 @@ FAST = {"n_envs": 2, "n_steps": 30, "epochs": 2, "minibatch_size": 20, "hidden_s
 FAST_GRU = {**FAST, "memory": "gru", "sequence_length": 10}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small networks run fastest on one thread, and a busy 2-core machine punishes two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def weights(trainer: MTMATrainer) -> dict[str, torch.Tensor]:

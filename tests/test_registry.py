@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import PLUGIN_SOURCE
 
 import coord_env
 from coord_env.checkpoint import CheckpointError, write_manifest
 from coord_env.registry import PolicyRegistrationError, builtin_policies, policy_spec
 
-PLUGIN_SOURCE = Path(__file__).with_name("plugin")
 BASELINE_NAMES = ["random", "mean_demand", "siloed", "coordinated", "lp"]
 
 
