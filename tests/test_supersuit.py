@@ -1,6 +1,6 @@
 """Composition with SuperSuit and stable-baselines3 in the continuous-action mode (docs/model.md).
 
-SuperSuit notes (docs/model.md, "SuperSuit and SB3"): padding works only for Box spaces (not
+SuperSuit notes (docs/model.md, "SuperSuit and stable-baselines3"): padding works only for Box spaces (not
 MultiDiscrete), and ``PPO(seed=...)`` fails on SuperSuit's ConcatVecEnv, so the learning test seeds
 torch and numpy with SB3's ``set_random_seed`` and the episodes with one seeded reset instead.
 """
@@ -136,7 +136,7 @@ def test_padding_and_agent_indicator():
 def test_padding_without_clipping_is_refused_clearly():
     # pad_action_space_v0 merges Box(0, 1) (inventory) and Box(-1, 1) (recommender) into Box(-1, 1);
     # a shared policy's negative order fractions are refused, not clipped: the recipe needs
-    # supersuit.clip_actions_v0 before padding (docs/model.md, "SuperSuit and SB3").
+    # supersuit.clip_actions_v0 before padding (docs/model.md, "SuperSuit and stable-baselines3").
     env = padded_env()
     env.reset(seed=0)
     space = env.action_space("inventory_0")
