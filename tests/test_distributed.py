@@ -20,6 +20,8 @@ from coord_env.checkpoint import MANIFEST
 from coord_env.cli import main
 from coord_env.distributed import SchedulerError, map_jobs
 
+pytestmark = pytest.mark.slow  # Dask clusters and training sweeps: pytest -m slow
+
 # MTMA on tiny, small and fast (tests/test_mtma.py); its checkpoint files are byte-for-byte
 # reproducible (SB3's zips embed wall-clock start times, so their bytes never repeat)
 FAST = {"n_envs": 2, "n_steps": 30, "epochs": 2, "minibatch_size": 20, "hidden_size": 16}

@@ -16,6 +16,8 @@ from coord_env.harness.evaluate import MONEY
 from coord_env.harness.results import SCHEMA_VERSION
 from coord_env.harness.seeds import EVALUATION_SEEDS
 
+pytestmark = pytest.mark.slow  # third-party libraries train: pytest -m slow
+
 EXAMPLES = ROOT / "examples"
 ARGV = ["--scenario", "tiny", "--steps", "40", "--seed", "3", "--seeds", "2"]
 

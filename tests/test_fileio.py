@@ -60,6 +60,7 @@ def _board_copy(tmp_path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------- crashes mid-write
+@pytest.mark.slow
 def test_a_crash_halfway_through_evaluate_out_leaves_the_old_results_valid(tmp_path):
     """It left 4.8 KB of invalid JSON where a valid 19 KB file stood."""
     out = tmp_path / "old.json"
@@ -71,6 +72,7 @@ def test_a_crash_halfway_through_evaluate_out_leaves_the_old_results_valid(tmp_p
     assert json.loads(before)["policy"] == "siloed"
 
 
+@pytest.mark.slow
 def test_a_crash_halfway_through_the_verify_rewrite_leaves_the_submission_valid(tmp_path):
     """verify truncated the submission; then build, check and every submit failed."""
     root = _board_copy(tmp_path)
@@ -82,6 +84,7 @@ def test_a_crash_halfway_through_the_verify_rewrite_leaves_the_submission_valid(
     assert main(["leaderboard", "build", "--leaderboard", str(root)]) == 0
 
 
+@pytest.mark.slow
 def test_a_crash_halfway_through_submit_leaves_no_half_file(tmp_path):
     """A crash mid-submit left a half file that blocked every later submit and build."""
     root = _board_copy(tmp_path)

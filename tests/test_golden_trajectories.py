@@ -82,6 +82,7 @@ def _poissons(rng, lam):
     return out
 
 
+@pytest.mark.slow
 def test_poisson_is_numpys_including_its_rare_ptrs_rejections():
     """lam >= 10 uses PTRS; numba's own port truncates where numpy floors (rare draws differ)."""
     lam = np.random.default_rng(0).uniform(0.0, 40.0, 300_000)

@@ -14,6 +14,8 @@ from helpers import ROOT
 
 from coord_env.leaderboard import build_leaderboard, collect, seed_baselines
 
+pytestmark = pytest.mark.slow  # a real browser: pytest -m slow
+
 REQUIRED = os.environ.get("COORD_ENV_BROWSER_TESTS") == "required"
 CHROMIUM = (
     os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

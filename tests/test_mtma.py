@@ -435,6 +435,7 @@ def test_same_seed_same_weights_other_seed_other_weights():
     )
 
 
+@pytest.mark.slow
 def test_short_training_learns_to_order_on_tiny():
     # Order quantities and uniform initial orders (no order prior): the untrained policy loses
     # about as much as random, so what beats random here is learned. Both actors at 1e-3, updated

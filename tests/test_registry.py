@@ -125,6 +125,7 @@ def _coord_bench(*argv: str, env: dict[str, str], cwd: Path) -> subprocess.Compl
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_an_entry_point_plugin_is_evaluated_by_name(tmp_path):
     env = _install_entry_point(tmp_path / "site", "demo", "coord_env_demo_plugin:register")
     out = tmp_path / "demo.json"

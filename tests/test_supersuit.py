@@ -191,6 +191,7 @@ def held_out_profit(model, seeds) -> float:
     return total / len(seeds)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("learning_rate", "learns"),
     [

@@ -20,6 +20,8 @@ from baselines.rl.training import RL_BASELINES
 from baselines.tune import RUNGS, SEARCH_SPACES, describe_spaces, trial_config, tune
 from coord_env.cli import main
 
+pytestmark = pytest.mark.slow  # Optuna studies that train: pytest -m slow
+
 # MTMA on tiny with a small rollout: 3 trials of 1,024 steps take a few seconds
 FIX = {"rollout": "2x64", "minibatches": 1, "epochs": 2}
 ARGS = {"fixed": FIX, "pruner_startup": 0}
