@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_SOURCE = Path(__file__).with_name("plugin")
 """A third-party plug-in distribution (tests/plugin) that registers policies by entry point."""
 
+MTMA_FAST = {"n_envs": 2, "n_steps": 30, "epochs": 2, "minibatch_size": 20, "hidden_size": 16}
+"""Small, fast MTMA settings for ``tiny``. n_steps=30 does not divide its 20-step episodes, so
+episodes run across rollout boundaries and must be bootstrapped and checkpointed mid-way; the
+checkpoint files are byte-for-byte reproducible."""
+
 
 def canonical(value):
     """A bit-exact, comparable rendering of nested env outputs (arrays by dtype, shape and bytes)."""

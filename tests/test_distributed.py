@@ -12,6 +12,7 @@ from pathlib import Path
 import cloudpickle
 import pytest
 import torch
+from helpers import MTMA_FAST
 
 import coord_env
 from baselines.rl.training import TrainingRun, train, train_runs
@@ -22,16 +23,15 @@ from coord_env.distributed import SchedulerError, map_jobs
 
 pytestmark = pytest.mark.slow  # Dask clusters and training sweeps: pytest -m slow
 
-# MTMA on tiny, small and fast (tests/test_mtma.py); its checkpoint files are byte-for-byte
-# reproducible (SB3's zips embed wall-clock start times, so their bytes never repeat)
-FAST = {"n_envs": 2, "n_steps": 30, "epochs": 2, "minibatch_size": 20, "hidden_size": 16}
+# MTMA (helpers.MTMA_FAST), not SB3: SB3's zips embed wall-clock start times, so their bytes never
+# repeat
 EVAL_SEEDS = (2_000_000, 2_000_001)
 STEPS = 120
 
 
 def _run(seed: int, out: Path, steps: int = STEPS) -> TrainingRun:
     return TrainingRun(
-        "mtma", "tiny", steps, seed, str(out), 60, EVAL_SEEDS, command="test", config=FAST
+        "mtma", "tiny", steps, seed, str(out), 60, EVAL_SEEDS, command="test", config=MTMA_FAST
     )
 
 
@@ -46,7 +46,7 @@ def _serial(seed: int, out: Path, steps: int = STEPS) -> Path:
         eval_seeds=EVAL_SEEDS,
         progress=False,
         command="test",
-        config=FAST,
+        config=MTMA_FAST,
     )
 
 
@@ -225,7 +225,7 @@ def test_bad_retries_and_keys_are_refused():
 
 
 def test_coord_bench_train_sweeps_names_and_seeds_on_the_cluster(dask_cluster, tmp_path, capsys):
-    config = [f"{key}={value}" for key, value in FAST.items()]
+    config = [f"{key}={value}" for key, value in MTMA_FAST.items()]
     argv = ["train", "mtma", "mtma_reversed", "--scenario", "tiny", "--steps", "60"]
     argv += ["--seeds", "0", "1", "--out", str(tmp_path), "--quiet", "--config", *config]
     assert main([*argv, "--scheduler", dask_cluster]) == 0

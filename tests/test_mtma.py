@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import MTMA_FAST
 from stable_baselines3.common.distributions import MultiCategoricalDistribution
 
 import coord_env
@@ -33,10 +34,7 @@ from coord_env.checkpoint import CheckpointError, read_manifest, write_manifest
 from coord_env.harness.seeds import EVALUATION_SEEDS, TRAINING_SEED_LIMIT
 
 INVENTORY, RECOMMENDER = "inventory_0", "recommender_0"
-# small, fast settings; n_steps=30 does not divide the 20-step episodes of "tiny", so episodes
-# run across rollout boundaries and must be bootstrapped and checkpointed mid-way
-FAST = {"n_envs": 2, "n_steps": 30, "epochs": 2, "minibatch_size": 20, "hidden_size": 16}
-FAST_GRU = {**FAST, "memory": "gru", "sequence_length": 10}
+FAST_GRU = {**MTMA_FAST, "memory": "gru", "sequence_length": 10}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
@@ -174,7 +172,7 @@ def test_derived_reward_scale_makes_full_margin_about_one_per_step():
     s = coord_env.load_scenario("default")
     margin_per_tick = float(((s.price - s.cost) * s.demand_scale).sum()) / s.ticks_per_period
     assert derived_reward_scale(s) * margin_per_tick == pytest.approx(1.0)
-    assert MTMATrainer("tiny", 0, reward_scale=0.5, **FAST).reward_scale == 0.5
+    assert MTMATrainer("tiny", 0, reward_scale=0.5, **MTMA_FAST).reward_scale == 0.5
 
 
 # ---------------------------------------------------------------------------- losses
@@ -321,7 +319,7 @@ def record_episode_seeds(collector) -> list[int]:
 
 
 def test_rollout_records_episodes_rewards_and_training_seeds():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     collector = trainer.collector
     seeds = record_episode_seeds(collector)
     rollout = collector.collect(trainer.actors, 45, trainer.generator)
@@ -374,10 +372,10 @@ def test_inventory_mask_follows_the_period_on_multiscale():
 
 # ---------------------------------------------------------------------------- training
 def test_trainer_implements_the_protocol_and_variants():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     assert isinstance(trainer, Trainer)
     assert trainer.name == "mtma" and trainer.env_options == {"inventory_action": "order_up_to"}
-    other = MTMATrainer("tiny", seed=0, inventory_action="order_quantity", **FAST)
+    other = MTMATrainer("tiny", seed=0, inventory_action="order_quantity", **MTMA_FAST)
     assert other.env_options == {"inventory_action": "order_quantity"}
     assert other.collector.env.codec.order_up_to is False
     assert set(MTMA_TRAINERS) == {"mtma", "mtma_single_timescale", "mtma_reversed"}
@@ -390,7 +388,7 @@ def test_trainer_implements_the_protocol_and_variants():
 
 
 def test_learn_runs_whole_rollouts_and_reports_stats():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     stats = trainer.learn(1)
     assert trainer.steps_done == 60 and trainer.iteration == 1
     for key in (
@@ -410,7 +408,7 @@ def test_learn_runs_whole_rollouts_and_reports_stats():
 
 
 def test_actors_update_only_on_their_rollouts():
-    trainer = MTMATrainer("tiny", seed=0, inventory_update_every=2, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, inventory_update_every=2, **MTMA_FAST)
     start = weights(trainer)
     trainer.learn(60)
     after_one = weights(trainer)
@@ -426,7 +424,7 @@ def test_actors_update_only_on_their_rollouts():
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
-    runs = [MTMATrainer("tiny", seed=seed, **FAST) for seed in (4, 4, 5)]
+    runs = [MTMATrainer("tiny", seed=seed, **MTMA_FAST) for seed in (4, 4, 5)]
     for trainer in runs:
         trainer.learn(120)
     assert_same_weights(weights(runs[0]), weights(runs[1]))
@@ -485,7 +483,7 @@ def test_short_training_with_the_default_preset_beats_random_on_tiny():
 
 @pytest.mark.parametrize(
     "overrides",
-    [FAST, FAST_GRU, {**FAST, "ratio": "joint", "stack_size": 1}],
+    [MTMA_FAST, FAST_GRU, {**MTMA_FAST, "ratio": "joint", "stack_size": 1}],
     ids=["stack", "gru", "joint-ratio-no-memory"],
 )
 def test_both_memory_modes_train_and_act_validly(overrides):
@@ -518,7 +516,7 @@ def test_policy_memory_is_cleared_by_reset():
 
 
 def test_policy_is_a_snapshot_and_works_with_evaluate():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     policy = trainer.policy()
     before = [p.clone() for p in policy.actors[RECOMMENDER].parameters()]
     trainer.learn(60)
@@ -531,7 +529,7 @@ def test_policy_is_a_snapshot_and_works_with_evaluate():
 
 
 # ---------------------------------------------------------------------------- checkpoints
-@pytest.mark.parametrize("overrides", [FAST, FAST_GRU], ids=["stack", "gru"])
+@pytest.mark.parametrize("overrides", [MTMA_FAST, FAST_GRU], ids=["stack", "gru"])
 def test_resume_continues_bit_identically(tmp_path: Path, overrides):
     uninterrupted = MTMATrainer("tiny", seed=3, **overrides)
     uninterrupted.learn(120)
@@ -555,7 +553,7 @@ def test_resume_continues_bit_identically(tmp_path: Path, overrides):
 
 
 def test_save_load_round_trips_to_identical_actions(tmp_path: Path):
-    trainer = MTMA_TRAINERS["mtma_reversed"]("tiny", seed=0, **FAST)
+    trainer = MTMA_TRAINERS["mtma_reversed"]("tiny", seed=0, **MTMA_FAST)
     trainer.learn(60)
     trainer.save(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"model.pt", "config.json", "manifest.json"}
@@ -572,7 +570,7 @@ def test_save_load_round_trips_to_identical_actions(tmp_path: Path):
 
 
 def test_corrupt_or_missing_checkpoints_are_refused(tmp_path: Path):
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     trainer.save(tmp_path)
     model = tmp_path / "model.pt"
     data = bytearray(model.read_bytes())
@@ -593,7 +591,7 @@ def test_corrupt_or_missing_checkpoints_are_refused(tmp_path: Path):
 
 
 def test_checkpoint_of_another_scenario_is_refused(tmp_path: Path):
-    MTMATrainer("tiny", seed=0, **FAST).save(tmp_path)
+    MTMATrainer("tiny", seed=0, **MTMA_FAST).save(tmp_path)
     with pytest.raises(CheckpointError, match="tiny"):
         MTMATrainer.load(tmp_path, "small")
     # same name, other parameters (an override changes the content hash)
@@ -639,7 +637,7 @@ def test_a_checkpoint_without_the_episodes_under_way_acts_the_same_and_resumes(t
     from baselines.rl.mtma.trainer import drop_episodes_under_way
     from coord_env.checkpoint import read_manifest
 
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     trainer.learn(60)
     trainer.save(tmp_path / "full")
     trainer.save(tmp_path / "slim")
