@@ -37,7 +37,7 @@ from helpers import (
     canonical,
     random_actions,
     without_added_info_keys,
-)  # tests/ is on sys.path (script or pytest)
+)  # tests/ is on sys.path (a script run from tests/, or pytest: pyproject.toml pythonpath)
 
 import coord_env
 from coord_env import core

@@ -1,7 +1,23 @@
-"""Shared test helpers: bit-exact renderings of env outputs and seeded random actions."""
+"""Shared test helpers: repository paths, bit-exact renderings of env outputs, seeded random actions.
+
+Fixtures live in tests/conftest.py.
+"""
+
+from pathlib import Path
 
 import numpy as np
 from gymnasium import spaces
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository's root folder (committed checkpoints, leaderboards, docs, examples)."""
+
+PLUGIN_SOURCE = Path(__file__).with_name("plugin")
+"""A third-party plug-in distribution (tests/plugin) that registers policies by entry point."""
+
+MTMA_FAST = {"n_envs": 2, "n_steps": 30, "epochs": 2, "minibatch_size": 20, "hidden_size": 16}
+"""Small, fast MTMA settings for ``tiny``. n_steps=30 does not divide its 20-step episodes, so
+episodes run across rollout boundaries and must be bootstrapped and checkpointed mid-way; the
+checkpoint files are byte-for-byte reproducible."""
 
 
 def canonical(value):

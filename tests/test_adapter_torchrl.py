@@ -244,6 +244,7 @@ def test_env_options_pass_through():
     )
 
 
+@pytest.mark.slow
 def test_torchrls_mappo_tutorial_code_runs_on_it():
     """The training loop of TorchRL's multi-agent PPO tutorial (MultiAgentMLP actor and
     centralised critic, TanhNormal on Box actions, a collector, GAE, a replay buffer,

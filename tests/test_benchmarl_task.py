@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,12 +18,13 @@ import torch
 from benchmarl.algorithms import IppoConfig, MappoConfig
 from benchmarl.experiment import Experiment, ExperimentConfig
 from benchmarl.models import MlpConfig
+from helpers import ROOT
 
 import coord_env
 from coord_env.adapters.benchmarl import DEFAULT_CONFIG, CoordEnvTask, CoordEnvTaskClass
 from coord_env.adapters.torchrl import RetailTorchRLEnv
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "benchmarl_task.py"
+EXAMPLE = ROOT / "examples" / "benchmarl_task.py"
 FRAMES = 160  # per iteration: 8 retailers of `tiny` (horizon 20), one episode each
 
 

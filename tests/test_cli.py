@@ -18,6 +18,7 @@ def test_scenarios_lists_every_registered_id(capsys):
         assert f"coord/{name}-v0" in out
 
 
+@pytest.mark.slow
 def test_run_writes_results_table_and_plots(tmp_path, capsys):
     args = [
         "run",
@@ -84,6 +85,7 @@ def test_evaluate_unknown_policy_lists_the_valid_names(tmp_path, capsys):
     assert "siloed" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_evaluate_is_deterministic_across_processes(tmp_path):
     outputs = []
     for index in range(2):
@@ -235,6 +237,7 @@ def factory(env):
 """
 
 
+@pytest.mark.slow
 def test_a_dead_worker_is_one_line_naming_its_seed(tmp_path, capsys, monkeypatch):
     (tmp_path / "dying_policy.py").write_text(DYING_POLICY)
     monkeypatch.syspath_prepend(str(tmp_path))

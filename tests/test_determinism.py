@@ -129,6 +129,7 @@ print(json.dumps([module.episode_digest(*run) for run in runs]))
 """
 
 
+@pytest.mark.slow
 def test_cross_process_determinism():
     child_env = {**os.environ, "PYTHONHASHSEED": "12345"}
     completed = subprocess.run(

@@ -12,32 +12,26 @@ from pathlib import Path
 import cloudpickle
 import pytest
 import torch
+from helpers import MTMA_FAST
 
 import coord_env
 from baselines.rl.training import TrainingRun, train, train_runs
 from coord_env import distributed
 from coord_env.checkpoint import MANIFEST
 from coord_env.cli import main
-from coord_env.distributed import SchedulerError, local_cluster, map_jobs
+from coord_env.distributed import SchedulerError, map_jobs
 
-# MTMA on tiny, small and fast (tests/test_mtma.py); its checkpoint files are byte-for-byte
-# reproducible (SB3's zips embed wall-clock start times, so their bytes never repeat)
-FAST = {"n_envs": 2, "n_steps": 30, "epochs": 2, "minibatch_size": 20, "hidden_size": 16}
+pytestmark = pytest.mark.slow  # Dask clusters and training sweeps: pytest -m slow
+
+# MTMA (helpers.MTMA_FAST), not SB3: SB3's zips embed wall-clock start times, so their bytes never
+# repeat
 EVAL_SEEDS = (2_000_000, 2_000_001)
 STEPS = 120
 
 
-@pytest.fixture(scope="module")
-def scheduler():
-    """A LocalCluster of 2 worker processes bound to 127.0.0.1, closed after the module."""
-    with local_cluster("local", workers=2) as address:
-        assert address.startswith("tcp://127.0.0.1:")
-        yield address
-
-
 def _run(seed: int, out: Path, steps: int = STEPS) -> TrainingRun:
     return TrainingRun(
-        "mtma", "tiny", steps, seed, str(out), 60, EVAL_SEEDS, command="test", config=FAST
+        "mtma", "tiny", steps, seed, str(out), 60, EVAL_SEEDS, command="test", config=MTMA_FAST
     )
 
 
@@ -52,7 +46,7 @@ def _serial(seed: int, out: Path, steps: int = STEPS) -> Path:
         eval_seeds=EVAL_SEEDS,
         progress=False,
         command="test",
-        config=FAST,
+        config=MTMA_FAST,
     )
 
 
@@ -92,22 +86,22 @@ def _fingerprint(run: Path, exact: bool = True) -> dict:
     return {"files": files, "manifest": manifest, "log": log}
 
 
-def test_evaluation_on_the_cluster_equals_serial(scheduler):
+def test_evaluation_on_the_cluster_equals_serial(dask_cluster):
     seeds = [3, 1, 4, 1_000_007]
     serial = coord_env.evaluate("coordinated", "tiny", seeds)
-    fanned = coord_env.evaluate("coordinated", "tiny", seeds, scheduler=scheduler)
+    fanned = coord_env.evaluate("coordinated", "tiny", seeds, scheduler=dask_cluster)
     assert [row["seed"] for row in fanned["per_seed"]] == seeds  # job order, not finish order
     assert fanned == serial
 
 
 @pytest.fixture(scope="module")
-def sweep(scheduler, tmp_path_factory):
+def sweep(dask_cluster, tmp_path_factory):
     """Two MTMA seeds trained serially and on the cluster."""
     root = tmp_path_factory.mktemp("sweep")
     for seed in (0, 1):
         _serial(seed, root / "serial" / f"seed{seed}")
     runs = [_run(seed, root / "dask" / f"seed{seed}") for seed in (0, 1)]
-    paths = train_runs(runs, scheduler=scheduler, progress=False)
+    paths = train_runs(runs, scheduler=dask_cluster, progress=False)
     return root, runs, paths
 
 
@@ -122,18 +116,18 @@ def test_a_training_sweep_on_the_cluster_is_bit_identical_to_serial_runs(sweep):
     assert not list((root / "dask").glob("*.partial")) and not list((root / "dask").glob("*.old"))
 
 
-def test_a_rerun_skips_finished_runs(sweep, scheduler):
+def test_a_rerun_skips_finished_runs(sweep, dask_cluster):
     _, runs, paths = sweep
     stamps = [(path / MANIFEST).stat().st_mtime_ns for path in paths]
-    assert train_runs(runs, scheduler=scheduler, progress=False) == paths
+    assert train_runs(runs, scheduler=dask_cluster, progress=False) == paths
     assert [(path / MANIFEST).stat().st_mtime_ns for path in paths] == stamps
 
 
-def test_a_lost_task_resumes_from_its_staging_folder_bit_identically(scheduler, tmp_path):
+def test_a_lost_task_resumes_from_its_staging_folder_bit_identically(dask_cluster, tmp_path):
     """A worker died mid-run: OUT.partial holds its last checkpoint, OUT does not exist yet."""
     _serial(2, tmp_path / "seed2.partial", steps=60)
     (tmp_path / "seed2.partial" / "written_by_the_lost_worker").touch()
-    assert train_runs([_run(2, tmp_path / "seed2")], scheduler=scheduler, progress=False)
+    assert train_runs([_run(2, tmp_path / "seed2")], scheduler=dask_cluster, progress=False)
     _serial(2, tmp_path / "uninterrupted")
     assert _fingerprint(tmp_path / "seed2", exact=False) == _fingerprint(
         tmp_path / "uninterrupted", exact=False
@@ -181,17 +175,17 @@ def _die_once(marker: str) -> str:
     return marker
 
 
-def test_a_failed_task_is_retried(scheduler, tmp_path):
+def test_a_failed_task_is_retried(dask_cluster, tmp_path):
     markers = [str(tmp_path / f"fail{i}") for i in range(2)]
-    assert len(map_jobs(_fail_once, markers, scheduler=scheduler, retries=1)) == 2
+    assert len(map_jobs(_fail_once, markers, scheduler=dask_cluster, retries=1)) == 2
     again = [str(tmp_path / f"again{i}") for i in range(1)]
     with pytest.raises(RuntimeError, match="first attempt fails"):
-        map_jobs(_fail_once, again, scheduler=scheduler, retries=0)
+        map_jobs(_fail_once, again, scheduler=dask_cluster, retries=0)
 
 
-def test_a_task_whose_worker_dies_is_rerun_on_another(scheduler, tmp_path):
+def test_a_task_whose_worker_dies_is_rerun_on_another(dask_cluster, tmp_path):
     markers = [str(tmp_path / "die0"), str(tmp_path / "die1")]
-    assert map_jobs(_die_once, markers, scheduler=scheduler) == markers
+    assert map_jobs(_die_once, markers, scheduler=dask_cluster) == markers
 
 
 def _free_port() -> int:
@@ -230,11 +224,11 @@ def test_bad_retries_and_keys_are_refused():
         map_jobs(abs, [1, 2], keys=["one"])
 
 
-def test_coord_bench_train_sweeps_names_and_seeds_on_the_cluster(scheduler, tmp_path, capsys):
-    config = [f"{key}={value}" for key, value in FAST.items()]
+def test_coord_bench_train_sweeps_names_and_seeds_on_the_cluster(dask_cluster, tmp_path, capsys):
+    config = [f"{key}={value}" for key, value in MTMA_FAST.items()]
     argv = ["train", "mtma", "mtma_reversed", "--scenario", "tiny", "--steps", "60"]
     argv += ["--seeds", "0", "1", "--out", str(tmp_path), "--quiet", "--config", *config]
-    assert main([*argv, "--scheduler", scheduler]) == 0
+    assert main([*argv, "--scheduler", dask_cluster]) == 0
     folders = {f"{n}_tiny_seed{s}" for n in ("mtma", "mtma_reversed") for s in (0, 1)}
     assert {path.name for path in tmp_path.iterdir()} == folders
     checkpoint = tmp_path / "mtma_tiny_seed1" / "checkpoint"

@@ -48,7 +48,14 @@ def first_difference(got: dict[str, str], expected: dict[str, str]) -> str:
     return f"first differing record {first} (0 is the reset)"
 
 
-@pytest.mark.parametrize("scenario", coord_env.list_scenarios())
+# every scenario; the long ones (many products, or many ticks per period) only in the full suite
+SCENARIOS = [
+    pytest.param(name, marks=pytest.mark.slow) if name in ("large", "multiscale") else name
+    for name in coord_env.list_scenarios()
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_option_combination_is_bit_identical_to_the_reference(scenario):
     differing = []
     for options in recorder.option_combos():
@@ -60,7 +67,7 @@ def test_every_option_combination_is_bit_identical_to_the_reference(scenario):
     assert not differing, "\n".join(differing)
 
 
-@pytest.mark.parametrize("scenario", coord_env.list_scenarios())
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_vector_env_is_bit_identical_to_the_reference(scenario):
     differing = []
     for options in recorder.VECTOR_COMBOS:

@@ -7,16 +7,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 import coord_env
 from coord_env.harness.evaluate import MONEY
 from coord_env.harness.results import SCHEMA_VERSION
 from coord_env.harness.seeds import EVALUATION_SEEDS
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+pytestmark = pytest.mark.slow  # third-party libraries train: pytest -m slow
+
+EXAMPLES = ROOT / "examples"
 ARGV = ["--scenario", "tiny", "--steps", "40", "--seed", "3", "--seeds", "2"]
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 import coord_env
 from coord_env.checkpoint import CheckpointError, read_manifest
@@ -20,7 +21,6 @@ from coord_env.fileio import UnsafePathError, atomic_output, atomic_write_text
 from coord_env.leaderboard import build_leaderboard
 from coord_env.leaderboard.validate import load_submission
 
-ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "leaderboards" / "tiny"
 MTMA_CHECKPOINT = ROOT / "baselines" / "checkpoints" / "tiny" / "mtma"
 SEEDS = ["1", "2", "3"]
@@ -60,6 +60,7 @@ def _board_copy(tmp_path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------- crashes mid-write
+@pytest.mark.slow
 def test_a_crash_halfway_through_evaluate_out_leaves_the_old_results_valid(tmp_path):
     """It left 4.8 KB of invalid JSON where a valid 19 KB file stood."""
     out = tmp_path / "old.json"
@@ -71,6 +72,7 @@ def test_a_crash_halfway_through_evaluate_out_leaves_the_old_results_valid(tmp_p
     assert json.loads(before)["policy"] == "siloed"
 
 
+@pytest.mark.slow
 def test_a_crash_halfway_through_the_verify_rewrite_leaves_the_submission_valid(tmp_path):
     """verify truncated the submission; then build, check and every submit failed."""
     root = _board_copy(tmp_path)
@@ -82,6 +84,7 @@ def test_a_crash_halfway_through_the_verify_rewrite_leaves_the_submission_valid(
     assert main(["leaderboard", "build", "--leaderboard", str(root)]) == 0
 
 
+@pytest.mark.slow
 def test_a_crash_halfway_through_submit_leaves_no_half_file(tmp_path):
     """A crash mid-submit left a half file that blocked every later submit and build."""
     root = _board_copy(tmp_path)

@@ -8,6 +8,7 @@ driven directly into shortages, substitution and over-demanded substitutes.
 
 import copy
 import dataclasses
+import itertools
 import json
 
 import golden_record
@@ -36,7 +37,14 @@ def test_the_goldens_cover_every_scenario_option_and_batch_size():
             assert f"core/{scenario}/B{batch_size}/up_to=True" in names
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize(
+    "name",
+    # the large scenario in batches of 64: in the full suite only (the B7 cases stay in the fast one)
+    [
+        pytest.param(n, marks=pytest.mark.slow) if "/large/" in n and "/B64" in n else n
+        for n in sorted(CASES)
+    ],
+)
 def test_trajectory_matches_its_golden_digests(name):
     record = CASES[name]
     digests, arrays = run_case(record)
@@ -82,6 +90,7 @@ def _poissons(rng, lam):
     return out
 
 
+@pytest.mark.slow
 def test_poisson_is_numpys_including_its_rare_ptrs_rejections():
     """lam >= 10 uses PTRS; numba's own port truncates where numpy floors (rare draws differ)."""
     lam = np.random.default_rng(0).uniform(0.0, 40.0, 300_000)
@@ -131,8 +140,13 @@ def test_pairwise_sum_is_numpys_sum():
         assert kernel.pairwise_sum(values, 0, count) == values.sum()
 
 
-@pytest.mark.parametrize("name", ["small", "default", "capacity", "large"])
-@pytest.mark.parametrize("batch_size", [1, 3, 32])
+@pytest.mark.parametrize(
+    ("batch_size", "name"),
+    [
+        pytest.param(32, "large", marks=pytest.mark.slow) if case == (32, "large") else case
+        for case in itertools.product((1, 3, 32), ("small", "default", "capacity", "large"))
+    ],
+)
 def test_the_kernel_matches_the_numpy_reference_from_random_states(name, batch_size):
     """Fuzz beyond the goldens: random stock, pipelines, orders and slates, every Outcome field."""
     scenario = golden_record.stress_scenario(name) if name != "capacity" else None

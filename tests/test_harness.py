@@ -124,6 +124,7 @@ def test_evaluate_is_deterministic(siloed_results):
     assert json.dumps(again, sort_keys=True) == json.dumps(siloed_results, sort_keys=True)
 
 
+@pytest.mark.slow
 def test_workers_give_the_same_document():
     serial = coord_env.evaluate("coordinated", "tiny", seeds=SEEDS[:3], workers=0)
     parallel = coord_env.evaluate("coordinated", "tiny", seeds=SEEDS[:3], workers=2)
@@ -131,6 +132,7 @@ def test_workers_give_the_same_document():
     assert json.dumps(parallel, sort_keys=True) == json.dumps(serial, sort_keys=True)
 
 
+@pytest.mark.slow
 def test_workers_evaluate_an_rl_checkpoint_after_torch_ran_threads_here():
     """Worker processes start clean (forkserver): a forked worker could inherit the locks of
     torch's intra-op threads without the threads and wait forever (``reproduce`` hung so)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import PLUGIN_SOURCE
 
 import coord_env
 from coord_env import registry
@@ -29,7 +30,6 @@ from coord_env.leaderboard.submit import submission_text
 from coord_env.leaderboard.validate import SubmissionError
 from coord_env.leaderboard.verify import verify_submission
 
-PLUGIN_SOURCE = Path(__file__).with_name("plugin")
 AGENTS = ("inventory_0", "recommender_0")
 # Small limits keep each attack test to seconds; the child imports coord_env in about a second.
 FAST = IsolationLimits(memory_bytes=2**30, step_seconds=2.0, episode_seconds=60.0)
@@ -41,7 +41,7 @@ def per_seed(policy, scenario="tiny", seeds=(1, 2), **kwargs):
 
 # ----------------------------------------------------------------------------- the scored env
 @pytest.mark.parametrize("attack", ["rewrite_scenario", "rewrite_prices_in_place"])
-@pytest.mark.parametrize("isolate", [False, True])
+@pytest.mark.parametrize("isolate", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_a_factory_that_rewrites_its_env_earns_only_what_its_actions_earn(attack, isolate):
     scenario = coord_env.load_scenario("tiny").replace()  # a private object: attacks stay here
     kwargs = {"isolate": True, "limits": FAST} if isolate else {}
@@ -70,6 +70,7 @@ def test_the_factory_never_receives_the_scored_env():
     assert not env.scenario.price.flags.writeable
 
 
+@pytest.mark.slow
 def test_a_policy_may_choose_how_it_acts_but_not_the_scenario():
     with pytest.raises(ValueError, match="'horizon' is not an option a policy may set"):
         coord_env.evaluate("isolation_policies:options_override", "tiny", seeds=[1])
@@ -102,6 +103,7 @@ def test_the_privileged_view_is_read_only():
 
 
 # ----------------------------------------------------------------------------- bit identity
+@pytest.mark.slow
 def test_isolated_results_are_bit_identical_for_heuristics_and_a_plug_in(monkeypatch):
     monkeypatch.syspath_prepend(str(PLUGIN_SOURCE))
     for policy, scenario in [
@@ -113,6 +115,7 @@ def test_isolated_results_are_bit_identical_for_heuristics_and_a_plug_in(monkeyp
         assert isolated == coord_env.evaluate(policy, scenario, seeds=[1, 2]), policy
 
 
+@pytest.mark.slow
 def test_isolated_results_are_bit_identical_for_an_sb3_checkpoint():
     pytest.importorskip("stable_baselines3")
     if not policy_supports("centralized", coord_env.load_scenario("default")):
@@ -121,16 +124,19 @@ def test_isolated_results_are_bit_identical_for_an_sb3_checkpoint():
     assert isolated == per_seed("centralized", "default")
 
 
+@pytest.mark.slow
 def test_the_privileged_optimum_is_bit_identical_isolated_and_reads_the_true_state():
     isolated = per_seed("optimal", seeds=[4], isolate=True)
     assert isolated == per_seed("optimal", seeds=[4])
 
 
+@pytest.mark.slow
 def test_isolation_works_with_worker_processes():
     serial = per_seed("siloed", seeds=[1, 2, 3])
     assert per_seed("siloed", seeds=[1, 2, 3], isolate=True, workers=2) == serial
 
 
+@pytest.mark.slow
 def test_isolation_works_on_dask_workers():
     """Dask's worker processes are daemons, which multiprocessing forbids to have children."""
     pytest.importorskip("dask.distributed")
@@ -150,12 +156,14 @@ def _stopped(attack: str, limits: IsolationLimits = FAST, seed: int = 7) -> tupl
     return message, time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_a_hanging_policy_is_stopped_at_the_step_limit():
     message, seconds = _stopped("hang")
     assert "step time limit" in message and "2 s" in message
     assert seconds < 20
 
 
+@pytest.mark.slow
 def test_a_factory_that_hangs_is_stopped_at_the_episode_limit():
     limits = IsolationLimits(memory_bytes=2**30, step_seconds=1.0, episode_seconds=6.0)
     message, seconds = _stopped("hang_in_factory", limits)
@@ -163,6 +171,7 @@ def test_a_factory_that_hangs_is_stopped_at_the_episode_limit():
     assert seconds < 20
 
 
+@pytest.mark.slow
 def test_a_memory_hog_is_stopped_at_the_memory_limit():
     limits = IsolationLimits(memory_bytes=2**30, step_seconds=30.0, episode_seconds=60.0)
     message, seconds = _stopped("hog", limits)
@@ -170,16 +179,19 @@ def test_a_memory_hog_is_stopped_at_the_memory_limit():
     assert seconds < 30
 
 
+@pytest.mark.slow
 def test_a_crashing_policy_gives_one_line():
     message, _ = _stopped("crash")
     assert "the policy raised ValueError: boom second line" in message
 
 
+@pytest.mark.slow
 def test_a_policy_that_exits_is_reported_with_its_exit_code():
     message, _ = _stopped("exit_hard")
     assert "exited with code 3" in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("attack", "cause"),
     [
@@ -198,6 +210,7 @@ def test_garbage_and_invalid_actions_stop_the_child(attack, cause):
     assert not marker.exists()  # the parent never unpickles what the child sends
 
 
+@pytest.mark.slow
 def test_one_child_plays_every_seed_and_a_failure_names_its_seed():
     with pytest.raises(IsolatedPolicyError) as info:
         coord_env.evaluate(
@@ -206,22 +219,27 @@ def test_one_child_plays_every_seed_and_a_failure_names_its_seed():
     assert "on seed 6 " in str(info.value) and "RuntimeError: no second episode" in str(info.value)
 
 
+@pytest.mark.slow
 def test_the_caller_env_options_apply_isolated_too():
     options = {"observation_mode": "full", "inventory_action": "order_up_to"}
     isolated = per_seed("random", env_options=options, isolate=True)
     assert isolated == per_seed("random", env_options=options)
 
 
+@pytest.mark.slow
 def test_the_child_is_gone_after_a_failure():
+    # Only this process group's children count: on a shared machine, another test run's isolated
+    # children may start meanwhile (an orphaned child of ours keeps our process group).
     before = set(os.listdir("/proc"))
     _stopped("hang")
     time.sleep(0.5)
     for pid in set(os.listdir("/proc")) - before:
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
+            ours = os.getpgid(int(pid)) == os.getpgid(0)
+        except (OSError, ValueError):
             continue
-        assert b"child_main" not in cmdline
+        assert not (ours and b"child_main" in cmdline)
 
 
 def test_a_lambda_cannot_run_isolated_and_says_why():
@@ -296,6 +314,7 @@ def test_a_privileged_third_party_row_is_refused(peeking_plugin, tmp_path):
         verify_submission(path, "peek", write=False)
 
 
+@pytest.mark.slow
 def test_verify_runs_isolated(tmp_path):
     results = coord_env.evaluate("isolation_policies:honest", "tiny")
     submission = make_submission(copy.deepcopy(results), method="Hold", authors=["Ada"])
@@ -306,6 +325,7 @@ def test_verify_runs_isolated(tmp_path):
     assert json.loads(path.read_text())["status"] == "self-reported"
 
 
+@pytest.mark.slow
 def test_cli_evaluate_isolate(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert (

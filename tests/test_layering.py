@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import coord_env
 
 PACKAGE = Path(coord_env.__file__).resolve().parent
@@ -86,6 +88,7 @@ def loaded_packages(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
+@pytest.mark.slow
 def test_importing_every_coord_env_module_loads_no_baselines():
     """At run time too: every module of coord_env imports without pulling in baselines (the
     registry loads the plug-ins only when it is first read)."""
@@ -121,6 +124,7 @@ def test_no_module_of_coord_env_outside_the_adapters_imports_a_learning_library(
     assert not offending, "\n".join(offending)
 
 
+@pytest.mark.slow
 def test_coord_env_and_its_adapters_package_import_no_learning_library():
     """``import coord_env`` and ``import coord_env.adapters`` load no learning library (nor the
     baselines); the SB3 adapter module loads SB3 only when it is itself imported."""

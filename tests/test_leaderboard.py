@@ -4,9 +4,9 @@ import copy
 import json
 import pickle
 import re
-from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 import coord_env
 from coord_env.cli import main
@@ -408,6 +408,7 @@ def test_check_fails_on_an_invalid_submission(board, submission, capsys):
 # ----------------------------------------------------------------------------- baseline rows
 
 
+@pytest.mark.slow
 def test_baseline_rows_reproduce_and_a_tampered_row_is_caught(tmp_path):
     paths = seed_baselines([SCENARIO], tmp_path, policies=["siloed", "mean_demand"])
     assert [p.name for p in paths] == ["siloed.json", "mean-demand.json"]
@@ -424,6 +425,7 @@ def test_baseline_rows_reproduce_and_a_tampered_row_is_caught(tmp_path):
     assert len(problems) == 1 and problems[0].startswith(f"{SCENARIO}/siloed: per_seed[0]")
 
 
+@pytest.mark.slow
 def test_seeding_replaces_an_outdated_baseline_row(tmp_path):
     (path,) = seed_baselines([SCENARIO], tmp_path, policies=["siloed"])
     outdated = json.loads(path.read_text())
@@ -445,6 +447,7 @@ def test_baseline_seeding_never_replaces_a_third_party_row(board, submission):
 # ----------------------------------------------------------------------------- verify and CLI
 
 
+@pytest.mark.slow
 def test_verify_marks_a_matching_rerun_verified_and_leaves_a_mismatch_alone(board, submission):
     path = write_submission(submission, board)
     before = path.read_bytes()
@@ -482,7 +485,7 @@ def test_submit_cli_refuses_results_on_other_seeds(tmp_path, capsys):
 
 def test_committed_leaderboard_is_valid_and_fresh():
     """CI also re-runs its baseline rows (``coord-bench leaderboard check`` in .ci/run)."""
-    root = Path(__file__).resolve().parents[1] / "leaderboards"
+    root = ROOT / "leaderboards"
     boards = collect(root)
     assert {"default", "multiscale"} <= set(boards)
     assert all(any(row["baseline"] for row in rows) for rows in boards.values())
@@ -517,7 +520,7 @@ def _shift_profits(document, amounts):
     return _reaggregate(shifted)
 
 
-COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards"
+COMMITTED = ROOT / "leaderboards"
 
 
 def test_every_committed_row_is_plausible_including_the_exact_optimum():
@@ -658,6 +661,7 @@ def test_submit_records_the_training_budget_hook_without_budget(board, budgeted_
     assert load_submission(board / SCENARIO / "told.json")["training_budget"] == 7
 
 
+@pytest.mark.slow
 def test_a_verified_row_that_fails_reverification_is_demoted(board, submission, capsys):
     path = write_submission(submission, board)
     build_leaderboard(board)

@@ -8,17 +8,19 @@ unless ``COORD_ENV_BROWSER_TESTS=required`` (set by CI), where they fail instead
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from coord_env.leaderboard import build_leaderboard, collect, seed_baselines
+
+pytestmark = pytest.mark.slow  # a real browser: pytest -m slow
 
 REQUIRED = os.environ.get("COORD_ENV_BROWSER_TESTS") == "required"
 CHROMIUM = (
     os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 )
-LEADERBOARDS = Path(__file__).resolve().parents[1] / "leaderboards"
+LEADERBOARDS = ROOT / "leaderboards"
 
 
 def _need(condition: bool, reason: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import MTMA_FAST
 from stable_baselines3.common.distributions import MultiCategoricalDistribution
 
 import coord_env
@@ -34,19 +35,10 @@ from coord_env.env import inverse_margin_per_tick
 from coord_env.harness.seeds import EVALUATION_SEEDS, TRAINING_SEED_LIMIT
 
 INVENTORY, RECOMMENDER = "inventory_0", "recommender_0"
-# small, fast settings; n_steps=30 does not divide the 20-step episodes of "tiny", so episodes
-# run across rollout boundaries and must be bootstrapped and checkpointed mid-way
-FAST = {"n_envs": 2, "n_steps": 30, "epochs": 2, "minibatch_size": 20, "hidden_size": 16}
-FAST_GRU = {**FAST, "memory": "gru", "sequence_length": 10}
+FAST_GRU = {**MTMA_FAST, "memory": "gru", "sequence_length": 10}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small networks run fastest on one thread, and a busy 2-core machine punishes two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def weights(trainer: MTMATrainer) -> dict[str, torch.Tensor]:
@@ -181,7 +173,7 @@ def test_inverse_margin_per_tick_makes_full_margin_about_one_per_step():
     s = coord_env.load_scenario("default")
     margin_per_tick = float(((s.price - s.cost) * s.demand_scale).sum()) / s.ticks_per_period
     assert inverse_margin_per_tick(s) * margin_per_tick == pytest.approx(1.0)
-    assert MTMATrainer("tiny", 0, reward_scale=0.5, **FAST).reward_scale == 0.5
+    assert MTMATrainer("tiny", 0, reward_scale=0.5, **MTMA_FAST).reward_scale == 0.5
 
 
 # ---------------------------------------------------------------------------- losses
@@ -328,7 +320,7 @@ def record_episode_seeds(collector) -> list[int]:
 
 
 def test_rollout_records_episodes_rewards_and_training_seeds():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     collector = trainer.collector
     seeds = record_episode_seeds(collector)
     rollout = collector.collect(trainer.actors, 45, trainer.generator)
@@ -381,10 +373,10 @@ def test_inventory_mask_follows_the_period_on_multiscale():
 
 # ---------------------------------------------------------------------------- training
 def test_trainer_implements_the_protocol_and_variants():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     assert isinstance(trainer, Trainer)
     assert trainer.name == "mtma" and trainer.env_options == {"inventory_action": "order_up_to"}
-    other = MTMATrainer("tiny", seed=0, inventory_action="order_quantity", **FAST)
+    other = MTMATrainer("tiny", seed=0, inventory_action="order_quantity", **MTMA_FAST)
     assert other.env_options == {"inventory_action": "order_quantity"}
     assert other.collector.env.codec.order_up_to is False
     assert set(MTMA_TRAINERS) == {"mtma", "mtma_single_timescale", "mtma_reversed"}
@@ -397,7 +389,7 @@ def test_trainer_implements_the_protocol_and_variants():
 
 
 def test_learn_runs_whole_rollouts_and_reports_stats():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     stats = trainer.learn(1)
     assert trainer.steps_done == 60 and trainer.iteration == 1
     for key in (
@@ -417,7 +409,7 @@ def test_learn_runs_whole_rollouts_and_reports_stats():
 
 
 def test_actors_update_only_on_their_rollouts():
-    trainer = MTMATrainer("tiny", seed=0, inventory_update_every=2, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, inventory_update_every=2, **MTMA_FAST)
     start = weights(trainer)
     trainer.learn(60)
     after_one = weights(trainer)
@@ -433,7 +425,7 @@ def test_actors_update_only_on_their_rollouts():
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
-    runs = [MTMATrainer("tiny", seed=seed, **FAST) for seed in (4, 4, 5)]
+    runs = [MTMATrainer("tiny", seed=seed, **MTMA_FAST) for seed in (4, 4, 5)]
     for trainer in runs:
         trainer.learn(120)
     assert_same_weights(weights(runs[0]), weights(runs[1]))
@@ -442,6 +434,7 @@ def test_same_seed_same_weights_other_seed_other_weights():
     )
 
 
+@pytest.mark.slow
 def test_short_training_learns_to_order_on_tiny():
     # Order quantities and uniform initial orders (no order prior): the untrained policy loses
     # about as much as random, so what beats random here is learned. Both actors at 1e-3, updated
@@ -491,7 +484,7 @@ def test_short_training_with_the_default_preset_beats_random_on_tiny():
 
 @pytest.mark.parametrize(
     "overrides",
-    [FAST, FAST_GRU, {**FAST, "ratio": "joint", "stack_size": 1}],
+    [MTMA_FAST, FAST_GRU, {**MTMA_FAST, "ratio": "joint", "stack_size": 1}],
     ids=["stack", "gru", "joint-ratio-no-memory"],
 )
 def test_both_memory_modes_train_and_act_validly(overrides):
@@ -524,7 +517,7 @@ def test_policy_memory_is_cleared_by_reset():
 
 
 def test_policy_is_a_snapshot_and_works_with_evaluate():
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     policy = trainer.policy()
     before = [p.clone() for p in policy.actors[RECOMMENDER].parameters()]
     trainer.learn(60)
@@ -537,7 +530,7 @@ def test_policy_is_a_snapshot_and_works_with_evaluate():
 
 
 # ---------------------------------------------------------------------------- checkpoints
-@pytest.mark.parametrize("overrides", [FAST, FAST_GRU], ids=["stack", "gru"])
+@pytest.mark.parametrize("overrides", [MTMA_FAST, FAST_GRU], ids=["stack", "gru"])
 def test_resume_continues_bit_identically(tmp_path: Path, overrides):
     uninterrupted = MTMATrainer("tiny", seed=3, **overrides)
     uninterrupted.learn(120)
@@ -561,7 +554,7 @@ def test_resume_continues_bit_identically(tmp_path: Path, overrides):
 
 
 def test_save_load_round_trips_to_identical_actions(tmp_path: Path):
-    trainer = MTMA_TRAINERS["mtma_reversed"]("tiny", seed=0, **FAST)
+    trainer = MTMA_TRAINERS["mtma_reversed"]("tiny", seed=0, **MTMA_FAST)
     trainer.learn(60)
     trainer.save(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"model.pt", "config.json"}  # no manifest
@@ -578,7 +571,7 @@ def test_save_load_round_trips_to_identical_actions(tmp_path: Path):
 
 
 def test_corrupt_or_missing_checkpoints_are_refused(tmp_path: Path):
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     save_trainer(trainer, tmp_path)
     model = tmp_path / "model.pt"
     data = bytearray(model.read_bytes())
@@ -603,7 +596,7 @@ def test_corrupt_or_missing_checkpoints_are_refused(tmp_path: Path):
 
 
 def test_checkpoint_of_another_scenario_is_refused(tmp_path: Path):
-    MTMATrainer("tiny", seed=0, **FAST).save(tmp_path)
+    MTMATrainer("tiny", seed=0, **MTMA_FAST).save(tmp_path)
     with pytest.raises(CheckpointError, match="tiny"):
         MTMATrainer.load(tmp_path, "small")
     # same name, other parameters (an override changes the content hash)
@@ -649,7 +642,7 @@ def test_a_checkpoint_without_the_episodes_under_way_acts_the_same_and_resumes(t
     from baselines.rl.mtma.trainer import drop_episodes_under_way
     from coord_env.checkpoint import read_manifest
 
-    trainer = MTMATrainer("tiny", seed=0, **FAST)
+    trainer = MTMATrainer("tiny", seed=0, **MTMA_FAST)
     trainer.learn(60)
     trainer.save(tmp_path / "full")
     save_trainer(trainer, tmp_path / "slim")

@@ -46,6 +46,7 @@ def test_an_unwritable_package_caches_in_the_user_cache_folder(monkeypatch, tmp_
     assert jit.cache_folder() == tmp_path / "cache" / "coord_env" / "numba"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="permission bits")
 def test_a_read_only_copy_of_the_package_imports_steps_and_fills_the_user_cache(tmp_path):
     package = _unwritable_package(tmp_path)

@@ -31,7 +31,7 @@ BENIGN_WARNINGS = (
     "Agents have different observation space sizes",
     "Observations are different shapes",
     # tiny has no popularity drift, so the drift entries of its state (and of full observations)
-    # are the constant 0 (see test_wrappers.py::test_normalize_obs for the consequence).
+    # are the constant 0 (see test_supersuit.py::test_normalize_obs for the consequence).
     "Environment's maximum and minimum state space values are equal",
     "Agent's maximum and minimum observation space values are equal",
 )

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import PLUGIN_SOURCE
 
 import coord_env
 from coord_env.checkpoint import CheckpointError, write_manifest
 from coord_env.registry import PolicyRegistrationError, builtin_policies, policy_spec
 
-PLUGIN_SOURCE = Path(__file__).with_name("plugin")
 BASELINE_NAMES = ["random", "mean_demand", "siloed", "coordinated", "lp"]
 
 
@@ -125,6 +125,7 @@ def _coord_bench(*argv: str, env: dict[str, str], cwd: Path) -> subprocess.Compl
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_an_entry_point_plugin_is_evaluated_by_name(tmp_path):
     env = _install_entry_point(tmp_path / "site", "demo", "coord_env_demo_plugin:register")
     out = tmp_path / "demo.json"

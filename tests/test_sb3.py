@@ -4,10 +4,10 @@ seeding, and the shared policy's SuperSuit transforms. Tiny budgets on the ``tin
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import ROOT
 
 import coord_env
 from baselines.rl.sb3 import (
@@ -285,7 +285,7 @@ def test_shared_ppo_rescales_actions_and_old_checkpoints_load_without():
     np.testing.assert_allclose(legacy["inventory_0"], 0.0)
     with pytest.raises(ValueError, match="rescale_actions"):
         SharedPPOConfig(rescale_actions="yes")
-    committed = Path(__file__).parents[1] / "baselines/checkpoints/tiny/shared_ppo"
+    committed = ROOT / "baselines/checkpoints/tiny/shared_ppo"
     stored = json.loads((committed / TRAINER_STATE).read_text())["config"]
     trainer = load_trainer(committed, coord_env.load_scenario("tiny"))
     assert trainer.config.rescale_actions is stored.get("rescale_actions", False)

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import ROOT
 
 import coord_env
 from baselines.reproduce import TUNED_SETTINGS, training_command, training_config, tuned_settings
 from baselines.rl.training import RL_BASELINES
 from baselines.tune import RUNGS, SEARCH_SPACES, describe_spaces, trial_config, tune
 from coord_env.cli import main
-from coord_env.distributed import local_cluster
+
+pytestmark = pytest.mark.slow  # Optuna studies that train: pytest -m slow
 
 # MTMA on tiny with a small rollout: 3 trials of 1,024 steps take a few seconds
 FIX = {"rollout": "2x64", "minibatches": 1, "epochs": 2}
@@ -138,13 +140,12 @@ def test_a_record_torn_by_a_kill_is_dropped_and_the_study_reads(serial, tmp_path
     assert journal.read_bytes() == whole
 
 
-def test_trials_on_a_dask_cluster_equal_serial_trials(serial, tmp_path):
+def test_trials_on_a_dask_cluster_equal_serial_trials(serial, dask_cluster, tmp_path):
     """Same parameters, same validation profits, bit for bit (a pruning decision may differ when
     trials run side by side, so profits are compared over the rungs both trained)."""
-    with local_cluster("local", workers=2) as address:
-        summary = tune(
-            "mtma", "tiny", TRIALS, STEPS, tmp_path, scheduler=address, workers=2, **ARGS
-        )
+    summary = tune(
+        "mtma", "tiny", TRIALS, STEPS, tmp_path, scheduler=dask_cluster, workers=2, **ARGS
+    )
     reference = {row["number"]: row for row in serial["summary"]["trials"]}
     assert [row["number"] for row in summary["trials"]] == list(range(TRIALS))
     for row in summary["trials"]:
@@ -237,7 +238,7 @@ def test_a_study_folder_of_other_arguments_is_refused(serial):
 
 def test_docs_print_every_search_space():
     """docs/training.md holds ``coord-bench tune --show-space`` of every baseline, as it is now."""
-    docs = (Path(__file__).parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
+    docs = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
     assert describe_spaces() in docs
     assert main(["tune", "mtma", "--show-space"]) == 0
 

@@ -41,7 +41,8 @@ def test_the_parts_add_up():
 
 
 @pytest.mark.parametrize(
-    ("name", "num_seeds"), [("tiny", 24), ("small", 4), ("capacity", 2), ("large", 1)]
+    ("name", "num_seeds"),
+    [("tiny", 24), ("small", 4), ("capacity", 2), pytest.param("large", 1, marks=pytest.mark.slow)],
 )
 def test_no_baseline_beats_the_bound_beyond_noise(name, num_seeds):
     s = coord_env.load_scenario(name)
