@@ -95,6 +95,7 @@ def _coord_bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_hostile_data_entry_runs_nothing_and_the_weights_still_load(tmp_path):
     """A cloudpickle payload in the zip's ``data`` entry (with a manifest that verifies) is never
     deserialized: ``evaluate --policy FOLDER`` runs the weights and creates no marker."""
@@ -136,6 +137,7 @@ def test_data_entry_that_is_a_raw_pickle_is_refused_cleanly(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_weights_that_carry_a_pickle_payload_are_refused_by_weights_only(tmp_path):
     """``policy.pth`` holding a pickled object instead of tensors is refused, unrun, both in the
     library and on the command line."""
@@ -219,6 +221,7 @@ def test_committed_checkpoints_load_as_sb3_loaded_them(folder):
         )
 
 
+@pytest.mark.slow
 def test_resumed_training_matches_sb3s_loader_bit_for_bit():
     """Resuming the committed tiny ``ippo`` checkpoint and training one more rollout gives the
     same weights whether the models came from SB3's loader (the old path) or the weights-only
@@ -281,6 +284,7 @@ def _file(submission: dict, board: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_verifying_a_checkpoint_folder_pins_its_files_and_distribution(tmp_path):
     from coord_env.leaderboard import load_submission, verify_submission
 
@@ -307,6 +311,7 @@ def test_verify_refuses_a_checkpoint_folder_with_files_its_manifest_does_not_pin
         verify_submission(path, str(folder))
 
 
+@pytest.mark.slow
 def test_verify_fails_when_the_rerun_policy_is_not_the_rows_policy(tmp_path):
     """Same numbers under another name do not verify a row: the record would not say what the
     row's policy is."""

@@ -385,6 +385,7 @@ def uninterrupted(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="kills a forked training process")
 def test_resume_after_a_kill_at_every_point_of_the_swap_equals_an_uninterrupted_run(
     uninterrupted, tmp_path
