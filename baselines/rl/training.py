@@ -223,8 +223,8 @@ def train(
     config : dict, optional
         Hyperparameters for the trainer (its config's fields).
     torch_threads : int
-        Torch intra-op threads while training (restored after). The networks are small, and on a
-        2-core machine a second thread only contends: MTMA on ``tiny`` ran 20x slower with two.
+        Torch intra-op threads while training (restored after). The networks are small, so extra
+        threads only contend for the cores (docs/training.md, "One torch thread").
 
     Raises
     ------
