@@ -130,7 +130,7 @@ def load_weights(source: bytes | Path, label: str) -> dict[str, Any]:
         if source.is_symlink():
             raise CheckpointError(f"{label} is a symlink; refused")
         if not source.is_file():
-            raise CheckpointError(f"{label} is missing")
+            raise CheckpointError(f"checkpoint {source.parent} is missing {source.name}")
     try:
         state = torch.load(
             io.BytesIO(source) if isinstance(source, bytes) else source,
