@@ -258,14 +258,14 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
     tuning = commands.add_parser(
         "tune", help="an Optuna study of an RL baseline's hyperparameters (docs/training.md)"
     )
-    from baselines.tune import PRUNER_STARTUP_TRIALS, SEARCH_SPACES
+    from baselines.tune import PRUNER_STARTUP_TRIALS
 
     tuning.add_argument(
         "names",
         nargs="+",
-        choices=tuple(SEARCH_SPACES),
+        choices=RL_BASELINES,
         metavar="NAME",
-        help=", ".join(SEARCH_SPACES) + " (several only with --show-space)",
+        help=", ".join(RL_BASELINES) + " (several only with --show-space)",
     )
     tuning.add_argument("--scenario", default="default", choices=scenario_names)
     tuning.add_argument("--trials", type=int, help="the study's total trials")

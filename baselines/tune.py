@@ -115,11 +115,11 @@ _TIMESCALES = (
     Param("lr_ratio", low=1.0, high=10.0, log=True),
     Param("update_every", choices=(1, 2, 4)),
 )
-SEARCH_SPACES: dict[str, tuple[Param, ...]] = {
+SEARCH_SPACES: dict[str, tuple[Param, ...]] = {  # in RL_BASELINES's order (a test checks)
     "centralized": _SB3,
+    "siloed_rl": _SB3,
     "ippo": _SB3,
     "shared_ppo": _SB3,
-    "siloed_rl": _SB3,
     "mtma": (*_MTMA_RATES, *_TIMESCALES),
     "mtma_single_timescale": _MTMA_RATES,  # every learner at one rate, updated every rollout
     "mtma_reversed": (*_MTMA_RATES, *_TIMESCALES),

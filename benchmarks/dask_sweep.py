@@ -18,14 +18,12 @@ from pathlib import Path
 
 import coord_env
 from baselines.rl.training import TrainingRun, train_runs
-from coord_env.checkpoint import MANIFEST, file_sha256
+from coord_env.checkpoint import read_manifest
 
 
 def _digests(paths: list[Path]) -> list[dict[str, str]]:
-    return [
-        {f.name: file_sha256(f) for f in sorted(path.iterdir()) if f.name != MANIFEST}
-        for path in paths
-    ]
+    """Each checkpoint's file checksums, as its manifest lists them (verified on reading)."""
+    return [read_manifest(path)["files"] for path in paths]
 
 
 def main(argv: list[str] | None = None) -> int:

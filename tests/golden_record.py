@@ -28,8 +28,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import itertools
 import json
 import pathlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -157,6 +159,47 @@ def _state_dict(state: core.State) -> dict[str, Any]:
     }  # lead_time_path is None for fixed lead times
 
 
+def trajectory(
+    env: Any,
+    seed: int,
+    ticks: int | None = None,
+    draw: Callable[[Any, np.random.Generator], dict[str, Any]] = random_actions,
+    container: Callable[[np.ndarray, int], Any] | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """The env outputs of a seeded random trajectory, as every reference digest records them.
+
+    Resets ``env`` with ``seed``, then steps it on ``draw(env, rng)`` with ``rng`` seeded by
+    ``seed``; yields reset's ``(observations, infos)`` and each step's five outputs, infos
+    without ``helpers.ADDED_INFO_KEYS``. The caller reads ``env.state()`` between yields.
+
+    Parameters
+    ----------
+    ticks : int, optional
+        None: to the end of the episode. Else this many ticks, a tick that finds the episode
+        ended starting the next one (its reset yielded).
+    container : callable, optional
+        ``container(action, step)`` hands each action over in another container (a list, a view,
+        another dtype), ``step`` counting the steps so far.
+    """
+    rng = np.random.default_rng(seed)
+    observations, infos = env.reset(seed=seed)
+    yield observations, without_added_info_keys(infos)
+    steps = 0
+    for _ in itertools.count() if ticks is None else range(ticks):
+        if not env.agents:
+            if ticks is None:
+                return
+            observations, infos = env.reset()
+            yield observations, without_added_info_keys(infos)
+            continue
+        actions = draw(env, rng)
+        if container is not None:
+            actions = {agent: container(action, steps) for agent, action in actions.items()}
+        *outputs, infos = env.step(actions)
+        steps += 1
+        yield (*outputs, without_added_info_keys(infos))
+
+
 def run_env_case(case: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """Digests of reset and of every step of an env case, and its last step's rewards."""
     options = case["options"]
@@ -164,20 +207,14 @@ def run_env_case(case: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         env = coord_env.parallel_env(case["scenario"], **options)
     else:
         env = coord_env.vector_env(case["scenario"], case["batch_size"], **options)
-    rng = np.random.default_rng(case["seed"])
-    observations, infos = env.reset(seed=case["seed"])
-    digests = [digest((observations, without_added_info_keys(infos), env.state()))]
+    digests = []
     rewards: Any = None
-    for _ in range(case["ticks"]):
-        if not env.agents:  # the single env's episode ended: start the next one
-            observations, infos = env.reset()
-            digests.append(digest((observations, without_added_info_keys(infos), env.state())))
+    for outputs in trajectory(env, case["seed"], case["ticks"]):
+        if len(outputs) == 2:  # a reset
+            digests.append(digest((*outputs, env.state())))
             continue
-        result = env.step(random_actions(env, rng))
-        result = (*result[:4], without_added_info_keys(result[4]))
-        rewards = result[1]
-        outcome = _outcome_dict(env.last_outcome)
-        digests.append(digest((result, outcome, env.state())))
+        rewards = outputs[1]
+        digests.append(digest((outputs, _outcome_dict(env.last_outcome), env.state())))
     arrays = {name: np.asarray(value).tolist() for name, value in rewards.items()}
     return digests, arrays
 

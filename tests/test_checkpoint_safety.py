@@ -24,6 +24,7 @@ import pytest
 import torch
 
 import coord_env
+from baselines.rl.mtma.trainer import MTMATrainer, drop_episodes_under_way
 from baselines.rl.sb3 import (
     SB3_TRAINERS,
     derived_seed,
@@ -157,6 +158,30 @@ def test_weights_that_carry_a_pickle_payload_are_refused_by_weights_only(tmp_pat
     )  # fmt: skip
     assert result.returncode != 0 and "holds more than tensors" in result.stderr
     assert not marker.exists() and not out.exists()
+
+
+def test_mtma_weights_that_carry_a_pickle_payload_are_refused_as_sb3_weights_are(tmp_path):
+    """MTMA's ``model.pt`` goes through the same weights-only loader as SB3's ``.pth`` entries:
+    a pickled object in it is refused unrun, with the same message, on load and on
+    ``drop_episodes_under_way``."""
+    marker = tmp_path / "pwned"
+    folder = _copy_committed(tmp_path, "tiny", "mtma")
+    payload = torch.load(folder / "model.pt", weights_only=True)
+    torch.save({**payload, "stats": _Marker(marker)}, folder / "model.pt")
+    _rehash(folder)
+    with pytest.raises(CheckpointError, match=r"model\.pt holds more than tensors"):
+        load_trainer(folder, coord_env.load_scenario("tiny"))
+    with pytest.raises(CheckpointError, match=r"model\.pt holds more than tensors"):
+        drop_episodes_under_way(folder)
+    assert not marker.exists()
+
+
+def test_mtma_weights_behind_a_symlink_are_refused(tmp_path):
+    folder = _copy_committed(tmp_path, "tiny", "mtma")
+    (folder / "model.pt").rename(tmp_path / "elsewhere.pt")
+    (folder / "model.pt").symlink_to(tmp_path / "elsewhere.pt")
+    with pytest.raises(CheckpointError, match=r"model\.pt is a symlink"):
+        MTMATrainer.load(folder, "tiny")
 
 
 def test_weights_of_another_shape_are_refused(tmp_path):

@@ -105,6 +105,24 @@ def test_resuming_another_baseline_or_scenario_is_refused(run):
         train("centralized", "small", 512, 5, run, resume=True, progress=False)
 
 
+def test_resuming_and_checking_a_finished_run_hash_each_checkpoint_file_once(run, monkeypatch):
+    """Choosing the checkpoint to resume and a sweep's ``finished`` check read and verify the
+    manifest once each, then load from that manifest: no file is hashed twice."""
+    import coord_env.checkpoint as contract
+    from baselines.rl.training import TrainingRun, _resumed_trainer, finished
+
+    hashed, real = [], contract.file_sha256
+    monkeypatch.setattr(
+        contract, "file_sha256", lambda path: hashed.append(path.name) or real(path)
+    )
+    files = sorted(json.loads((run / "checkpoint" / "manifest.json").read_text())["files"])
+    trainer, _ = _resumed_trainer("centralized", coord_env.load_scenario("tiny"), 5, run, FAST)
+    assert trainer.steps_done == 256 and sorted(hashed) == files
+    hashed.clear()
+    assert finished(TrainingRun("centralized", "tiny", 256, 5, str(run), config=FAST))
+    assert sorted(hashed) == files
+
+
 def test_resuming_with_other_hyperparameters_is_refused_and_a_sweep_restarts(run, tmp_path):
     """A checkpoint keeps its own hyperparameters when resumed, so asking for others is an error;
     a sweep (reproduce --retrain) whose folder holds a run of other hyperparameters trains afresh

@@ -19,6 +19,8 @@ Who writes what in a checkpoint folder:
 
 from __future__ import annotations
 
+import io
+import pickle
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -26,7 +28,7 @@ from coord_env.checkpoint import CheckpointError
 from coord_env.policy import Policy
 from coord_env.scenarios import Scenario
 
-__all__ = ["MTMA_FORMAT", "Trainer", "migrate_state"]
+__all__ = ["MTMA_FORMAT", "Trainer", "load_weights", "migrate_state"]
 
 MTMA_FORMAT = 2  # the format of MTMA's model.pt payload
 
@@ -86,4 +88,63 @@ def migrate_state(baseline: str, state: dict[str, Any]) -> dict[str, Any]:
             )
     if baseline == "shared_ppo" and isinstance(state.get("config"), dict):
         state = {**state, "config": {"rescale_actions": False, **state["config"]}}
+    return state
+
+
+def load_weights(source: bytes | Path, label: str) -> dict[str, Any]:
+    """A trainer's torch state dict (weights, optimizer state, counters) read without unpickling.
+
+    ``torch.load(weights_only=True)`` accepts tensors and plain containers only, so a pickled
+    object (which would run code) is refused unread. Both MTMA's ``model.pt`` and the ``.pth``
+    entries of SB3 zips load through here.
+
+    Parameters
+    ----------
+    source : bytes or Path
+        The serialized state, or a file holding it (a symlink is refused).
+    label : str
+        What ``source`` is, for the error message (e.g. ``"checkpoint file runs/x/model.pt"``).
+
+    Returns
+    -------
+    dict
+        The state dict, its tensors on the CPU.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing or a symlink, holds anything but tensors and plain containers, is
+        damaged, or does not hold a dict.
+
+    Examples
+    --------
+    >>> import torch
+    >>> buffer = io.BytesIO()
+    >>> torch.save({"steps": 3}, buffer)
+    >>> load_weights(buffer.getvalue(), "a test state")
+    {'steps': 3}
+    """
+    import torch
+
+    if isinstance(source, Path):
+        if source.is_symlink():
+            raise CheckpointError(f"{label} is a symlink; refused")
+        if not source.is_file():
+            raise CheckpointError(f"checkpoint {source.parent} is missing {source.name}")
+    try:
+        state = torch.load(
+            io.BytesIO(source) if isinstance(source, bytes) else source,
+            map_location="cpu",
+            weights_only=True,
+        )
+    except pickle.UnpicklingError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "refused"
+        raise CheckpointError(
+            f"{label} holds more than tensors, so it is not loaded "
+            f"(torch.load with weights_only=True: {reason})"
+        ) from None
+    except Exception as error:  # torch raises many kinds on a damaged archive
+        raise CheckpointError(f"{label} is not readable: {error}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{label} must hold a state dict, got {type(state).__name__}")
     return state

@@ -36,6 +36,7 @@ from baselines.rl.trainer import Trainer
 from coord_env.checkpoint import (
     MANIFEST,
     CheckpointError,
+    check_provenance,
     newest_checkpoint,
     read_json,
     read_manifest,
@@ -95,7 +96,14 @@ def load_trainer(directory: str | Path, scenario: Scenario | None = None) -> Tra
         If the checkpoint is corrupt, or was trained on a different scenario than ``scenario``.
     """
     directory = Path(directory)
-    manifest = read_manifest(directory, scenario)
+    return _verified_trainer(directory, read_manifest(directory, scenario), scenario)
+
+
+def _verified_trainer(
+    directory: Path, manifest: dict[str, Any], scenario: Scenario | None
+) -> Trainer:
+    """:func:`load_trainer` after ``read_manifest`` has verified ``manifest``, so that a caller
+    who already holds the verified manifest does not read and hash the files again."""
     if scenario is None:
         scenario = load_scenario(manifest["scenario"].split("/")[1].rsplit("-v", 1)[0])
         if scenario.content_hash != manifest["scenario_hash"]:
@@ -223,8 +231,8 @@ def train(
     config : dict, optional
         Hyperparameters for the trainer (its config's fields).
     torch_threads : int
-        Torch intra-op threads while training (restored after). The networks are small, and on a
-        2-core machine a second thread only contends: MTMA on ``tiny`` ran 20x slower with two.
+        Torch intra-op threads while training (restored after). The networks are small, so extra
+        threads only contend for the cores (docs/training.md, "One torch thread").
 
     Raises
     ------
@@ -409,14 +417,14 @@ def _resumed_trainer(
         if differing:
             raise ValueError(f"{out} holds a run of other settings ({'; '.join(differing)})")
         return trainer, 0.0  # killed before its first checkpoint: resume from step 0
-    directory, manifest = found
-    read_manifest(directory, s, baseline=name)
+    directory, manifest = found  # verified by newest_checkpoint
+    check_provenance(directory, manifest, s, baseline=name)
     if manifest.get("seed") != seed:
         raise ValueError(
             f"{out} is a run of seed {manifest.get('seed')!r}, not seed {seed}: resume it with "
             f"seed {manifest.get('seed')!r} (--seed), or train seed {seed} into a fresh folder"
         )
-    trainer = load_trainer(directory, s)
+    trainer = _verified_trainer(directory, manifest, s)
     differing = config_mismatch(trainer, config)
     if differing:
         raise ValueError(
@@ -463,8 +471,9 @@ def finished(run: TrainingRun) -> bool:
     if not (checkpoint / MANIFEST).is_file():
         _check_sweep_folder(run)
         return False
+    scenario = load_scenario(run.scenario)
     try:
-        manifest = read_manifest(checkpoint, load_scenario(run.scenario), baseline=run.name)
+        manifest = read_manifest(checkpoint, scenario, baseline=run.name)
     except CheckpointError as error:
         raise ValueError(f"run folder {run.out}: {error}") from None
     if int(manifest["seed"]) != run.seed:
@@ -474,7 +483,7 @@ def finished(run: TrainingRun) -> bool:
         )
     if int(manifest["steps"]) < run.steps:
         return False
-    return not config_mismatch(load_trainer(checkpoint, load_scenario(run.scenario)), run.config)
+    return not config_mismatch(_verified_trainer(checkpoint, manifest, scenario), run.config)
 
 
 def _check_sweep_folder(run: TrainingRun) -> None:

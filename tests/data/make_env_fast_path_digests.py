@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
 
-from helpers import canonical, random_actions, without_added_info_keys
+from golden_record import trajectory
+from helpers import canonical, random_actions
 
 import coord_env
 from coord_env.fileio import atomic_write_text
@@ -66,9 +67,7 @@ def _container(action: np.ndarray, step: int) -> Any:
 
 
 def _record(value: Any) -> bytes:
-    """Bits, dtypes, types and key order of an env output (infos without ADDED_INFO_KEYS)."""
-    if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
-        value = without_added_info_keys(value)
+    """Bits, dtypes, types and key order of an env output."""
     order = (
         [list(value), *(list(v) for v in value.values() if isinstance(v, dict))]
         if isinstance(value, dict)
@@ -87,22 +86,13 @@ def _record(value: Any) -> bytes:
 def episode_digests(scenario: str, options: dict[str, Any]) -> list[str]:
     """One sha256 per step (the reset first) over everything the env hands out."""
     env = coord_env.parallel_env(scenario, **options)
-    rng = np.random.default_rng(SEED)
     digests = []
-
-    def digest(*outputs: Any) -> None:
+    for outputs in trajectory(env, SEED, container=_container):
         h = hashlib.sha256()
         for output in (*outputs, env.state(), env.snapshot()):
             h.update(_record(output))
         h.update(repr(env.agents).encode())
         digests.append(h.hexdigest())
-
-    digest(*env.reset(seed=SEED))
-    step = 0
-    while env.agents:
-        actions = {a: _container(x, step) for a, x in random_actions(env, rng).items()}
-        digest(*env.step(actions))
-        step += 1
     return digests
 
 
@@ -121,24 +111,27 @@ VECTOR_COMBOS = [  # every option value at least once
 def vector_episode_digests(scenario: str, options: dict[str, Any]) -> list[str]:
     """The vector env's (B = VECTOR_NUM_ENVS) digests: reset, every step, one autoreset step."""
     envs = coord_env.vector_env(scenario, VECTOR_NUM_ENVS, **options)
-    rng = np.random.default_rng(SEED)
     digests = []
-
-    def digest(*outputs: Any) -> None:
+    ticks = envs.scenario.num_ticks + 1
+    for outputs in trajectory(envs, SEED, ticks, draw=_row_actions, container=_container):
         h = hashlib.sha256()
         for output in (*outputs, envs.state()):
             h.update(_record(output))
         digests.append(h.hexdigest())
-
-    digest(*envs.reset(seed=SEED))
-    for step in range(envs.scenario.num_ticks + 1):
-        actions = {}
-        for agent in envs.possible_agents:
-            space = envs.single_action_space(agent)
-            rows = [random_actions_for(space, rng) for _ in range(VECTOR_NUM_ENVS)]
-            actions[agent] = _container(np.stack(rows), step)
-        digest(*envs.step(actions))
     return digests
+
+
+def _row_actions(envs: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One action per retailer, drawn row by row as a single env draws them."""
+    return {
+        agent: np.stack(
+            [
+                random_actions_for(envs.single_action_space(agent), rng)
+                for _ in range(VECTOR_NUM_ENVS)
+            ]
+        )
+        for agent in envs.possible_agents
+    }
 
 
 def random_actions_for(space: Any, rng: np.random.Generator) -> np.ndarray:

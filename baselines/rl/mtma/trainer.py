@@ -40,7 +40,7 @@ from baselines.rl.mtma.policy import MTMAPolicy
 from baselines.rl.mtma.rollout import Rollout, RolloutCollector
 from baselines.rl.mtma.schedules import CRITIC, learning_rates, updates_on
 from baselines.rl.names import trainer_table
-from baselines.rl.trainer import MTMA_FORMAT, migrate_state
+from baselines.rl.trainer import MTMA_FORMAT, load_weights, migrate_state
 from coord_env.checkpoint import (
     MANIFEST,
     CheckpointError,
@@ -404,13 +404,8 @@ class MTMATrainer:
                 f"checkpoint {directory} is of baseline {document.get('baseline')!r}, not one of "
                 f"{', '.join(MTMA_TRAINERS)}"
             )
-        try:
-            payload = torch.load(directory / MODEL_FILE, weights_only=True)
-        except FileNotFoundError:
-            raise CheckpointError(f"checkpoint {directory} is missing {MODEL_FILE}") from None
-        except Exception as error:  # torch raises many kinds on a damaged archive
-            raise CheckpointError(f"{directory / MODEL_FILE} is not readable: {error}") from None
-        if not isinstance(payload, dict) or "format" not in payload:
+        payload = load_weights(directory / MODEL_FILE, f"checkpoint file {directory / MODEL_FILE}")
+        if "format" not in payload:
             raise CheckpointError(f"{directory / MODEL_FILE} is not an MTMA checkpoint")
         payload = migrate_state(variant.name, payload)
         # the spaces depend on the env options (observation bounds on the inventory action mode)
@@ -447,7 +442,7 @@ def drop_episodes_under_way(directory: str | Path) -> None:
     is re-hashed (:func:`~coord_env.checkpoint.update_checksums`), its other fields kept.
     """
     directory = Path(directory)
-    payload = torch.load(directory / MODEL_FILE, weights_only=True)
+    payload = load_weights(directory / MODEL_FILE, f"checkpoint file {directory / MODEL_FILE}")
     payload["rollout"] = None
     _save_torch(payload, directory / MODEL_FILE)
     if (directory / MANIFEST).is_file():

@@ -8,16 +8,14 @@ two integer counters from ``data`` parsed as JSON.
 
 from __future__ import annotations
 
-import io
 import json
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import torch
 from stable_baselines3 import PPO
 
+from baselines.rl.trainer import load_weights
 from coord_env.checkpoint import CheckpointError
 
 __all__ = ["TRAINER_STATE", "load_sb3_zip"]
@@ -49,24 +47,8 @@ def _zip_entry(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
 
 
 def _tensor_entry(archive: zipfile.ZipFile, name: str, path: Path) -> dict[str, Any]:
-    """A state dict from ``name`` by ``torch.load(weights_only=True)``: tensors and plain
-    containers only; anything else (a pickled object, a callable) is refused unread."""
-    data = _zip_entry(archive, name, path)
-    try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "refused"
-        raise CheckpointError(
-            f"checkpoint file {path}: {name} holds more than tensors, so it is not loaded "
-            f"(torch.load with weights_only=True: {reason})"
-        ) from None
-    except Exception as error:  # torch raises many kinds on a damaged archive
-        raise CheckpointError(f"checkpoint file {path}: {name} is not readable: {error}") from None
-    if not isinstance(state, dict):
-        raise CheckpointError(
-            f"checkpoint file {path}: {name} must hold a state dict, got {type(state).__name__}"
-        )
-    return state
+    """A state dict from entry ``name``, read without unpickling (:func:`load_weights`)."""
+    return load_weights(_zip_entry(archive, name, path), f"checkpoint file {path}: {name}")
 
 
 def _counter_entries(archive: zipfile.ZipFile, path: Path) -> dict[str, int]:

@@ -3,27 +3,20 @@
 - ``centralized`` (:class:`CentralizedTrainer`): one PPO on a
   :class:`~coord_env.adapters.sb3.JointVecEnv` (joint observation and action, team profit).
 - ``siloed_rl`` (:class:`SiloedRLTrainer`) and ``ippo`` (:class:`IPPOTrainer`): one PPO per
-  department, each on an :class:`~coord_env.adapters.sb3.AgentVecEnv` whose partner is the
-  other department's current PPO policy, on departmental or team rewards. The two learners
-  train in turn, so each one's environment is stationary during its chunk.
+  department on departmental or team rewards, trained in turn so that each one's environment
+  is stationary during its chunk (:class:`DepartmentalTrainer`).
 - ``shared_ppo`` (:class:`SharedPPOTrainer`): one parameter-shared PPO over both agents through
   SuperSuit (:mod:`baselines.rl.sb3.shared`).
 
-Seeding: everything derives from the trainer's ``seed`` (in ``[0, TRAINING_SEED_LIMIT)``). Each
-PPO gets ``PPO(seed=derived_seed(seed, learner, steps_done))``, which seeds python, numpy, torch,
-the action space and the first reset of its rollout envs, always below ``TRAINING_SEED_LIMIT``,
-so never an official evaluation seed; later episodes continue the envs' generators. SB3 seeds
-process-global generators, so two trainers in one process are reproducible when built and
-trained in the same order. Rewards are scaled by ``reward_scale`` (default:
-:func:`~coord_env.env.rewards.inverse_revenue_per_tick`). No VecNormalize: observations are already
-O(1).
+Every seed derives from the trainer's ``seed`` (:func:`derived_seed`) and stays below
+``TRAINING_SEED_LIMIT``, so no training env is reset with an official evaluation seed. SB3 seeds
+process-global generators: two trainers in one process reproduce when built and trained in the
+same order. Rewards are scaled by ``reward_scale``; no VecNormalize, as observations are O(1).
 
-Checkpoints (the Trainer protocol): ``save`` writes one SB3 zip per learner (weights, optimizer,
-counters) and ``trainer.json`` (config, seed, steps, scenario, spaces, alternation state); the
-checkpoint contract writes ``manifest.json``. ``load`` rebuilds the models from ``trainer.json`` and reads only tensors and
-counters from the zips (:func:`~baselines.rl.sb3.loading.load_sb3_zip`); rollout envs restart
-with a fresh episode seeded from ``(seed, learner, steps_done)``, so a resumed run is
-deterministic but does not continue the interrupted episodes.
+``save`` writes one SB3 zip per learner and ``trainer.json`` (the Trainer protocol); ``load``
+unpickles nothing (:func:`~baselines.rl.sb3.loading.load_sb3_zip`) and restarts the rollout envs
+on fresh seeded episodes, so a resumed run is deterministic but does not continue the
+interrupted ones.
 """
 
 from __future__ import annotations
@@ -181,14 +174,8 @@ class _PPOTrainer:
             model.learn(total_timesteps=timesteps, reset_num_timesteps=False, callback=callback)
 
     def learn(self, steps: int) -> dict[str, float]:
-        """Train for at least ``steps`` more environment steps (whole rollouts).
-
-        Returns
-        -------
-        dict
-            The last PPO update's statistics (``value_loss``, ``entropy_loss``, ``approx_kl``,
-            ...); empty when ``steps`` is 0.
-        """
+        """Train for at least ``steps`` more environment steps (whole rollouts); return the last
+        PPO update's statistics (``value_loss``, ``approx_kl``, ...; empty when ``steps`` is 0)."""
         steps = self._check_steps(steps)
         if steps == 0:
             return {}
@@ -230,11 +217,7 @@ class _PPOTrainer:
 
     @classmethod
     def load(cls, directory: str | Path, scenario: str | Scenario) -> _PPOTrainer:
-        """Resume a trainer from ``save``'s files, for ``scenario``.
-
-        The models are built from ``trainer.json`` (config, seed, spaces: plain JSON) and only
-        their tensors and counters come from the zips (:func:`load_sb3_zip`): nothing a
-        checkpoint carries is unpickled.
+        """Resume a trainer from ``save``'s files, for ``scenario``, unpickling nothing.
 
         Raises
         ------
@@ -312,12 +295,10 @@ class CentralizedTrainer(_PPOTrainer):
 class DepartmentalTrainer(_PPOTrainer):
     """One PPO per department, trained in turn against the other's current policy.
 
-    ``siloed_rl`` (:class:`SiloedRLTrainer`) and ``ippo`` (:class:`IPPOTrainer`) differ only in
-    ``reward_mode``. Each department learns on an :class:`~coord_env.adapters.sb3.AgentVecEnv`
-    whose partner is the other department's live PPO model. ``learn`` gives inventory the first ``chunk_steps`` environment
-    steps, then the recommender the next ``chunk_steps``, and so on; the position in the
-    alternation carries over between ``learn`` calls and checkpoints. ``steps_done`` sums both
-    learners' environment steps.
+    ``siloed_rl`` and ``ippo`` differ only in ``reward_mode``. Each department learns on an
+    :class:`~coord_env.adapters.sb3.AgentVecEnv` whose partner is the other's live model, in
+    alternating chunks of ``chunk_steps`` environment steps (inventory first); the alternation
+    carries over between ``learn`` calls and checkpoints.
 
     Parameters
     ----------
