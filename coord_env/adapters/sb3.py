@@ -490,6 +490,10 @@ class SharedAgentsBatchVecEnv(AdapterVecEnv):
         stacked = np.stack([padded[agent] for agent in self.agents], axis=1)
         return stacked.reshape(self.num_envs, -1)
 
+    def _per_row(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Per-agent arrays of shape (B,) as one array of shape (2B,), retailer-major."""
+        return np.stack([values[agent] for agent in self.agents], axis=1).reshape(-1)
+
     def _row_infos(self, infos: dict[str, dict[str, np.ndarray]]) -> list[dict[str, Any]]:
         """One dict per row: the env's info keys of that retailer and agent, as floats."""
         per_agent = []
@@ -526,14 +530,10 @@ class SharedAgentsBatchVecEnv(AdapterVecEnv):
             self._env_actions(self._actions)
         )
         rows = self._rows(observations)
-        flat = [
-            np.stack([array[agent] for agent in self.agents], axis=1).reshape(-1)
-            for array in (rewards, terminations, truncations)
-        ]
-        rewards_32, ended, truncated = flat
-        scaled = (rewards_32.astype(np.float32).astype(np.float64) * self.reward_scale).astype(
-            np.float32
-        )
+        ended, truncated = self._per_row(terminations), self._per_row(truncations)
+        # as SuperSuit hands them on: float32 rewards, scaled in float64
+        money = self._per_row(rewards).astype(np.float32).astype(np.float64)
+        scaled = (money * self.reward_scale).astype(np.float32)
         dones = ended | truncated
         if dones.any():  # the horizon: every retailer's episode ends on this tick
             assert dones.all(), "the vector env ends every retailer's episode together"
