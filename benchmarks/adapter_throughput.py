@@ -205,6 +205,18 @@ def benchmarl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float)
     return rows
 
 
+def cycled_steps_per_second(step: Callable, actions: list, seconds: float, batch: int) -> float:
+    """Env-steps/s of ``step`` called on ``actions`` in turn for ``seconds`` (at least 3 calls),
+    each call advancing ``batch`` retailers one tick."""
+    steps = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while steps < 3 or time.perf_counter() < deadline:
+        step(actions[steps % len(actions)])
+        steps += 1
+    return steps * batch / (time.perf_counter() - start)
+
+
 def agilerl_steps_per_second(env, seconds: float, seed: int = 0, pool: int = 16) -> float:
     """Env-steps/s of an AgileRL ``PettingZooVecEnv`` under ``step`` with random actions (drawn
     from the MultiDiscrete action spaces before the clock starts, ``pool`` of them, used in turn);
@@ -220,13 +232,7 @@ def agilerl_steps_per_second(env, seconds: float, seed: int = 0, pool: int = 16)
             step[agent] = rng.integers(0, space.nvec, size=(env.num_envs, *space.shape))
         actions.append(step)
     env.reset(seed=seed)
-    steps = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while steps < 3 or time.perf_counter() < deadline:
-        env.step(actions[steps % pool])
-        steps += 1
-    return steps * env.num_envs / (time.perf_counter() - start)
+    return cycled_steps_per_second(env.step, actions, seconds, env.num_envs)
 
 
 def agilerl_training_steps_per_second(env, horizon: int, seed: int = 0) -> float:
@@ -317,13 +323,7 @@ def sb3_steps_per_second(venv, seconds: float, seed: int = 0, pool: int = 16) ->
     actions = [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for _ in range(pool)]
     venv.seed(seed)
     venv.reset()
-    steps = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while steps < 3 or time.perf_counter() < deadline:
-        venv.step(actions[steps % pool])
-        steps += 1
-    return steps * (venv.num_envs // 2) / (time.perf_counter() - start)
+    return cycled_steps_per_second(venv.step, actions, seconds, venv.num_envs // 2)
 
 
 def shared_ppo_training_rates(scenario: str, n_envs: int, vec_env: str, steps: int) -> tuple:
