@@ -7,7 +7,7 @@ returning rows; add a function to ``LIBRARIES`` for another library.
 
     python benchmarks/adapter_throughput.py [--seconds 3] [--scenarios small default]
         [--batch-sizes 16 256] [--libraries torchrl benchmarl agilerl stable_baselines3]
-        [--training-batch-sizes 16] [--shared-ppo-steps 50000]
+        [--training-batch-sizes 16] [--shared-ppo-steps 50000] [--throughput-rollout]
 
 By default every library of ``LIBRARIES`` that is installed. BenchMARL and AgileRL each need a venv
 of their own (BenchMARL pins an older torchrl, AgileRL pettingzoo<1.27: docs/adapters.md), so run
@@ -326,13 +326,19 @@ def sb3_steps_per_second(venv, seconds: float, seed: int = 0, pool: int = 16) ->
     return cycled_steps_per_second(venv.step, actions, seconds, venv.num_envs // 2)
 
 
-def shared_ppo_training_rates(scenario: str, n_envs: int, vec_env: str, steps: int) -> tuple:
+def shared_ppo_training_rates(
+    scenario: str, n_envs: int, vec_env: str, steps: int, throughput_rollout: bool = False
+) -> tuple:
     """Env-steps per wall second and per second of user CPU of ``shared_ppo`` training
-    (``SharedPPOTrainer.learn(steps)``, its default PPO settings but ``n_envs`` and ``vec_env``;
-    one torch thread). Building the trainer is not timed."""
+    (``SharedPPOTrainer.learn(steps)``, one torch thread): its default PPO settings but
+    ``n_envs`` and ``vec_env``, or with ``throughput_rollout`` the rollout and update shape of
+    ``SB3_THROUGHPUT_ROLLOUT`` (its ``n_envs`` replaced). Building the trainer is not timed."""
+    from baselines.rl.sb3.config import SB3_THROUGHPUT_ROLLOUT
     from baselines.rl.sb3.trainers import SharedPPOTrainer
 
-    trainer = SharedPPOTrainer(scenario, 0, n_envs=n_envs, vec_env=vec_env)
+    shape = dict(SB3_THROUGHPUT_ROLLOUT) if throughput_rollout else {}
+    shape["n_envs"] = n_envs
+    trainer = SharedPPOTrainer(scenario, 0, vec_env=vec_env, **shape)
     user, start = os.times().user, time.perf_counter()
     trainer.learn(steps)
     wall, user = time.perf_counter() - start, os.times().user - user
@@ -345,11 +351,13 @@ def sb3_rows(
     seconds: float,
     training: list[int] = (),
     training_steps: int = 50_000,
+    throughput_rollout: bool = False,
 ) -> list[Row]:
     """Stable-Baselines3, ``shared_ppo``'s two rollout envs: SuperSuit's per-env wrappers
     (``make_shared_vec_env(..., vec_env="supersuit")``, the stock path) against
     ``SharedAgentsBatchVecEnv`` over the vector env, stepped with random actions at each B; then
-    ``shared_ppo`` training for ``training_steps`` env-steps on both at each B of ``training``."""
+    ``shared_ppo`` training for ``training_steps`` env-steps on both at each B of ``training``
+    (with ``throughput_rollout``, ``SB3_THROUGHPUT_ROLLOUT``'s shape)."""
     from baselines.rl.sb3.shared import make_shared_vec_env
 
     rows = []
@@ -363,8 +371,11 @@ def sb3_rows(
                 )
         for B in training:
             for vec_env in ("supersuit", "batched"):
-                wall, cpu = shared_ppo_training_rates(scenario, B, vec_env, training_steps)
-                path = f"shared_ppo training: {vec_env}"
+                wall, cpu = shared_ppo_training_rates(
+                    scenario, B, vec_env, training_steps, throughput_rollout
+                )
+                shape = ", SB3_THROUGHPUT_ROLLOUT" if throughput_rollout else ""
+                path = f"shared_ppo training{shape}: {vec_env}"
                 rows.append(Row("SB3", path, scenario, B, wall, vec_env == "supersuit", cpu))
     return rows
 
@@ -426,6 +437,11 @@ def main(argv: list[str] | None = None) -> list[Row]:
         default=50_000,
         help="SB3: env-steps of each shared_ppo training row",
     )
+    parser.add_argument(
+        "--throughput-rollout",
+        action="store_true",
+        help="SB3: shared_ppo trains with SB3_THROUGHPUT_ROLLOUT's rollout and update shape",
+    )
     args = parser.parse_args(argv)
     if args.libraries is None:  # each library's key is its module's name
         args.libraries = [name for name in LIBRARIES if importlib.util.find_spec(name)]
@@ -446,6 +462,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
                 args.seconds,
                 args.training_batch_sizes,
                 args.shared_ppo_steps,
+                args.throughput_rollout,
             )
         else:
             rows += LIBRARIES[library](args.scenarios, args.batch_sizes, args.seconds)
