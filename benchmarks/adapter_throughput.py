@@ -6,19 +6,23 @@ advancing one tick, so a batched step of B retailers counts B. Each library is o
 returning rows; add a function to ``LIBRARIES`` for another library.
 
     python benchmarks/adapter_throughput.py [--seconds 3] [--scenarios small default]
-        [--batch-sizes 16 256] [--libraries torchrl benchmarl agilerl] [--training-batch-sizes 16]
+        [--batch-sizes 16 256] [--libraries torchrl benchmarl agilerl stable_baselines3]
+        [--training-batch-sizes 16] [--shared-ppo-steps 50000] [--throughput-rollout]
 
 By default every library of ``LIBRARIES`` that is installed. BenchMARL and AgileRL each need a venv
 of their own (BenchMARL pins an older torchrl, AgileRL pettingzoo<1.27: docs/adapters.md), so run
 the script once in each.
 
-Prints a Markdown table (docs/adapters.md's numbers come from it).
+Prints a Markdown table (docs/adapters.md's numbers come from it). Training rows also give the
+env-steps per second of the process's user CPU time, a figure less sensitive to other load on
+the machine than the wall-clock rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import platform
 import sys
 import time
@@ -39,6 +43,7 @@ class Row:
     num_envs: int
     steps_per_second: float
     stock: bool  # the library's own PettingZoo path over the single env (the ratio's base)
+    user_cpu_steps_per_second: float | None = None  # training rows: per second of user CPU
 
 
 def torchrl_steps_per_second(env, seconds: float, seed: int = 0, pool: int = 16) -> float:
@@ -200,6 +205,18 @@ def benchmarl_rows(scenarios: list[str], batch_sizes: list[int], seconds: float)
     return rows
 
 
+def cycled_steps_per_second(step: Callable, actions: list, seconds: float, batch: int) -> float:
+    """Env-steps/s of ``step`` called on ``actions`` in turn for ``seconds`` (at least 3 calls),
+    each call advancing ``batch`` retailers one tick."""
+    steps = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while steps < 3 or time.perf_counter() < deadline:
+        step(actions[steps % len(actions)])
+        steps += 1
+    return steps * batch / (time.perf_counter() - start)
+
+
 def agilerl_steps_per_second(env, seconds: float, seed: int = 0, pool: int = 16) -> float:
     """Env-steps/s of an AgileRL ``PettingZooVecEnv`` under ``step`` with random actions (drawn
     from the MultiDiscrete action spaces before the clock starts, ``pool`` of them, used in turn);
@@ -215,13 +232,7 @@ def agilerl_steps_per_second(env, seconds: float, seed: int = 0, pool: int = 16)
             step[agent] = rng.integers(0, space.nvec, size=(env.num_envs, *space.shape))
         actions.append(step)
     env.reset(seed=seed)
-    steps = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while steps < 3 or time.perf_counter() < deadline:
-        env.step(actions[steps % pool])
-        steps += 1
-    return steps * env.num_envs / (time.perf_counter() - start)
+    return cycled_steps_per_second(env.step, actions, seconds, env.num_envs)
 
 
 def agilerl_training_steps_per_second(env, horizon: int, seed: int = 0) -> float:
@@ -301,10 +312,79 @@ def agilerl_rows(
     return rows
 
 
+def sb3_steps_per_second(venv, seconds: float, seed: int = 0, pool: int = 16) -> float:
+    """Env-steps/s of a shared-policy SB3 ``VecEnv`` (two rows per retailer) under ``step`` with
+    random actions in [-1, 1] (``pool`` batches drawn before the clock starts, used in turn);
+    both paths reset on the step that ends the episodes."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    shape = (venv.num_envs, *venv.action_space.shape)
+    actions = [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for _ in range(pool)]
+    venv.seed(seed)
+    venv.reset()
+    return cycled_steps_per_second(venv.step, actions, seconds, venv.num_envs // 2)
+
+
+def shared_ppo_training_rates(
+    scenario: str, n_envs: int, vec_env: str, steps: int, throughput_rollout: bool = False
+) -> tuple:
+    """Env-steps per wall second and per second of user CPU of ``shared_ppo`` training
+    (``SharedPPOTrainer.learn(steps)``, one torch thread): its default PPO settings but
+    ``n_envs`` and ``vec_env``, or with ``throughput_rollout`` the rollout and update shape of
+    ``SB3_THROUGHPUT_ROLLOUT`` (its ``n_envs`` replaced). Building the trainer is not timed."""
+    from baselines.rl.sb3.config import SB3_THROUGHPUT_ROLLOUT
+    from baselines.rl.sb3.trainers import SharedPPOTrainer
+
+    shape = dict(SB3_THROUGHPUT_ROLLOUT) if throughput_rollout else {}
+    shape["n_envs"] = n_envs
+    trainer = SharedPPOTrainer(scenario, 0, vec_env=vec_env, **shape)
+    user, start = os.times().user, time.perf_counter()
+    trainer.learn(steps)
+    wall, user = time.perf_counter() - start, os.times().user - user
+    return trainer.steps_done / wall, trainer.steps_done / user
+
+
+def sb3_rows(
+    scenarios: list[str],
+    batch_sizes: list[int],
+    seconds: float,
+    training: list[int] = (),
+    training_steps: int = 50_000,
+    throughput_rollout: bool = False,
+) -> list[Row]:
+    """Stable-Baselines3, ``shared_ppo``'s two rollout envs: SuperSuit's per-env wrappers
+    (``make_shared_vec_env(..., vec_env="supersuit")``, the stock path) against
+    ``SharedAgentsBatchVecEnv`` over the vector env, stepped with random actions at each B; then
+    ``shared_ppo`` training for ``training_steps`` env-steps on both at each B of ``training``
+    (with ``throughput_rollout``, ``SB3_THROUGHPUT_ROLLOUT``'s shape)."""
+    from baselines.rl.sb3.shared import make_shared_vec_env
+
+    rows = []
+    for scenario in scenarios:
+        for B in batch_sizes:
+            for vec_env in ("supersuit", "batched"):
+                venv = make_shared_vec_env(scenario, B, vec_env=vec_env)
+                rate = sb3_steps_per_second(venv, seconds)
+                rows.append(
+                    Row("SB3", f"shared rows: {vec_env}", scenario, B, rate, vec_env == "supersuit")
+                )
+        for B in training:
+            for vec_env in ("supersuit", "batched"):
+                wall, cpu = shared_ppo_training_rates(
+                    scenario, B, vec_env, training_steps, throughput_rollout
+                )
+                shape = ", SB3_THROUGHPUT_ROLLOUT" if throughput_rollout else ""
+                path = f"shared_ppo training{shape}: {vec_env}"
+                rows.append(Row("SB3", path, scenario, B, wall, vec_env == "supersuit", cpu))
+    return rows
+
+
 LIBRARIES: dict[str, Callable[..., list[Row]]] = {
     "torchrl": torchrl_rows,
     "benchmarl": benchmarl_rows,  # needs its own venv (BenchMARL pins an older torchrl)
     "agilerl": agilerl_rows,  # needs its own venv (AgileRL pins pettingzoo<1.27)
+    "stable_baselines3": sb3_rows,
 }
 
 
@@ -319,8 +399,8 @@ def markdown(rows: list[Row]) -> str:
             stock.setdefault((r.library, r.scenario, kind, r.num_envs), r.steps_per_second)
             stock.setdefault((r.library, r.scenario), r.steps_per_second)
     lines = [
-        "| library | path | scenario | B | env-steps/s | vs stock |",
-        "|---|---|---|---:|---:|---:|",
+        "| library | path | scenario | B | env-steps/s | vs stock | per user-CPU s |",
+        "|---|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         kind = r.path.partition(":")[0] if ":" in r.path else ""
@@ -328,9 +408,10 @@ def markdown(rows: list[Row]) -> str:
             (r.library, r.scenario, kind, r.num_envs), stock.get((r.library, r.scenario))
         )
         ratio = f"{r.steps_per_second / base:.1f}x" if base else "n/a"
+        cpu = "" if r.user_cpu_steps_per_second is None else f"{r.user_cpu_steps_per_second:,.0f}"
         lines.append(
             f"| {r.library} | {r.path} | {r.scenario} | {r.num_envs} | "
-            f"{r.steps_per_second:,.0f} | {ratio} |"
+            f"{r.steps_per_second:,.0f} | {ratio} | {cpu} |"
         )
     return "\n".join(lines)
 
@@ -348,7 +429,18 @@ def main(argv: list[str] | None = None) -> list[Row]:
         nargs="*",
         type=int,
         default=[16],
-        help="AgileRL: B of the IPPO training rows (none: skip them)",
+        help="AgileRL and SB3: B of the training rows (none: skip them)",
+    )
+    parser.add_argument(
+        "--shared-ppo-steps",
+        type=int,
+        default=50_000,
+        help="SB3: env-steps of each shared_ppo training row",
+    )
+    parser.add_argument(
+        "--throughput-rollout",
+        action="store_true",
+        help="SB3: shared_ppo trains with SB3_THROUGHPUT_ROLLOUT's rollout and update shape",
     )
     args = parser.parse_args(argv)
     if args.libraries is None:  # each library's key is its module's name
@@ -362,6 +454,15 @@ def main(argv: list[str] | None = None) -> list[Row]:
         if library == "agilerl":
             rows += agilerl_rows(
                 args.scenarios, args.batch_sizes, args.seconds, args.training_batch_sizes
+            )
+        elif library == "stable_baselines3":
+            rows += sb3_rows(
+                args.scenarios,
+                args.batch_sizes,
+                args.seconds,
+                args.training_batch_sizes,
+                args.shared_ppo_steps,
+                args.throughput_rollout,
             )
         else:
             rows += LIBRARIES[library](args.scenarios, args.batch_sizes, args.seconds)

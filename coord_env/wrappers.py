@@ -145,7 +145,7 @@ class HomogeneousWrapper(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         """The env's reset, observations padded; ``clipped_actions`` is 0."""
         observations, infos = self.env.reset(seed=seed, options=options)
-        return self._observations(observations), self._infos(infos, dict.fromkeys(infos, 0.0))
+        return self.pad_observations(observations), self._infos(infos, dict.fromkeys(infos, 0.0))
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Each agent's first ``k`` action entries, clipped to its own bounds, to the env.
@@ -175,7 +175,7 @@ class HomogeneousWrapper(ParallelEnv):
             inner[agent] = np.clip(own, low, high).astype(dtype)
         observations, rewards, terminations, truncations, infos = self.env.step(inner)
         return (
-            self._observations(observations),
+            self.pad_observations(observations),
             rewards,
             terminations,
             truncations,
@@ -191,16 +191,35 @@ class HomogeneousWrapper(ParallelEnv):
     def close(self) -> None:
         self.env.close()
 
-    # ------------------------------------------------------------------ internals
-    def _observations(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def pad_observations(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Each agent's observation zero-padded to the shared width, then its indicator.
+
+        Leading axes are kept, so a batch ``(B, obs_dim)`` becomes ``(B, width)``: the batched
+        shared-policy adapter (:class:`coord_env.adapters.sb3.SharedAgentsBatchVecEnv`) pads
+        with this too.
+
+        Examples
+        --------
+        >>> import coord_env
+        >>> env = homogeneous(coord_env.parallel_env("tiny", continuous_actions=True))
+        >>> batch = {"recommender_0": np.ones((3, 13), np.float32)}
+        >>> env.pad_observations(batch)["recommender_0"].shape
+        (3, 17)
+        """
         out = {}
+        count = len(self.possible_agents)
         for agent, observation in observations.items():
-            padded = np.zeros(self._observation_space.shape, dtype=np.float32)
-            padded[: self._obs_sizes[agent]] = observation
+            observation = np.asarray(observation)
+            padded = np.zeros(
+                (*observation.shape[:-1], *self._observation_space.shape), dtype=np.float32
+            )
+            padded[..., : self._obs_sizes[agent]] = observation
             if self.agent_indicator:
-                padded[-len(self.possible_agents) :] = self._indicator[agent]
+                padded[..., -count:] = self._indicator[agent]
             out[agent] = padded
         return out
+
+    # ------------------------------------------------------------------ internals
 
     @staticmethod
     def _infos(infos: dict[str, dict], clipped: dict[str, float]) -> dict[str, dict]:

@@ -18,7 +18,13 @@ from supersuit import pettingzoo_env_to_vec_env_v1 as to_vec_env
 
 import coord_env
 from baselines.rl.views import JointView
-from coord_env.adapters.sb3 import AgentVecEnv, JointVecEnv, SharedAgentsVecEnv
+from coord_env.adapters.sb3 import (
+    AgentVecEnv,
+    JointVecEnv,
+    SharedAgentsBatchVecEnv,
+    SharedAgentsVecEnv,
+    to_agent_space,
+)
 
 INVENTORY, RECOMMENDER = "inventory_0", "recommender_0"
 SCALE = 0.25  # a reward scale other than 1, so that scaling is checked
@@ -300,3 +306,166 @@ def test_agent_vec_env_refuses_a_partner_with_the_wrong_rows():
         venv.step(np.full((3, 2), 3))
     rows["count"] = 3
     assert venv.step(np.full((3, 2), 3))[0].shape == (3, *venv.observation_space.shape)
+
+
+# ---------------------------------------------------------------- shared_ppo on the vector env
+def assert_same_infos(infos, expected) -> None:
+    """Row by row the same keys and values (arrays equal; VecMonitor's ``episode`` equal but
+    for its wall-clock ``t``)."""
+    assert len(infos) == len(expected)
+    for info, reference in zip(infos, expected, strict=True):
+        assert info.keys() == reference.keys()
+        for key, value in reference.items():
+            if key == "episode":
+                assert {**info[key], "t": 0} == {**value, "t": 0}
+            elif isinstance(value, np.ndarray):
+                np.testing.assert_array_equal(info[key], value)
+                assert info[key].dtype == value.dtype
+            else:
+                assert info[key] == value and type(info[key]) is type(value), key
+
+
+@pytest.mark.parametrize("rescale_actions", [True, False], ids=["rescaled", "clipped"])
+@pytest.mark.parametrize("scenario", ["tiny", "default"])
+def test_shared_batch_vec_env_gives_the_supersuit_recipes_rows(scenario, rescale_actions):
+    """One retailer (SuperSuit seeds copy i with seed + i, the vector env draws the batch from
+    one generator, so only B = 1 has the same seeds): the same action space, and step for step
+    through a reset the same observations, rewards, dones and infos, for the same actions, out
+    of range ones included."""
+    from baselines.rl.sb3.shared import make_shared_vec_env
+
+    reward_scale = 1e-3
+    supersuit = make_shared_vec_env(scenario, 1, reward_scale, rescale_actions=rescale_actions)
+    batched = make_shared_vec_env(
+        scenario, 1, reward_scale, rescale_actions=rescale_actions, vec_env="batched"
+    )
+    assert batched.action_space == supersuit.action_space
+    assert batched.observation_space.shape == supersuit.observation_space.shape
+    assert batched.seed(11) == [11, 11]  # the batch's one seed, per row
+    supersuit.seed(11)
+    np.testing.assert_array_equal(batched.reset(), supersuit.reset())
+    assert_same_infos(batched.reset_infos, supersuit.reset_infos)
+    rng = np.random.default_rng(0)
+    horizon = coord_env.load_scenario(scenario).num_ticks
+    for tick in range(horizon + 3):
+        actions = rng.uniform(-1.5, 1.5, (2, *batched.action_space.shape)).astype(np.float32)
+        rows, rewards, dones, infos = batched.step(actions)
+        expected_rows, expected_rewards, expected_dones, expected_infos = supersuit.step(actions)
+        np.testing.assert_array_equal(rows, expected_rows)
+        assert rows.dtype == expected_rows.dtype
+        np.testing.assert_array_equal(rewards, expected_rewards)
+        assert rewards.dtype == expected_rewards.dtype
+        np.testing.assert_array_equal(dones, expected_dones)
+        assert dones.all() == (tick == horizon - 1)
+        assert_same_infos(infos, expected_infos)
+    assert rewards.any()  # the comparison saw money move
+
+
+def test_shared_batch_vec_env_rows_are_each_retailers_agents():
+    """B = 3: rows 2b and 2b + 1 are retailer b's inventory and recommender of the vector env
+    seeded alike, padded as SuperSuit pads (zeros, then a 0/1 indicator); each row's action cut
+    to its agent and mapped from [-1, 1]; rewards are the team profit times the scale."""
+    from supersuit.utils.action_transforms.homogenize_ops import homogenize_observations
+
+    venv = SharedAgentsBatchVecEnv("tiny", 3, reward_scale=SCALE, inventory_action="order_up_to")
+    envs = coord_env.vector_env("tiny", 3, continuous_actions=True, inventory_action="order_up_to")
+    agents = envs.possible_agents
+    width = venv.observation_space.shape[0] - len(agents)
+
+    def rows(observations):
+        out = []
+        for b in range(3):
+            for index, agent in enumerate(agents):
+                padded = homogenize_observations(
+                    gymnasium.spaces.Box(0, 1, (width,)), observations[agent][b]
+                )
+                out.append(np.concatenate([padded, np.eye(len(agents))[index]]))
+        return np.array(out, dtype=np.float32)
+
+    venv.seed(2)
+    observations, _ = envs.reset(seed=2)
+    np.testing.assert_array_equal(venv.reset(), rows(observations))
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        actions = rng.uniform(-1.0, 1.0, (6, *venv.action_space.shape)).astype(np.float32)
+        env_actions = {
+            agent: np.stack(
+                [to_agent_space(actions[2 * b + index, : space.shape[0]], space) for b in range(3)]
+            )
+            for index, (agent, space) in enumerate(
+                (agent, envs.single_action_space(agent)) for agent in agents
+            )
+        }
+        observations, rewards, _, _, _ = envs.step(env_actions)
+        got, got_rewards, _, _ = venv.step(actions)
+        np.testing.assert_array_equal(got, rows(observations))
+        expected = np.repeat(rewards[agents[0]].astype(np.float32).astype(np.float64) * SCALE, 2)
+        np.testing.assert_array_equal(got_rewards, expected.astype(np.float32))
+
+
+def test_shared_batch_vec_env_refuses_bad_input_and_stays_usable():
+    with pytest.raises(ValueError, match="continuous_actions must be True"):
+        SharedAgentsBatchVecEnv("tiny", 2, continuous_actions=False)
+    with pytest.raises(ValueError, match="rescale_actions must be True or False"):
+        SharedAgentsBatchVecEnv("tiny", 2, rescale_actions="yes")
+    with pytest.raises(ValueError, match="reward_scale must be a finite number > 0"):
+        SharedAgentsBatchVecEnv("tiny", 2, reward_scale=0.0)
+    with pytest.raises(ValueError, match="num_envs must be a positive integer"):
+        SharedAgentsBatchVecEnv("tiny", 0)
+    venv = SharedAgentsBatchVecEnv("tiny", 2, inventory_action="order_up_to")
+    actions = np.zeros((4, 4), dtype=np.float32)
+    nan = actions.copy()
+    nan[3, 1] = np.nan  # retailer 1's recommender
+    assert_refuses_and_stays_usable(venv, nan, actions, "recommender_0.*batch index 1")
+    assert_refuses_and_stays_usable(venv, actions[:3], actions, r"actions must have shape \(4, 4\)")
+    assert_refuses_and_stays_usable(venv, actions[:, :3], actions, r"one row per env.*\(4, 3\)")
+    words = np.full((4, 4), "a")
+    assert_refuses_and_stays_usable(venv, words, actions, "actions must be numbers")
+
+
+def test_shared_ppo_vec_env_option():
+    """``vec_env`` is checked, and a checkpoint config from before it loads as SuperSuit's."""
+    from baselines.rl.sb3.config import SharedPPOConfig
+    from baselines.rl.trainer import migrate_state
+
+    assert SharedPPOConfig().vec_env == "supersuit"
+    with pytest.raises(
+        ValueError, match="vec_env must be one of 'supersuit', 'batched'; got 'gpu'"
+    ):
+        SharedPPOConfig(vec_env="gpu")
+    old = migrate_state("shared_ppo", {"config": {"rescale_actions": True, "n_envs": 2}})
+    assert old["config"] == {"rescale_actions": True, "vec_env": "supersuit", "n_envs": 2}
+
+
+def test_shared_ppo_trains_deterministically_on_the_batched_env(tmp_path):
+    """Two trainings from one seed on ``vec_env="batched"`` give the same weights bit for bit,
+    another seed other weights; a checkpoint resumes on the batched env."""
+    import torch
+
+    from baselines.rl.sb3.trainers import SharedPPOTrainer
+    from baselines.rl.training import load_trainer, save_trainer
+
+    config = {"n_envs": 3, "n_steps": 16, "batch_size": 32, "n_epochs": 2, "vec_env": "batched"}
+
+    def weights(seed: int) -> tuple[list[torch.Tensor], dict]:
+        trainer = SharedPPOTrainer("tiny", seed, **config)
+        assert isinstance(trainer.models["shared"].get_env().venv, SharedAgentsBatchVecEnv)
+        stats = trainer.learn(96)
+        assert trainer.steps_done == 96
+        return [p.detach().clone() for p in trainer.models["shared"].policy.parameters()], stats
+
+    first, first_stats = weights(4)
+    second, second_stats = weights(4)
+    other, _ = weights(5)
+    assert first_stats == second_stats
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+
+    trainer = SharedPPOTrainer("tiny", 4, **config)
+    trainer.learn(48)
+    save_trainer(trainer, tmp_path / "run")
+    loaded = load_trainer(tmp_path / "run", coord_env.load_scenario("tiny"))
+    assert loaded.config.vec_env == "batched" and loaded.steps_done == 48
+    assert isinstance(loaded.models["shared"].get_env().venv, SharedAgentsBatchVecEnv)
+    loaded.learn(48)
+    assert loaded.steps_done == 96

@@ -128,7 +128,7 @@ def test_mtma_format_1_loads_its_learners_and_resumes_on_fresh_episodes(tmp_path
 def test_migrations_leave_the_current_formats_unchanged():
     current = {"format": 2, "rollout": {"envs": 1}, "seed": 0}
     assert migrate_state("mtma", current) == current
-    config = {"config": {"rescale_actions": True, "n_envs": 2}}
+    config = {"config": {"rescale_actions": True, "vec_env": "batched", "n_envs": 2}}
     assert migrate_state("shared_ppo", config) == config
     assert migrate_state("centralized", {"config": {"n_envs": 2}}) == {"config": {"n_envs": 2}}
 

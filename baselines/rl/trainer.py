@@ -67,14 +67,15 @@ def migrate_state(baseline: str, state: dict[str, Any]) -> dict[str, Any]:
     - MTMA format 1 (it saved one env per rollout env): the learners load as they are; the
       episodes under way are dropped (``rollout`` None, as ``drop_episodes_under_way`` does), so
       a resumed run starts a fresh batch of episodes.
-    - ``shared_ppo`` configs from before ``rescale_actions`` were trained without it.
+    - ``shared_ppo`` configs from before ``rescale_actions`` were trained without it, and
+      those from before ``vec_env`` on SuperSuit's wrappers.
 
     Raises ``CheckpointError`` on an MTMA format this version cannot read.
 
     Examples
     --------
     >>> migrate_state("shared_ppo", {"config": {"n_envs": 4}})["config"]
-    {'rescale_actions': False, 'n_envs': 4}
+    {'rescale_actions': False, 'vec_env': 'supersuit', 'n_envs': 4}
     >>> migrate_state("mtma", {"format": 1, "rollout": "envs"})
     {'format': 2, 'rollout': None}
     """
@@ -87,7 +88,8 @@ def migrate_state(baseline: str, state: dict[str, Any]) -> dict[str, Any]:
                 f"formats 1 and {MTMA_FORMAT}"
             )
     if baseline == "shared_ppo" and isinstance(state.get("config"), dict):
-        state = {**state, "config": {"rescale_actions": False, **state["config"]}}
+        config = {"rescale_actions": False, "vec_env": "supersuit", **state["config"]}
+        state = {**state, "config": config}
     return state
 
 

@@ -10,6 +10,8 @@ Python env steps:
   department on the whole batch in one call per tick.
 - :class:`SharedAgentsVecEnv`: SB3 over SuperSuit's ``ConcatVecEnv`` (one row per agent, for a
   parameter-shared policy), with the seeding and time limits that SuperSuit's own wrapper lacks.
+- :class:`SharedAgentsBatchVecEnv`: the same rows as ``shared_ppo``'s SuperSuit recipe, over
+  the batched vector env.
 
 Episodes end as the env ends them: every retailer is truncated at the horizon, never
 terminated. The adapters report that step as ``done`` with ``TimeLimit.truncated`` and the last
@@ -32,8 +34,9 @@ from stable_baselines3.common.vec_env import VecEnv
 from coord_env.adapters.joint import JointLayout
 from coord_env.checks import check_choice
 from coord_env.env import InvalidActionError, RetailVectorEnv
-from coord_env.env.parallel import REWARD_MODES
+from coord_env.env.parallel import REWARD_MODES, RetailParallelEnv
 from coord_env.scenarios import Scenario
+from coord_env.wrappers import homogeneous
 
 __all__ = [
     "AdapterVecEnv",
@@ -41,7 +44,9 @@ __all__ = [
     "JointVecEnv",
     "PartnerPolicy",
     "RetailBatchVecEnv",
+    "SharedAgentsBatchVecEnv",
     "SharedAgentsVecEnv",
+    "to_agent_space",
 ]
 
 
@@ -62,6 +67,21 @@ def _check_reward_scale(reward_scale: Any) -> float:
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
     return value
+
+
+def to_agent_space(action: np.ndarray, space: spaces.Box) -> np.ndarray:
+    """Map an action in [-1, 1] affinely onto a Box: -1 to ``low``, 1 to ``high``.
+
+    Works on a batch of actions too (leading axes broadcast against the Box's bounds).
+
+    Examples
+    --------
+    >>> to_agent_space(np.array([-1.0, 0.0, 1.0]), spaces.Box(0.0, 1.0, (3,))).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    low, high = space.low, space.high
+    mapped = low + (np.asarray(action, dtype=np.float32) + 1.0) * 0.5 * (high - low)
+    return np.clip(mapped, low, high).astype(space.dtype)  # rounding may step outside
 
 
 def _check_rows(name: str, actions: Any, num_envs: int, space: spaces.Space) -> np.ndarray:
@@ -366,3 +386,166 @@ class SharedAgentsVecEnv(AdapterVecEnv):
 
     def close(self) -> None:
         self.concat_env.close()
+
+
+class SharedAgentsBatchVecEnv(AdapterVecEnv):
+    """``num_envs`` retailers as ``2 * num_envs`` rows of one parameter-shared policy, batched.
+
+    The rows of ``shared_ppo``'s SuperSuit recipe (:class:`SharedAgentsVecEnv` over
+    ``baselines.rl.sb3.shared.make_shared_vec_env``), from one :class:`RetailVectorEnv` call per
+    tick instead of a Python step per copy:
+
+    - rows ``2b`` and ``2b + 1`` are retailer ``b``'s inventory and recommender agents;
+    - each observation zero-padded to the widest agent's, then a 0/1 one-hot agent indicator
+      (:meth:`coord_env.wrappers.HomogeneousWrapper.pad_observations`);
+    - each action row cut to its agent's size, then with ``rescale_actions`` clipped to
+      [-1, 1] and mapped onto the agent's Box (:func:`to_agent_space`), otherwise clipped to it;
+    - rewards (team profit, as float32) times ``reward_scale``; at the horizon ``done`` with
+      ``TimeLimit.truncated`` and ``terminal_observation``, and the next episode's first rows;
+    - infos per row hold the env's info keys of that retailer and agent; at the horizon the
+      next episode's reset values replace them, as SuperSuit's ``MarkovVectorEnv`` merges them.
+
+    The action space is SuperSuit's (Box(-1, 1) with ``rescale_actions``, otherwise the union
+    of the agents' Boxes); the observation bounds are the padded ones of
+    :func:`~coord_env.wrappers.homogeneous` (PPO does not read them).
+
+    Seeding differs from SuperSuit's: ``seed(s)`` then ``reset()`` draws the whole batch from
+    one generator (the vector env's seeding), where SuperSuit seeds copy ``i`` with ``s + i``.
+    With ``num_envs=1`` the two give the same rows.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+    num_envs : int
+        Retailers B; the VecEnv has ``2 * B`` rows.
+    reward_scale : float
+        Multiplies the team profit; default 1.0 (money per tick).
+    rescale_actions : bool
+        Whether the policy acts in [-1, 1] on every dimension (default True).
+    **env_options
+        Options of the env (``observation_mode``, ``inventory_action``, ...);
+        ``continuous_actions`` is always True.
+
+    Raises
+    ------
+    ValueError
+        ``continuous_actions`` other than True, a ``reward_scale`` that is not finite and > 0,
+        or a ``rescale_actions`` that is not a bool. ``step`` raises
+        :class:`~coord_env.InvalidActionError` on actions that are not ``(2 * B, width)``
+        numbers, or that the env refuses (NaN); the env is left usable.
+
+    Examples
+    --------
+    >>> venv = SharedAgentsBatchVecEnv("tiny", 3, inventory_action="order_up_to")
+    >>> _ = venv.seed(0)
+    >>> observations = venv.reset()
+    >>> observations.shape, venv.action_space.shape
+    ((6, 17), (4,))
+    >>> observations, rewards, dones, infos = venv.step(np.zeros((6, 4), np.float32))
+    >>> rewards.shape, sorted(infos[0])[:2]
+    ((6,), ['acts', 'clipped_actions'])
+    """
+
+    def __init__(
+        self,
+        scenario: str | Scenario,
+        num_envs: int,
+        reward_scale: float = 1.0,
+        rescale_actions: bool = True,
+        **env_options: Any,
+    ):
+        if env_options.pop("continuous_actions", True) is not True:
+            raise ValueError(
+                "continuous_actions must be True for a shared policy: only Box spaces pad"
+            )
+        if not isinstance(rescale_actions, bool):
+            raise ValueError(f"rescale_actions must be True or False, got {rescale_actions!r}")
+        self.reward_scale = _check_reward_scale(reward_scale)
+        self.rescale_actions = rescale_actions
+        self.envs = RetailVectorEnv(
+            scenario,
+            num_envs,
+            reward_mode="team",
+            autoreset_mode="disabled",
+            continuous_actions=True,
+            **env_options,
+        )
+        self.agents = tuple(self.envs.possible_agents)
+        self.padding = homogeneous(
+            RetailParallelEnv(self.envs.scenario, continuous_actions=True, **env_options)
+        )
+        self.agent_spaces = {agent: self.envs.single_action_space(agent) for agent in self.agents}
+        action_space = self.padding.action_space(self.agents[0])
+        if rescale_actions:
+            action_space = spaces.Box(-1.0, 1.0, action_space.shape, dtype=np.float32)
+        super().__init__(
+            len(self.agents) * self.envs.num_envs,
+            self.padding.observation_space(self.agents[0]),
+            action_space,
+        )
+
+    def _rows(self, observations: dict[str, np.ndarray]) -> np.ndarray:
+        """The padded observations, one row per (retailer, agent), retailer-major."""
+        padded = self.padding.pad_observations(observations)
+        stacked = np.stack([padded[agent] for agent in self.agents], axis=1)
+        return stacked.reshape(self.num_envs, -1)
+
+    def _per_row(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Per-agent arrays of shape (B,) as one array of shape (2B,), retailer-major."""
+        return np.stack([values[agent] for agent in self.agents], axis=1).reshape(-1)
+
+    def _row_infos(self, infos: dict[str, dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+        """One dict per row: the env's info keys of that retailer and agent, as floats."""
+        per_agent = []
+        for agent in self.agents:
+            keys = list(infos[agent])
+            columns = zip(*(np.asarray(infos[agent][key]).tolist() for key in keys), strict=True)
+            per_agent.append([dict(zip(keys, values, strict=True)) for values in columns])
+        return [info for retailer in zip(*per_agent, strict=True) for info in retailer]
+
+    def _env_actions(self, actions: Any) -> dict[str, np.ndarray]:
+        actions = _check_rows("actions", actions, self.num_envs, self.action_space)
+        if actions.dtype.kind not in "biuf":
+            raise InvalidActionError(f"actions must be numbers, got dtype {actions.dtype}")
+        rows = actions.astype(self.action_space.dtype).reshape(
+            self.envs.num_envs, len(self.agents), -1
+        )
+        env_actions = {}
+        for index, (agent, space) in enumerate(self.agent_spaces.items()):
+            cut = rows[:, index, : space.shape[0]]
+            if self.rescale_actions:
+                env_actions[agent] = to_agent_space(np.clip(cut, -1.0, 1.0), space)
+            else:
+                env_actions[agent] = np.clip(cut, space.low, space.high)
+        return env_actions
+
+    def reset(self) -> np.ndarray:
+        observations, infos = self.envs.reset(seed=self._reset_seed)
+        self._reset_seed = None
+        self.reset_infos = self._row_infos(infos)
+        return self._rows(observations)
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        observations, rewards, terminations, truncations, infos = self.envs.step(
+            self._env_actions(self._actions)
+        )
+        rows = self._rows(observations)
+        ended, truncated = self._per_row(terminations), self._per_row(truncations)
+        # as SuperSuit hands them on: float32 rewards, scaled in float64
+        money = self._per_row(rewards).astype(np.float32).astype(np.float64)
+        scaled = (money * self.reward_scale).astype(np.float32)
+        dones = ended | truncated
+        if dones.any():  # the horizon: every retailer's episode ends on this tick
+            assert dones.all(), "the vector env ends every retailer's episode together"
+            observations, infos = self.envs.reset()
+            row_infos = self._row_infos(infos)  # SuperSuit merges the reset infos over the step's
+            for index, info in enumerate(row_infos):
+                info["terminal_observation"] = rows[index]
+                info["TimeLimit.truncated"] = not bool(ended[index])
+            rows = self._rows(observations)
+        else:
+            row_infos = self._row_infos(infos)
+        return rows, scaled, dones, row_infos
+
+    def close(self) -> None:
+        self.envs.close()

@@ -13,6 +13,7 @@ import numpy as np
 
 __all__ = [
     "SB3_THROUGHPUT_ROLLOUT",
+    "SHARED_VEC_ENVS",
     "AlternatingPPOConfig",
     "PPOConfig",
     "SharedPPOConfig",
@@ -163,6 +164,10 @@ class AlternatingPPOConfig(PPOConfig):
             raise ValueError(f"chunk_steps must be an integer >= 1, got {self.chunk_steps!r}")
 
 
+# ``SharedPPOConfig.vec_env``: SuperSuit's per-env wrappers, or the batched vector env.
+SHARED_VEC_ENVS: tuple[str, ...] = ("supersuit", "batched")
+
+
 @dataclasses.dataclass(frozen=True)
 class SharedPPOConfig(PPOConfig):
     """:class:`PPOConfig` for ``shared_ppo``: ``continuous_actions`` must stay True (SuperSuit
@@ -175,15 +180,28 @@ class SharedPPOConfig(PPOConfig):
         each agent's own Box (``supersuit.action_lambda_v1``), as SB3 advises. False: actions
         clipped to each agent's Box, as checkpoints saved without the field were trained
         (docs/training.md, "`shared_ppo` acts in [-1, 1] on every dimension").
+    vec_env : {"supersuit", "batched"}
+        The rollout env (:func:`~baselines.rl.sb3.shared.make_shared_vec_env`). Default
+        ``"supersuit"``: SuperSuit's wrappers over ``n_envs`` parallel envs, as every committed
+        checkpoint was trained. ``"batched"``: the same rows from one vector env of ``n_envs``
+        retailers (:class:`~coord_env.adapters.sb3.SharedAgentsBatchVecEnv`), seeded from one
+        generator instead of ``seed + i`` per copy (docs/training.md, "`shared_ppo` on the
+        batched vector env").
     """
 
     continuous_actions: bool = True
     rescale_actions: bool = True
+    vec_env: str = "supersuit"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.rescale_actions, bool):
             raise ValueError(f"rescale_actions must be True or False, got {self.rescale_actions!r}")
+        if self.vec_env not in SHARED_VEC_ENVS:
+            raise ValueError(
+                f"vec_env must be one of {', '.join(map(repr, SHARED_VEC_ENVS))}; "
+                f"got {self.vec_env!r}"
+            )
         if self.continuous_actions is not True:
             raise ValueError(
                 "continuous_actions must be True for shared_ppo: SuperSuit pads only Box spaces, "

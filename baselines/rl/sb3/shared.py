@@ -1,4 +1,9 @@
-"""The SuperSuit recipe of ``shared_ppo``: one policy over both agents' padded spaces, as SB3 rows.
+"""The rollout env of ``shared_ppo``: one policy over both agents' padded spaces, as SB3 rows.
+
+Two paths give the same rows (``SharedPPOConfig.vec_env``): SuperSuit's per-env wrappers
+(``"supersuit"``, every committed checkpoint's) and
+:class:`~coord_env.adapters.sb3.SharedAgentsBatchVecEnv` over the batched vector env
+(``"batched"``). The SuperSuit recipe:
 
 MultiDiscrete spaces cannot be padded, so the env runs with ``continuous_actions=True``.
 ``clip_actions_v0`` goes before padding (the padded ``Box(-1, 1)`` would otherwise hand the
@@ -26,10 +31,12 @@ from supersuit import (
     pettingzoo_env_to_vec_env_v1,
 )
 
+from baselines.rl.sb3.config import SHARED_VEC_ENVS
 from baselines.rl.views import resolve_reward_scale
-from coord_env.adapters.sb3 import SharedAgentsVecEnv
+from coord_env.adapters.sb3 import SharedAgentsBatchVecEnv, SharedAgentsVecEnv, to_agent_space
+from coord_env.checks import check_choice
 from coord_env.env import RetailParallelEnv
-from coord_env.scenarios import Scenario
+from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = ["make_shared_vec_env", "to_agent_space"]
 
@@ -51,19 +58,6 @@ def _unit_agent_indicator(env: Any) -> Any:
     return observation_lambda_v0(env, observation, observation_space)
 
 
-def to_agent_space(action: np.ndarray, space: spaces.Box) -> np.ndarray:
-    """Map an action in [-1, 1] affinely onto a Box: -1 to ``low``, 1 to ``high``.
-
-    Examples
-    --------
-    >>> to_agent_space(np.array([-1.0, 0.0, 1.0]), spaces.Box(0.0, 1.0, (3,))).tolist()
-    [0.0, 0.5, 1.0]
-    """
-    low, high = space.low, space.high
-    mapped = low + (np.asarray(action, dtype=np.float32) + 1.0) * 0.5 * (high - low)
-    return np.clip(mapped, low, high).astype(space.dtype)  # rounding may step outside
-
-
 def _unit_action_spaces(env: Any) -> Any:
     """Every agent acts in Box(-1, 1) of its action's shape, mapped onto its own Box."""
 
@@ -80,27 +74,55 @@ def make_shared_vec_env(
     observation_mode: str = "partial",
     inventory_action: str = "order_up_to",
     rescale_actions: bool = True,
+    vec_env: str = "supersuit",
 ) -> VecEnv:
-    """The SuperSuit recipe for one shared policy over both agents, as an SB3 VecEnv.
+    """One shared policy's rollout env over both agents, as an SB3 VecEnv.
 
     Parameters
     ----------
     scenario : str or Scenario
     n_envs : int
-        Copies of the parallel env; the VecEnv has ``2 * n_envs`` rows (inventory, recommender,
-        inventory, ...).
+        Retailers (copies of the parallel env for SuperSuit); the VecEnv has ``2 * n_envs`` rows
+        (inventory, recommender, inventory, ...).
     reward_scale : float, optional
         None: :func:`~coord_env.env.rewards.inverse_revenue_per_tick`.
     observation_mode, inventory_action : str
         Env options; ``continuous_actions`` is always True.
     rescale_actions : bool
         Map every agent's actions from [-1, 1] onto its Box (:class:`SharedPPOConfig`).
+    vec_env : {"supersuit", "batched"}
+        SuperSuit's wrappers over ``n_envs`` parallel envs (copy ``i`` seeded ``seed + i``), or
+        :class:`SharedAgentsBatchVecEnv` (the batch drawn from one generator seeded ``seed``).
 
     Returns
     -------
     VecEnv
-        ``VecMonitor(SharedAgentsVecEnv(...))``; seed it with ``seed(s)`` before ``reset()``.
+        ``VecMonitor`` over :class:`SharedAgentsVecEnv` or :class:`SharedAgentsBatchVecEnv`;
+        seed it with ``seed(s)`` before ``reset()``.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``vec_env``.
+
+    Examples
+    --------
+    >>> venv = make_shared_vec_env("tiny", 2, vec_env="batched")
+    >>> venv.num_envs, venv.action_space
+    (4, Box(-1.0, 1.0, (4,), float32))
     """
+    vec_env = check_choice("vec_env", vec_env, SHARED_VEC_ENVS)
+    if vec_env == "batched":
+        scenario = load_scenario(scenario)
+        batched = SharedAgentsBatchVecEnv(
+            scenario,
+            n_envs,
+            resolve_reward_scale(scenario, reward_scale),
+            rescale_actions,
+            observation_mode=observation_mode,
+            inventory_action=inventory_action,
+        )
+        return VecMonitor(batched)
     env = RetailParallelEnv(
         scenario,
         continuous_actions=True,

@@ -6,7 +6,7 @@
   department on departmental or team rewards, trained in turn so that each one's environment
   is stationary during its chunk (:class:`DepartmentalTrainer`).
 - ``shared_ppo`` (:class:`SharedPPOTrainer`): one parameter-shared PPO over both agents through
-  SuperSuit (:mod:`baselines.rl.sb3.shared`).
+  SuperSuit or the batched vector env (:mod:`baselines.rl.sb3.shared`).
 
 Every seed derives from the trainer's ``seed`` (:func:`derived_seed`) and stays below
 ``TRAINING_SEED_LIMIT``, so no training env is reset with an official evaluation seed. SB3 seeds
@@ -413,10 +413,11 @@ class IPPOTrainer(DepartmentalTrainer):
 
 
 class SharedPPOTrainer(_PPOTrainer):
-    """``shared_ppo``: one PPO policy shared by both agents through SuperSuit's padding.
+    """``shared_ppo``: one PPO policy shared by both agents on padded, agent-indicated rows.
 
     The policy acts with continuous actions (``env_options["continuous_actions"]`` is True). The
-    SB3 model steps ``2 * n_envs`` agent rows, one parallel-env step per pair of rows:
+    SB3 model steps ``2 * n_envs`` agent rows (SuperSuit's or the batched vector env's,
+    ``vec_env``), one parallel-env step per pair of rows:
     ``steps_done`` counts parallel-env steps (the model's timesteps / 2), and ``learn(steps)``
     trains on ``2 * steps`` agent rows. See :func:`make_shared_vec_env` and the module docstring
     for the SuperSuit pitfalls handled.
@@ -449,6 +450,7 @@ class SharedPPOTrainer(_PPOTrainer):
             self.config.observation_mode,
             self.config.inventory_action,
             self.config.rescale_actions,
+            self.config.vec_env,
         )
         self.models["shared"] = self._ppo(venv, "shared")
 
