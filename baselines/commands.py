@@ -134,10 +134,20 @@ def _parse_config(items: Sequence[str] | None, command: str) -> dict | None:
 def _tune(args: argparse.Namespace) -> int:
     """Run or resume an Optuna study; print its summary and write the best settings."""
     from baselines.settings import TUNED_SETTINGS
-    from baselines.tune import describe_spaces, tune
+    from baselines.tune import describe_spaces, describe_studies, tune
 
+    unknown = [name for name in args.names if name not in RL_BASELINES]
+    if unknown:
+        print(
+            f"coord-bench tune: unknown NAME {unknown[0]!r}; choose from {', '.join(RL_BASELINES)}",
+            file=sys.stderr,
+        )
+        return 2
     if args.show_space:
-        print(describe_spaces(args.names), end="")
+        print(describe_spaces(args.names or None), end="")
+        return 0
+    if args.summary:
+        print(describe_studies(args.settings or TUNED_SETTINGS), end="")
         return 0
     if len(args.names) != 1 or args.trials is None or args.steps is None:
         print("coord-bench tune: give one NAME, --trials and --steps", file=sys.stderr)
@@ -262,10 +272,10 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
 
     tuning.add_argument(
         "names",
-        nargs="+",
-        choices=RL_BASELINES,
+        nargs="*",  # checked in _tune: argparse refuses an empty list against choices
         metavar="NAME",
-        help=", ".join(RL_BASELINES) + " (several only with --show-space)",
+        help=", ".join(RL_BASELINES)
+        + " (several or none only with --show-space, none with --summary)",
     )
     tuning.add_argument("--scenario", default="default", choices=scenario_names)
     tuning.add_argument("--trials", type=int, help="the study's total trials")
@@ -291,6 +301,11 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
         "--settings", help="settings file to write the best trial into (default: the package's)"
     )
     tuning.add_argument("--no-settings", action="store_true", help="write no settings file")
+    tuning.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the studies of the settings file (--settings) as a Markdown table and exit",
+    )
     tuning.add_argument(
         "--show-space", action="store_true", help="print the search spaces as Markdown and exit"
     )

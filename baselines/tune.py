@@ -585,6 +585,56 @@ def study_summary(study: Any) -> dict[str, Any]:
     }
 
 
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def describe_studies(path: str | Path) -> str:
+    """A Markdown table of the studies recorded in the settings file ``path``: per (baseline,
+    scenario), the trials by state, the per-trial budget, the best trial, its validation profit,
+    the compute and the best parameters. Entries without a study (set by hand) are listed as such.
+
+    Raises
+    ------
+    baselines.settings.SettingsError
+        ``path`` is not a valid settings file.
+
+    Examples
+    --------
+    >>> from baselines.settings import TUNED_SETTINGS
+    >>> describe_studies(TUNED_SETTINGS).splitlines()[0].startswith("| baseline | scenario |")
+    True
+    """
+    from baselines.settings import load_tuned_settings
+
+    load_tuned_settings(path)  # validates the file
+    entries = json.loads(Path(path).read_text(encoding="utf-8"))["settings"]
+    lines = [
+        "| baseline | scenario | trials (complete / pruned / failed) | steps per trial | best trial "
+        "| validation profit | compute (s) | best parameters |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for key in sorted(
+        entries, key=lambda k: (k.split("/")[1], RL_BASELINES.index(k.split("/")[0]))
+    ):
+        name, scenario = key.split("/")
+        study = entries[key].get("study")
+        if study is None:
+            lines.append(
+                f"| {name} | {scenario} | {entries[key].get('source', 'by hand')} | | | | | |"
+            )
+            continue
+        states = [trial["state"] for trial in study["trials"]]
+        counts = " / ".join(str(states.count(state)) for state in ("complete", "pruned", "fail"))
+        best = study["best"]
+        params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["params"].items()))
+        lines.append(
+            f"| {name} | {scenario} | {counts} | {study['trial_steps']:,} | {best['number']} "
+            f"| {best['value']:,.0f} | {study['compute_seconds']:,.0f} | {params} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def write_settings(path: str | Path, name: str, scenario: str, summary: dict[str, Any]) -> None:
     """Put a study's best settings into the settings file ``path`` (other entries kept).
 

@@ -17,7 +17,14 @@ from helpers import ROOT
 import coord_env
 from baselines.reproduce import TUNED_SETTINGS, training_command, training_config, tuned_settings
 from baselines.rl.training import RL_BASELINES
-from baselines.tune import RUNGS, SEARCH_SPACES, describe_spaces, trial_config, tune
+from baselines.tune import (
+    RUNGS,
+    SEARCH_SPACES,
+    describe_spaces,
+    describe_studies,
+    trial_config,
+    tune,
+)
 from coord_env.cli import main
 
 pytestmark = pytest.mark.slow  # Optuna studies that train: pytest -m slow
@@ -229,6 +236,27 @@ def test_bad_arguments_name_the_field_and_write_nothing(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
     assert main(["tune", "mtma", "--trials", "3", "--steps", "10", "--fix", "epochs"]) == 2
     assert "--fix takes key=value; got 'epochs'" in capsys.readouterr().err
+
+
+def test_the_study_table_shows_each_studys_counts_best_trial_and_compute(serial, capsys):
+    """``coord-bench tune --summary`` prints, per study, what its record in the settings file
+    holds: trials by state, the budget, the best trial and its profit, and the compute."""
+    path = serial["folder"] / "tuned.json"
+    summary = serial["summary"]
+    states = [row["state"] for row in summary["trials"]]
+    assert main(["tune", "--summary", "--settings", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert printed == describe_studies(path)
+    (row,) = [line for line in printed.splitlines() if line.startswith("| mtma | tiny |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2] == f"{states.count('complete')} / {states.count('pruned')} / 0"
+    assert cells[3] == f"{STEPS:,}"
+    assert cells[4] == str(summary["best"]["number"])
+    assert cells[5] == f"{summary['best']['value']:,.0f}"
+    assert cells[6] == f"{summary['compute_seconds']:,.0f}"
+    assert f"learning_rate={summary['best']['params']['learning_rate']:.3g}" in cells[7]
+    assert main(["tune", "nonesuch", "--summary"]) == 2
+    assert "unknown NAME 'nonesuch'; choose from centralized" in capsys.readouterr().err
 
 
 def test_a_study_folder_of_other_arguments_is_refused(serial):
