@@ -131,18 +131,19 @@ def _parse_config(items: Sequence[str] | None, command: str) -> dict | None:
     return config
 
 
+class _NamesOrNone(tuple):
+    """Choices for an optional list of names: argparse (before Python 3.12.7) checks the empty
+    list of ``nargs="*"`` against the choices, so the empty list must be one of them."""
+
+    def __contains__(self, item: object) -> bool:
+        return item == [] or tuple.__contains__(self, item)
+
+
 def _tune(args: argparse.Namespace) -> int:
     """Run or resume an Optuna study; print its summary and write the best settings."""
     from baselines.settings import TUNED_SETTINGS
     from baselines.tune import describe_spaces, describe_studies, tune
 
-    unknown = [name for name in args.names if name not in RL_BASELINES]
-    if unknown:
-        print(
-            f"coord-bench tune: unknown NAME {unknown[0]!r}; choose from {', '.join(RL_BASELINES)}",
-            file=sys.stderr,
-        )
-        return 2
     if args.show_space:
         print(describe_spaces(args.names or None), end="")
         return 0
@@ -272,7 +273,8 @@ def add_commands(commands: argparse._SubParsersAction, scenario_names: Sequence[
 
     tuning.add_argument(
         "names",
-        nargs="*",  # checked in _tune: argparse refuses an empty list against choices
+        nargs="*",
+        choices=_NamesOrNone(RL_BASELINES),
         metavar="NAME",
         help=", ".join(RL_BASELINES)
         + " (several or none only with --show-space, none with --summary)",
