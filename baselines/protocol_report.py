@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from baselines.rl.names import RL_BASELINES
 from baselines.rl.policies import COMMITTED
-from baselines.rl.training import PROGRESS, RL_BASELINES
+from baselines.rl.training import PROGRESS
 from coord_env.analysis.optimal import optimal_value
 from coord_env.checkpoint import MANIFEST, read_manifest
 from coord_env.fileio import atomic_write_bytes, atomic_write_text

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baselines.rl.training import CHECKPOINT, PROGRESS, RL_BASELINES, train
+from baselines.rl.names import RL_BASELINES
+from baselines.rl.training import CHECKPOINT, PROGRESS, train
 from coord_env.distributed import map_jobs
 from coord_env.fileio import atomic_write_text, check_output_path
 from coord_env.harness.seeds import TRAINING_SEED_LIMIT, VALIDATION_SEEDS

@@ -21,8 +21,8 @@ from baselines.report import (
     scenario_section,
 )
 from baselines.reproduce import HEURISTICS, compare_ablation, curve_path, training_budget
+from baselines.rl.names import RL_BASELINES
 from baselines.rl.policies import committed_checkpoint
-from baselines.rl.training import RL_BASELINES
 from coord_env import load_scenario
 from coord_env.analysis.optimal import optimal_value
 from coord_env.checkpoint import read_manifest

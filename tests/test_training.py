@@ -10,7 +10,8 @@ import pytest
 
 import coord_env
 from baselines import CheckpointPolicy
-from baselines.rl.training import RL_BASELINES, train, trainer_class
+from baselines.rl.names import RL_BASELINES
+from baselines.rl.training import train, trainer_class
 from coord_env.checkpoint import CheckpointError, file_sha256
 from coord_env.cli import main
 from coord_env.harness.seeds import EVALUATION_SEEDS, VALIDATION_SEEDS

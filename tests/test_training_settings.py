@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import baselines.reproduce as reproduce
-from baselines.rl.training import RL_BASELINES
+from baselines.rl.names import RL_BASELINES
 from baselines.settings import (
     TRAINING_SETTINGS,
     SettingsError,

@@ -16,7 +16,7 @@ from helpers import ROOT
 
 import coord_env
 from baselines.reproduce import TUNED_SETTINGS, training_command, training_config, tuned_settings
-from baselines.rl.training import RL_BASELINES
+from baselines.rl.names import RL_BASELINES
 from baselines.tune import (
     RUNGS,
     SEARCH_SPACES,

@@ -224,7 +224,7 @@ def training_settings(path: str | Path | None = None) -> TrainingSettings:
     >>> training_settings().curve_seeds
     (0, 1, 2, 3, 4)
     """
-    from baselines.rl.training import RL_BASELINES
+    from baselines.rl.names import RL_BASELINES
     from coord_env.scenarios import list_scenarios
 
     path = TRAINING_SETTINGS if path is None else Path(path)
@@ -282,7 +282,7 @@ def load_tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str],
     >>> load_tuned_settings()["centralized", "multiscale"]
     {'learning_rate': 0.001}
     """
-    from baselines.rl.training import RL_BASELINES
+    from baselines.rl.names import RL_BASELINES
     from coord_env.scenarios import list_scenarios
 
     path = TUNED_SETTINGS if path is None else Path(path)

@@ -29,7 +29,7 @@ EXPECTED = HERE / "training_settings_expected.json"
 def record() -> dict[str, Any]:
     """``{scenario: {baseline: {budget, eval_every, config, commands}}}`` from the code in use."""
     import baselines.reproduce as reproduce
-    from baselines.rl.training import RL_BASELINES
+    from baselines.rl.names import RL_BASELINES
     from coord_env.scenarios import load_scenario
 
     reproduce.TUNED_SETTINGS = PINNED_TUNED
