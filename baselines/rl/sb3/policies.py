@@ -20,6 +20,7 @@ from baselines.rl.sb3.shared import to_agent_space
 from baselines.rl.threads import torch_threads
 from baselines.rl.views import JointView
 from coord_env.env import RetailParallelEnv
+from coord_env.wrappers import homogeneous
 
 __all__ = [
     "DepartmentPolicy",
@@ -168,19 +169,13 @@ class SharedPolicy(_PredictingPolicy):
         self.model = model
         self.rescale_actions = rescale_actions
         self.agents = tuple(env.possible_agents)
-        self.observation_sizes = {
-            agent: env.observation_space(agent).shape[0] for agent in self.agents
-        }
-        self.width = max(self.observation_sizes.values())
+        self._padding = homogeneous(env)  # the one padding of shared observations
         self.action_spaces = {agent: env.action_space(agent) for agent in self.agents}
 
     def shared_observations(self, observations: dict[str, np.ndarray]) -> np.ndarray:
         """One padded, agent-indicated row per agent (the shared network's input)."""
-        rows = np.zeros((len(self.agents), self.width + len(self.agents)), dtype=np.float32)
-        for index, agent in enumerate(self.agents):
-            rows[index, : self.observation_sizes[agent]] = observations[agent]
-            rows[index, self.width + index] = 1.0
-        return rows
+        padded = self._padding.pad_observations({a: observations[a] for a in self.agents})
+        return np.stack([padded[agent] for agent in self.agents])
 
     def agent_actions(self, padded_actions: np.ndarray) -> dict[str, np.ndarray]:
         """Cut each agent's row of padded actions to its size, clip it, and map it to its space.
