@@ -119,7 +119,14 @@ def training_config(
     :data:`~baselines.rl.mtma.config.THROUGHPUT_ROLLOUT` for MTMA,
     :data:`~baselines.rl.sb3.SB3_THROUGHPUT_ROLLOUT` for the SB3 baselines. The tuned settings of
     ``(name, scenario)`` in the ``settings`` file (:func:`tuned_settings`) come on top, and an SB3
-    baseline with tuned settings decays its learning rate to the budget too.
+    baseline with tuned settings decays its learning rate to the budget too. A ``"tuned"`` rollout
+    is the tuned settings alone on the trainer's defaults, as the tuning study's trials ran. The
+    run's fixed options (``vec_env``) come last.
+
+    Raises
+    ------
+    KeyError
+        A ``"tuned"`` rollout for a pair that the settings file does not tune.
 
     Examples
     --------
@@ -128,14 +135,18 @@ def training_config(
     """
     run = TRAINING.run(name, scenario.name)
     tuned = tuned_settings(settings).get((name, scenario.name), {})
-    throughput = run.rollout == "throughput"
+    if run.rollout == "tuned" and not tuned:
+        raise KeyError(
+            f"the training settings give {name!r} on {scenario.name!r} the tuned rollout, but "
+            f"the tuned settings have no {name}/{scenario.name} entry; run coord-bench tune"
+        )
     if name in MTMA_TRAINERS:
-        rollout = THROUGHPUT_ROLLOUT if throughput else {}
-        return {**rollout, **tuned, "lr_decay_steps": run.steps}
-    config = dict(SB3_THROUGHPUT_ROLLOUT) if throughput else {}
+        rollout = THROUGHPUT_ROLLOUT if run.rollout == "throughput" else {}
+        return {**rollout, **tuned, "lr_decay_steps": run.steps, **run.options}
+    config = dict(SB3_THROUGHPUT_ROLLOUT) if run.rollout == "throughput" else {}
     if tuned:
         config.update(tuned, lr_decay_steps=run.steps)
-    return config
+    return {**config, **run.options}
 
 
 def training_command(name: str, scenario: Scenario, seed: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -30,8 +30,9 @@ __all__ = [
 TRAINING_SETTINGS = Path(__file__).parent / "training.json"
 TUNED_SETTINGS = Path(__file__).parent / "tuned.json"
 # "defaults": the trainer's own rollout (MTMA's presets); "throughput": THROUGHPUT_ROLLOUT for
-# MTMA and its ablations, SB3_THROUGHPUT_ROLLOUT for the SB3 baselines
-ROLLOUTS = ("defaults", "throughput")
+# MTMA and its ablations, SB3_THROUGHPUT_ROLLOUT for the SB3 baselines; "tuned": the rollout its
+# tuning study chose (tuned.json), on the trainer's defaults, as the study's trials ran
+ROLLOUTS = ("defaults", "throughput", "tuned")
 _FIELDS = (
     "about",
     "headline_scenarios",
@@ -56,11 +57,16 @@ class RunBudget:
     steps : int
         The budget in environment steps.
     rollout : str
-        ``"defaults"`` (the trainer's rollout) or ``"throughput"`` (the wide throughput rollout).
+        ``"defaults"`` (the trainer's rollout), ``"throughput"`` (the wide throughput rollout) or
+        ``"tuned"`` (the rollout of the tuned settings).
+    options : mapping
+        Trainer options fixed for the run that change its speed, not its algorithm (for
+        ``shared_ppo``, ``{"vec_env": "batched"}``); empty by default.
     """
 
     steps: int
     rollout: str
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -185,9 +191,14 @@ def _runs(
         row: dict[str, RunBudget] = {}
         for name in baselines:  # in the baselines' order, whatever the file's
             entry = entries[name]
-            if not isinstance(entry, dict) or set(entry) != {"steps", "rollout"}:
+            if not isinstance(entry, dict) or not (
+                {"steps", "rollout"} <= set(entry) <= {"steps", "rollout", "options"}
+            ):
                 raise _fail(
-                    path, f"{field}.{name}", f"must be {{'steps': N, 'rollout': R}}; got {entry!r}"
+                    path,
+                    f"{field}.{name}",
+                    f"must be {{'steps': N, 'rollout': R}} with optional 'options': {{...}}; "
+                    f"got {entry!r}",
                 )
             if entry["rollout"] not in ROLLOUTS:
                 raise _fail(
@@ -196,7 +207,12 @@ def _runs(
                     f"must be one of {', '.join(ROLLOUTS)}; got {entry['rollout']!r}",
                 )
             steps = _positive_int(entry["steps"], path, f"{field}.{name}.steps")
-            row[name] = RunBudget(steps, entry["rollout"])
+            options = entry.get("options", {})
+            if not isinstance(options, dict):
+                raise _fail(
+                    path, f"{field}.{name}.options", f"must be an object; got {options!r}"
+                )
+            row[name] = RunBudget(steps, entry["rollout"], MappingProxyType(dict(options)))
         table[scenario] = MappingProxyType(row)
     return MappingProxyType(table)
 
