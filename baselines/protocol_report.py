@@ -23,6 +23,7 @@ import numpy as np
 from baselines.rl.names import RL_BASELINES
 from baselines.rl.policies import COMMITTED
 from baselines.rl.training import PROGRESS
+from baselines.settings import TUNED_SETTINGS, TrainingSettings, training_settings
 from coord_env.analysis.optimal import optimal_value
 from coord_env.checkpoint import MANIFEST, read_manifest
 from coord_env.fileio import atomic_write_bytes, atomic_write_text
@@ -44,14 +45,21 @@ from coord_env.scenarios import Scenario, load_scenario
 __all__ = [
     "CONVERGENCE",
     "VALIDATION_REFERENCES",
+    "Claim",
     "ConvergenceData",
+    "claims_section",
     "collect_convergence_runs",
     "compute_validation_reference",
     "convergence_section",
     "convergence_verdict",
     "final_gaps",
     "gap_curves",
+    "improvement_intervals",
+    "interval_verdict",
     "load_convergence",
+    "pooled_spread_test",
+    "protocol_effort",
+    "restate_claims",
     "rliable_section",
     "score_matrices",
     "seed_spread",
@@ -188,6 +196,28 @@ def score_matrices(
     return matrices, notes
 
 
+def improvement_intervals(
+    matrices: Mapping[str, np.ndarray], reps: int = BOOTSTRAP_RESAMPLES
+) -> dict[str, dict[str, float]]:
+    """P(MTMA > X), the probability that a run of MTMA scores above a run of X on the same
+    scenario (averaged over scenarios), with its stratified bootstrap 95% CI, for every other
+    baseline X of ``matrices``; empty without MTMA.
+
+    Examples
+    --------
+    >>> m = {"mtma": np.array([[2.0], [3.0]]), "ippo": np.array([[0.0], [1.0]])}
+    >>> improvement_intervals(m, reps=100)["ippo"]["value"]
+    1.0
+    """
+    if FOCUS not in matrices:
+        return {}
+    return {
+        name: interval_estimate(probability_of_improvement, matrices[FOCUS], matrix, reps=reps)
+        for name, matrix in matrices.items()
+        if name != FOCUS
+    }
+
+
 def _score(value: float) -> str:
     """One decimal, thousands separated; "n/a" for NaN (one seed has no spread)."""
     return f"{value:,.1f}" if np.isfinite(value) else "n/a"
@@ -248,12 +278,11 @@ def rliable_section(
         f"| baseline | runs x scenarios | IQM | 95% CI | P({FOCUS} > baseline) | 95% CI | {header} |",
         "|---|---:|---:|---|---:|---|" + "---|" * len(tasks),
     ]
+    improvements = improvement_intervals(matrices, reps)
     for name, matrix in matrices.items():
         aggregate = interval_estimate(aggregate_iqm, matrix, reps=reps)
-        if FOCUS in matrices and name != FOCUS:
-            better = interval_estimate(
-                probability_of_improvement, matrices[FOCUS], matrix, reps=reps
-            )
+        if name in improvements:
+            better = improvements[name]
             improvement = (
                 f"{better['value']:.2f} | [{better['ci_low']:.2f}, {better['ci_high']:.2f}]"
             )
@@ -689,6 +718,271 @@ def convergence_section(
         )
     lines += ["", convergence_verdict(gaps, spreads), ""]
     return lines
+
+
+# --- the paper's claims, re-stated after equal effort ------------------------------------------
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+# The claims that compare MTMA with another learned baseline: (baseline, the claim as tested).
+PAIRWISE_CLAIMS = (
+    ("siloed_rl", "Coordination pays: MTMA beats departments that learn on their own incentives"),
+    ("ippo", "MTMA beats independent learners (`ippo`)"),
+    ("shared_ppo", "MTMA beats one policy shared by both agents (`shared_ppo`)"),
+    ("centralized", "MTMA beats one centralized learner over both decisions (`centralized`)"),
+    ("mtma_single_timescale", "The two timescales help: MTMA beats its one-timescale ablation"),
+    (
+        "mtma_reversed",
+        "The order matters (inventory slow, recommender fast): MTMA beats it reversed",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper, the evidence this benchmark has for it, and the verdict.
+
+    Attributes
+    ----------
+    claim : str
+    evidence : str
+    verdict : str
+        ``"supported"``, ``"contradicted"`` (the evidence goes the other way) or
+        ``"inconclusive"`` (the 95% CI admits both).
+    """
+
+    claim: str
+    evidence: str
+    verdict: str
+
+
+def interval_verdict(interval: Mapping[str, float], threshold: float) -> str:
+    """``"supported"`` when the 95% CI lies wholly above ``threshold``, ``"contradicted"`` when
+    wholly below, ``"inconclusive"`` when it covers it.
+
+    Examples
+    --------
+    >>> interval_verdict({"ci_low": 0.55, "ci_high": 0.9}, 0.5)
+    'supported'
+    >>> interval_verdict({"ci_low": 0.2, "ci_high": 0.6}, 0.5)
+    'inconclusive'
+    """
+    if interval["ci_low"] > threshold:
+        return SUPPORTED
+    if interval["ci_high"] < threshold:
+        return CONTRADICTED
+    return INCONCLUSIVE
+
+
+def pooled_spread_test(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float]:
+    """The ratio of the within-scenario standard deviations of two runs x scenarios score
+    matrices, and the two-sided F-test's p-value (each scenario's runs centred on their mean,
+    so that the scenarios' different levels do not count as spread).
+
+    Examples
+    --------
+    >>> a = np.array([[0.0, 10.0], [2.0, 12.0], [1.0, 11.0]])
+    >>> ratio, p = pooled_spread_test(a, 2 * a)
+    >>> round(ratio, 2), round(p, 2)
+    (0.5, 0.21)
+    """
+    from scipy import stats
+
+    def variance(matrix: np.ndarray) -> tuple[float, int]:
+        runs, tasks = matrix.shape
+        residuals = matrix - matrix.mean(axis=0)
+        dof = runs * tasks - tasks
+        return float((residuals**2).sum() / dof), dof
+
+    (var_ours, dof_ours), (var_theirs, dof_theirs) = variance(ours), variance(theirs)
+    if var_theirs == 0.0:
+        return float("nan"), float("nan")
+    ratio = var_ours / var_theirs
+    tail = stats.f.cdf(ratio, dof_ours, dof_theirs)
+    return float(np.sqrt(ratio)), float(min(1.0, 2 * min(tail, 1 - tail)))
+
+
+def protocol_effort(
+    scenarios: Sequence[str],
+    training: TrainingSettings | None = None,
+    tuned: str | Path = TUNED_SETTINGS,
+) -> str:
+    """One sentence on the effort behind every learned baseline on ``scenarios``, read from the
+    settings files: the tuning study (trials, steps per trial) and the training budget, said to
+    be equal only when they are.
+
+    Examples
+    --------
+    >>> protocol_effort(["default", "multiscale"]).startswith("Every learned baseline had ")
+    True
+    """
+    training = training_settings() if training is None else training
+    studies = json.loads(Path(tuned).read_text(encoding="utf-8"))["settings"]
+    efforts: dict[tuple[Any, ...], list[str]] = {}
+    for scenario in scenarios:
+        for name in RL_BASELINES:
+            study = studies.get(f"{name}/{scenario}", {}).get("study")
+            trials = (len(study["trials"]), study["trial_steps"]) if study else (0, 0)
+            effort = (*trials, training.run(name, scenario).steps)
+            efforts.setdefault(effort, []).append(f"{name}/{scenario}")
+
+    def said(effort: tuple[Any, ...]) -> str:
+        trials, steps, budget = effort
+        study = (
+            f"a tuning study of {trials} trials of {steps:,} steps on the validation seeds"
+            if trials
+            else "no tuning study"
+        )
+        return f"{study}, then {len(training.curve_seeds)} training seeds of {budget:,} steps"
+
+    if len(efforts) == 1:
+        return f"Every learned baseline had the same effort: {said(next(iter(efforts)))}."
+    return (
+        "The effort was not equal: "
+        + "; ".join(f"{said(effort)} for {', '.join(pairs)}" for effort, pairs in efforts.items())
+        + "."
+    )
+
+
+def restate_claims(
+    matrices: Mapping[str, np.ndarray],
+    gaps: Mapping[str, Mapping[str, float]] | None = None,
+    spreads: Mapping[str, float] | None = None,
+    reps: int = BOOTSTRAP_RESAMPLES,
+) -> list[Claim]:
+    """The paper's claims with this benchmark's evidence and a verdict computed from it.
+
+    A claim that MTMA beats a method is supported when P(MTMA > X)'s 95% CI lies above 0.5,
+    contradicted when below; beating the siloed heuristic needs MTMA's IQM CI above 0;
+    stability needs MTMA's within-scenario seed spread smaller than both ablations' with the
+    F-test's p < 0.05 (larger with p < 0.05 contradicts it); convergence needs the final gap's
+    CI on ``tiny`` to reach 0.
+
+    Parameters
+    ----------
+    matrices : mapping
+        Baseline -> runs x scenarios normalized scores (:func:`score_matrices`).
+    gaps, spreads : mapping, optional
+        The convergence runs' :func:`final_gaps` and :func:`seed_spread` per baseline.
+    reps : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    list of Claim
+        Empty without MTMA runs.
+    """
+    if FOCUS not in matrices:
+        return []
+    claims = []
+    iqm = interval_estimate(aggregate_iqm, matrices[FOCUS], reps=reps)
+    claims.append(
+        Claim(
+            "Coordination pays: MTMA beats the siloed heuristic (departments with their own "
+            "targets)",
+            f"MTMA's IQM normalized score {_score(iqm['value'])} "
+            f"[{_score(iqm['ci_low'])}, {_score(iqm['ci_high'])}]; the siloed heuristic scores 0",
+            interval_verdict(iqm, 0.0),
+        )
+    )
+    improvements = improvement_intervals(matrices, reps)
+    for name, claim in PAIRWISE_CLAIMS:
+        if name not in improvements:
+            continue
+        p = improvements[name]
+        claims.append(
+            Claim(
+                claim,
+                f"P(MTMA > `{name}`) = {p['value']:.2f} [{p['ci_low']:.2f}, {p['ci_high']:.2f}]",
+                interval_verdict(p, 0.5),
+            )
+        )
+    ablations = [name for name in CONVERGENCE_BASELINES[1:] if name in matrices]
+    if ablations:
+        tests = {name: pooled_spread_test(matrices[FOCUS], matrices[name]) for name in ablations}
+        if all(ratio < 1 and p < 0.05 for ratio, p in tests.values()):
+            verdict = SUPPORTED
+        elif any(ratio > 1 and p < 0.05 for ratio, p in tests.values()):
+            verdict = CONTRADICTED
+        else:
+            verdict = INCONCLUSIVE
+        evidence = "; ".join(
+            f"MTMA's seed spread is {ratio:.2f} times `{name}`'s (F-test p = {p:.2f})"
+            for name, (ratio, p) in tests.items()
+        )
+        if spreads and np.isfinite(spreads.get(FOCUS, np.nan)):
+            evidence += "; on `tiny` over the second half of training: " + ", ".join(
+                f"`{name}` {spreads[name]:,.1f}"
+                for name in CONVERGENCE_BASELINES
+                if name in spreads
+            )
+        claims.append(Claim("The timescales make learning stable across seeds", evidence, verdict))
+    if gaps and FOCUS in gaps:
+        gap = gaps[FOCUS]
+        claims.append(
+            Claim(
+                "MTMA converges to the optimum (tested on `tiny`, where it is known)",
+                f"final gap to the exact optimum {_score(gap['mean'])} "
+                f"[{_score(gap['ci_low'])}, {_score(gap['ci_high'])}]",
+                SUPPORTED if gap["ci_low"] <= 0.0 else CONTRADICTED,
+            )
+        )
+    return claims
+
+
+def claims_section(
+    curves: Mapping[str, Curves],
+    references: Mapping[str, Mapping[str, Any]] | None = None,
+    convergence: ConvergenceData | None = None,
+    reps: int = BOOTSTRAP_RESAMPLES,
+    effort: str | None = None,
+) -> list[str]:
+    """The claims table: each of the paper's claims, its evidence (from the
+    training seeds' scores and the convergence runs) and the verdict (:func:`restate_claims`).
+
+    Parameters
+    ----------
+    curves, references : mapping
+        As :func:`rliable_section`'s.
+    convergence : ConvergenceData, optional
+        The committed convergence runs (default: loaded).
+    reps : int
+        Bootstrap resamples.
+    effort : str, optional
+        The sentence on the effort behind the runs (default: :func:`protocol_effort` of the
+        scenarios).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
+    if references is None:
+        references = {name: validation_references(load_scenario(name)) for name in curves}
+    effort = protocol_effort(list(curves)) if effort is None else effort
+    matrices, _ = score_matrices(curves, references)
+    data = load_convergence() if convergence is None else convergence
+    gaps = spreads = None
+    if data is not None:
+        gaps = final_gaps(data)
+        spreads = {name: seed_spread(runs) for name, runs in gap_curves(data).items()}
+    head = [
+        "## The paper's claims, re-stated with the evidence",
+        "",
+        f"{effort} The scores are the training runs' on "
+        f"{', '.join(f'`{name}`' for name in curves)} (the aggregates above). A claim that "
+        "MTMA beats a method is supported when P(MTMA > X)'s 95% CI lies above 0.5 and "
+        "contradicted when it lies below; a CI that covers 0.5 is inconclusive. Stability "
+        "compares the within-scenario standard deviation of the scores across training seeds "
+        "(F-test). Convergence is the final gap to the exact optimum on `tiny` (the section "
+        "above).",
+        "",
+    ]
+    claims = restate_claims(matrices, gaps, spreads, reps)
+    if not claims:
+        return [*head, "No MTMA runs reached the budget on every scenario: no verdicts.", ""]
+    lines = [*head, "| claim | evidence | verdict |", "|---|---|---|"]
+    lines += [f"| {c.claim} | {c.evidence} | **{c.verdict}** |" for c in claims]
+    return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> int:

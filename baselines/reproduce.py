@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 
 from baselines import report
-from baselines.protocol_report import convergence_section, rliable_section
+from baselines.protocol_report import claims_section, convergence_section, rliable_section
 from baselines.report import AblationComparison, OptimalityReport, ScenarioReport
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
@@ -86,7 +86,7 @@ def training_budget(name: str, scenario: Scenario) -> int:
     Examples
     --------
     >>> training_budget("ippo", load_scenario("default"))
-    3000000
+    200000
     """
     return TRAINING.run(name, scenario.name).steps
 
@@ -103,8 +103,8 @@ def tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str], dict
 
     Examples
     --------
-    >>> tuned_settings()["centralized", "multiscale"]
-    {'learning_rate': 0.001}
+    >>> tuned_settings()["centralized", "multiscale"]["n_steps"]
+    256
     """
     return load_tuned_settings(TUNED_SETTINGS if path is None else path)
 
@@ -509,6 +509,7 @@ def reproduce(
             report.optimality_section(optimality_report(scenario, seeds, workers, progress))
         )
     sections.append("\n".join(convergence_section(figures)))
+    sections.append("\n".join(claims_section({s.name: _curves(s) for s in headline})))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, report.render_page(sections))
     return out

@@ -10,14 +10,20 @@ import numpy as np
 import pytest
 
 from baselines.protocol_report import (
+    CONTRADICTED,
     CONVERGENCE_RESULTS,
+    INCONCLUSIVE,
+    SUPPORTED,
     VALIDATION_REFERENCES,
     ConvergenceData,
+    claims_section,
     collect_convergence_runs,
     convergence_section,
     final_gaps,
     gap_curves,
     load_convergence,
+    pooled_spread_test,
+    restate_claims,
     rliable_section,
     score_matrices,
     seed_spread,
@@ -263,3 +269,108 @@ def test_the_committed_validation_references_are_on_the_validation_seeds():
     assert tiny["siloed_profit"] == siloed
     optimum = np.mean([optimal_value(load_scenario("tiny"), s) for s in VALIDATION_SEEDS])
     assert tiny["ceiling"] == "optimum" and tiny["ceiling_profit"] == pytest.approx(optimum)
+
+
+def test_the_claims_are_judged_by_their_intervals():
+    """Each verdict follows from the numbers: P(MTMA > X)'s CI against 0.5, MTMA's IQM CI
+    against the siloed heuristic's 0, the pooled F-test on the seed spread, the final gap's CI
+    against 0."""
+    rng = np.random.default_rng(0)
+    mtma = 20.0 + rng.normal(0.0, 1.0, (5, 2))
+    matrices = {
+        "mtma": mtma,
+        "siloed_rl": mtma - 200.0,  # far below: supported
+        "ippo": mtma + rng.normal(0.0, 0.5, (5, 2)),  # level: inconclusive
+        "centralized": mtma + 10.0,  # far above: contradicted
+        "mtma_single_timescale": 15.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2)),
+        "mtma_reversed": 10.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2)),
+    }
+    claims = restate_claims(matrices, reps=500)
+    by_text = {claim.claim: claim for claim in claims}
+    siloed = by_text[
+        "Coordination pays: MTMA beats the siloed heuristic (departments with their own targets)"
+    ]
+    assert siloed.verdict == SUPPORTED and siloed.evidence.startswith("MTMA's IQM normalized")
+    pairwise = {c.evidence.split("`")[1]: c.verdict for c in claims if "P(MTMA >" in c.evidence}
+    assert pairwise["siloed_rl"] == SUPPORTED
+    assert pairwise["ippo"] == INCONCLUSIVE
+    assert pairwise["centralized"] == CONTRADICTED
+    assert "shared_ppo" not in pairwise  # no runs, no claim
+    better = probability_of_improvement(mtma, matrices["centralized"])
+    centralized = next(c for c in claims if "`centralized`" in c.evidence)
+    assert centralized.evidence.startswith(f"P(MTMA > `centralized`) = {better:.2f} [")
+    # ten times the spread of both ablations: the stability claim holds
+    stable = by_text["The timescales make learning stable across seeds"]
+    assert stable.verdict == SUPPORTED
+    ratio, p = pooled_spread_test(mtma, matrices["mtma_single_timescale"])
+    assert ratio < 0.3 and p < 0.05
+    assert f"{ratio:.2f} times `mtma_single_timescale`'s (F-test p = {p:.2f})" in stable.evidence
+    # MTMA the unsteady one: contradicted
+    swapped = {**matrices, "mtma": 20.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2))}
+    swapped["mtma_single_timescale"] = swapped["mtma_reversed"] = 20.0 + rng.normal(0, 1, (5, 2))
+    unsteady = {c.claim: c for c in restate_claims(swapped, reps=200)}
+    assert unsteady["The timescales make learning stable across seeds"].verdict == CONTRADICTED
+    # no MTMA runs: no claims at all
+    assert restate_claims({"ippo": mtma}, reps=50) == []
+
+
+def test_the_convergence_claim_follows_the_final_gap(tmp_path):
+    matrices = {"mtma": np.array([[1.0], [2.0], [3.0]])}
+    for gap_mtma, verdict in ((0.0, SUPPORTED), (90.0, CONTRADICTED)):
+        data = _synthetic(gap_mtma, 40.0)
+        gaps = final_gaps(data)
+        spreads = {name: seed_spread(runs) for name, runs in gap_curves(data).items()}
+        claims = restate_claims(matrices, gaps, spreads, reps=50)
+        converges = claims[-1]
+        assert converges.claim.startswith("MTMA converges to the optimum")
+        assert converges.verdict == verdict
+        gap = gaps["mtma"]
+        assert f"{gap['mean']:,.1f} [{gap['ci_low']:,.1f}, {gap['ci_high']:,.1f}]" in (
+            converges.evidence
+        )
+
+
+def test_the_claims_section_is_a_table_of_every_claim(tmp_path):
+    curves = {
+        "a": {"mtma": _curves([150, 180, 120, 190]), "ippo": _curves([100, 110, 160, 90])},
+        "b": {"mtma": _curves([500, 100, 900, 700]), "ippo": _curves([0, 50, 200, 300])},
+    }
+    data = _synthetic(90.0, 2.0)
+    lines = claims_section(curves, REFERENCES, convergence=data, reps=200, effort="Same effort.")
+    assert lines[0] == "## The paper's claims, re-stated with the evidence"
+    assert lines[2].startswith("Same effort. The scores are the training runs' on `a`, `b`")
+    rows = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
+    matrices, _ = score_matrices(curves, REFERENCES)
+    gaps = final_gaps(data)
+    claims = restate_claims(matrices, gaps, {}, reps=200)
+    assert len(rows) == len(claims) == 3  # siloed heuristic, ippo, convergence
+    for row, claim in zip(rows, claims, strict=True):
+        assert row == f"| {claim.claim} | {claim.evidence} | **{claim.verdict}** |"
+    empty = claims_section({"a": {"ippo": _curves([1.0])}}, REFERENCES, convergence=data, effort="")
+    assert "No MTMA runs reached the budget on every scenario: no verdicts." in empty
+
+
+def test_the_effort_is_called_equal_only_when_it_is(tmp_path):
+    from baselines.protocol_report import protocol_effort
+    from baselines.settings import TRAINING_SETTINGS, TUNED_SETTINGS, training_settings
+
+    said = protocol_effort(["default", "multiscale"])
+    assert said == (
+        "Every learned baseline had the same effort: a tuning study of 8 trials of 100,000 "
+        "steps on the validation seeds, then 5 training seeds of 200,000 steps."
+    )
+    # one baseline with twice the budget on one scenario: named, and equality not claimed
+    document = json.loads(TRAINING_SETTINGS.read_text())
+    document["runs"]["multiscale"]["ippo"]["steps"] = 400_000
+    path = tmp_path / "training.json"
+    path.write_text(json.dumps(document))
+    unequal = protocol_effort(["default", "multiscale"], training_settings(path))
+    assert unequal.startswith("The effort was not equal: ")
+    assert "5 training seeds of 400,000 steps for ippo/multiscale." in unequal
+    # a baseline without a study is named too
+    studies = json.loads(TUNED_SETTINGS.read_text())
+    del studies["settings"]["mtma/default"]
+    tuned = tmp_path / "tuned.json"
+    tuned.write_text(json.dumps(studies))
+    untuned = protocol_effort(["default"], tuned=tuned)
+    assert "no tuning study, then 5 training seeds of 200,000 steps for mtma/default" in untuned

@@ -11,6 +11,7 @@ import baselines.reproduce as reproduce
 from baselines.rl.names import RL_BASELINES
 from baselines.settings import (
     TRAINING_SETTINGS,
+    TUNED_SETTINGS,
     SettingsError,
     load_tuned_settings,
     training_settings,
@@ -21,13 +22,17 @@ DATA = Path(__file__).parent / "data"
 
 
 def test_retrain_trains_what_the_code_before_the_settings_file_trained(monkeypatch):
-    """Budget, evaluation interval, config (in order) and command of every baseline and
-    budgeted scenario, against the values recorded from the code that held them in Python
-    (tests/data/make_training_settings_expected.py), with the tuned settings pinned."""
+    """Budget, evaluation interval, config (in order) and command of every baseline on the
+    scenarios outside the protocol (tiny, small), against the values recorded from the code that
+    held them in Python (tests/data/make_training_settings_expected.py), with the tuned settings
+    pinned."""
     expected = json.loads((DATA / "training_settings_expected.json").read_text())
     monkeypatch.setattr(reproduce, "TUNED_SETTINGS", DATA / "tuned_settings_pinned.json")
-    assert set(expected) == set(training_settings().runs)
+    protocol = set(training_settings().headline_scenarios)
+    assert set(expected) - protocol == set(training_settings().runs) - protocol == {"tiny", "small"}
     for scenario_name, table in expected.items():
+        if scenario_name in protocol:  # these now follow the protocol, tested below
+            continue
         scenario = load_scenario(scenario_name)
         assert list(table) == list(RL_BASELINES)
         for name, want in table.items():
@@ -38,6 +43,39 @@ def test_retrain_trains_what_the_code_before_the_settings_file_trained(monkeypat
             assert list(config.items()) == list(want["config"].items()), (name, scenario_name)
             for seed, command in want["commands"].items():
                 assert reproduce.training_command(name, scenario, int(seed)) == command
+
+
+def test_the_headline_scenarios_train_every_learned_baseline_with_equal_effort():
+    """The protocol (docs/training.md): on each headline scenario every learned baseline was
+    tuned by a study of the same trials, per-trial budget and seed, and retrains at one budget
+    with exactly the study's best settings, on the trainer's defaults as the trials ran."""
+    settings = training_settings()
+    document = json.loads(TUNED_SETTINGS.read_text())["settings"]
+    efforts = set()
+    for scenario_name in settings.headline_scenarios:
+        scenario = load_scenario(scenario_name)
+        budgets = {reproduce.training_budget(name, scenario) for name in RL_BASELINES}
+        assert len(budgets) == 1, (scenario_name, budgets)
+        for name in RL_BASELINES:
+            entry = document[f"{name}/{scenario_name}"]
+            study = entry["study"]
+            assert (study["baseline"], study["scenario"]) == (name, scenario_name)
+            efforts.add((len(study["trials"]), study["trial_steps"], study["seed"]))
+            run = settings.run(name, scenario_name)
+            assert run.rollout == "tuned"
+            want = {**entry["config"], "lr_decay_steps": run.steps, **run.options}
+            assert reproduce.training_config(name, scenario) == want
+    assert efforts == {(8, 100_000, 0)}
+
+
+def test_a_tuned_rollout_without_tuned_settings_is_refused(tmp_path, monkeypatch):
+    empty = tmp_path / "tuned.json"
+    empty.write_text(json.dumps({"settings": {}}))
+    monkeypatch.setattr(reproduce, "TUNED_SETTINGS", empty)
+    with pytest.raises(KeyError, match="no mtma/default entry; run coord-bench tune"):
+        reproduce.training_config("mtma", load_scenario("default"))
+    with pytest.raises(KeyError, match="no ippo/multiscale entry"):
+        reproduce.training_command("ippo", load_scenario("multiscale"), 0)
 
 
 def test_the_package_settings_are_the_ones_reproduce_uses():
@@ -104,6 +142,7 @@ def _set(path: str, value):
         (_set("runs.tiny.ippo.steps", True), "runs.tiny.ippo.steps must be a positive integer"),
         (_set("runs.tiny.ippo.rollout", "wide"), "runs.tiny.ippo.rollout must be one of"),
         (_set("runs.tiny.ippo.lr", 1e-3), "runs.tiny.ippo must be"),
+        (_set("runs.tiny.ippo.options", ["vec_env"]), "runs.tiny.ippo.options must be an object"),
     ],
 )
 def test_a_bad_training_settings_file_names_the_field(tmp_path, mutate, field):
@@ -114,7 +153,7 @@ def test_a_bad_training_settings_file_names_the_field(tmp_path, mutate, field):
         training_settings(_write(tmp_path, bad))
     # the message lists what is allowed where there is a closed set
     if "rollout" in field:
-        with pytest.raises(SettingsError, match="defaults, throughput; got 'wide'"):
+        with pytest.raises(SettingsError, match="defaults, throughput, tuned; got 'wide'"):
             training_settings(_write(tmp_path, bad))
     # the package's file is untouched and still loads
     assert training_settings() == training_settings(_write(tmp_path, document))

@@ -9,9 +9,10 @@ names the file and the field. docs/training.md, "The committed checkpoints" and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -66,7 +67,7 @@ class RunBudget:
 
     steps: int
     rollout: str
-    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    options: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -209,9 +210,7 @@ def _runs(
             steps = _positive_int(entry["steps"], path, f"{field}.{name}.steps")
             options = entry.get("options", {})
             if not isinstance(options, dict):
-                raise _fail(
-                    path, f"{field}.{name}.options", f"must be an object; got {options!r}"
-                )
+                raise _fail(path, f"{field}.{name}.options", f"must be an object; got {options!r}")
             row[name] = RunBudget(steps, entry["rollout"], MappingProxyType(dict(options)))
         table[scenario] = MappingProxyType(row)
     return MappingProxyType(table)
@@ -295,8 +294,8 @@ def load_tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str],
 
     Examples
     --------
-    >>> load_tuned_settings()["centralized", "multiscale"]
-    {'learning_rate': 0.001}
+    >>> load_tuned_settings()["ippo", "multiscale"]["n_envs"]
+    64
     """
     from baselines.rl.names import RL_BASELINES
     from coord_env.scenarios import list_scenarios
