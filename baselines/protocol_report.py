@@ -218,6 +218,15 @@ def improvement_intervals(
     }
 
 
+def _references(
+    curves: Mapping[str, Curves], references: Mapping[str, Mapping[str, Any]] | None
+) -> Mapping[str, Mapping[str, Any]]:
+    """``references``, or the committed validation references of every scenario of ``curves``."""
+    if references is not None:
+        return references
+    return {name: validation_references(load_scenario(name)) for name in curves}
+
+
 def _score(value: float) -> str:
     """One decimal, thousands separated; "n/a" for NaN (one seed has no spread)."""
     return f"{value:,.1f}" if np.isfinite(value) else "n/a"
@@ -249,8 +258,7 @@ def rliable_section(
     list of str
         Markdown lines.
     """
-    if references is None:
-        references = {name: validation_references(load_scenario(name)) for name in curves}
+    references = _references(curves, references)
     matrices, notes = score_matrices(curves, references)
     tasks = list(curves)
     lines = [
@@ -956,10 +964,8 @@ def claims_section(
     list of str
         Markdown lines.
     """
-    if references is None:
-        references = {name: validation_references(load_scenario(name)) for name in curves}
     effort = protocol_effort(list(curves)) if effort is None else effort
-    matrices, _ = score_matrices(curves, references)
+    matrices, _ = score_matrices(curves, _references(curves, references))
     data = load_convergence() if convergence is None else convergence
     gaps = spreads = None
     if data is not None:
