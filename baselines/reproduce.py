@@ -21,7 +21,13 @@ import numpy as np
 from scipy import stats
 
 from baselines import report
-from baselines.protocol_report import claims_section, convergence_section, rliable_section
+from baselines.protocol_report import (
+    claims_section,
+    convergence_section,
+    protocol_effort,
+    rliable_section,
+    validation_references,
+)
 from baselines.report import AblationComparison, OptimalityReport, ScenarioReport
 from baselines.rl.mtma import MTMA_TRAINERS
 from baselines.rl.mtma.config import THROUGHPUT_ROLLOUT
@@ -32,6 +38,7 @@ from baselines.rl.sb3 import SB3_THROUGHPUT_ROLLOUT
 from baselines.rl.training import TrainingRun, train_runs
 from baselines.settings import (
     TUNED_SETTINGS,
+    SettingsError,
     TrainingSettings,
     load_tuned_settings,
     training_settings,
@@ -45,7 +52,7 @@ from coord_env.harness.evaluate import evaluate, policy_supports, resolve_policy
 from coord_env.harness.plots import plot_learning_curves, plot_profit
 from coord_env.harness.references import reference_for
 from coord_env.harness.seeds import EVALUATION_SEEDS
-from coord_env.harness.stats import summarize
+from coord_env.harness.stats import spread_ratio_test, summarize
 from coord_env.scenarios import Scenario, load_scenario
 
 __all__ = [
@@ -125,8 +132,8 @@ def training_config(
 
     Raises
     ------
-    KeyError
-        A ``"tuned"`` rollout for a pair that the settings file does not tune.
+    SettingsError
+        A ``"tuned"`` rollout for a pair that the tuned settings file does not hold.
 
     Examples
     --------
@@ -136,17 +143,19 @@ def training_config(
     run = TRAINING.run(name, scenario.name)
     tuned = tuned_settings(settings).get((name, scenario.name), {})
     if run.rollout == "tuned" and not tuned:
-        raise KeyError(
-            f"the training settings give {name!r} on {scenario.name!r} the tuned rollout, but "
-            f"the tuned settings have no {name}/{scenario.name} entry; run coord-bench tune"
+        raise SettingsError(
+            f"training.json: runs.{scenario.name}.{name}.rollout is 'tuned', but the tuned "
+            f"settings have no {name}/{scenario.name} entry; run coord-bench tune {name} "
+            f"--scenario {scenario.name}"
         )
+    options = dict(run.options)
     if name in MTMA_TRAINERS:
         rollout = THROUGHPUT_ROLLOUT if run.rollout == "throughput" else {}
-        return {**rollout, **tuned, "lr_decay_steps": run.steps, **run.options}
+        return {**rollout, **tuned, "lr_decay_steps": run.steps, **options}
     config = dict(SB3_THROUGHPUT_ROLLOUT) if run.rollout == "throughput" else {}
     if tuned:
         config.update(tuned, lr_decay_steps=run.steps)
-    return {**config, **run.options}
+    return {**config, **options}
 
 
 def training_command(name: str, scenario: Scenario, seed: int) -> str:
@@ -288,10 +297,7 @@ def compare_ablation(
         if sd_ours > 0 or sd_ablation > 0
         else float("nan")  # no spread at all: nothing to test
     )
-    variance_p_value = float("nan")
-    if sd_ablation > 0:
-        tail = stats.f.cdf((sd_ours / sd_ablation) ** 2, seeds[0] - 1, seeds[1] - 1)
-        variance_p_value = float(2 * min(tail, 1 - tail))
+    _, variance_p_value = spread_ratio_test(ours, ablation)
     return AblationComparison(name, seeds, means, (sd_ours, sd_ablation), p_value, variance_p_value)
 
 
@@ -503,13 +509,16 @@ def reproduce(
         for scenario in headline:
             computed = scenario_report(scenario, figures, seeds, workers, progress, cluster)
             sections.append(report.scenario_section(computed))
-    sections.append("\n".join(rliable_section({s.name: _curves(s) for s in headline}, figures)))
+    curves = {s.name: _curves(s) for s in headline}
+    references = {s.name: validation_references(s) for s in headline}
+    sections.append("\n".join(rliable_section(curves, figures, references)))
     for scenario in optimum:
         sections.append(
             report.optimality_section(optimality_report(scenario, seeds, workers, progress))
         )
     sections.append("\n".join(convergence_section(figures)))
-    sections.append("\n".join(claims_section({s.name: _curves(s) for s in headline})))
+    effort = protocol_effort(list(curves), TRAINING, TUNED_SETTINGS)
+    sections.append("\n".join(claims_section(curves, references, effort=effort)))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, report.render_page(sections))
     return out

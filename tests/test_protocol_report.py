@@ -22,7 +22,6 @@ from baselines.protocol_report import (
     final_gaps,
     gap_curves,
     load_convergence,
-    pooled_spread_test,
     restate_claims,
     rliable_section,
     score_matrices,
@@ -38,6 +37,7 @@ from coord_env.harness.stats import (
     aggregate_iqm,
     interval_estimate,
     probability_of_improvement,
+    spread_ratio_test,
     summarize,
 )
 
@@ -271,83 +271,151 @@ def test_the_committed_validation_references_are_on_the_validation_seeds():
     assert tiny["ceiling"] == "optimum" and tiny["ceiling_profit"] == pytest.approx(optimum)
 
 
+def _claim(claims, start: str):
+    return next(claim for claim in claims if claim.claim.startswith(start))
+
+
 def test_the_claims_are_judged_by_their_intervals():
     """Each verdict follows from the numbers: P(MTMA > X)'s CI against 0.5, MTMA's IQM CI
-    against the siloed heuristic's 0, the pooled F-test on the seed spread, the final gap's CI
-    against 0."""
+    against the siloed heuristic's 0, the pooled F-test on the seed spread."""
     rng = np.random.default_rng(0)
+    tasks = ["a", "b"]
     mtma = 20.0 + rng.normal(0.0, 1.0, (5, 2))
     matrices = {
         "mtma": mtma,
         "siloed_rl": mtma - 200.0,  # far below: supported
         "ippo": mtma + rng.normal(0.0, 0.5, (5, 2)),  # level: inconclusive
         "centralized": mtma + 10.0,  # far above: contradicted
-        "mtma_single_timescale": 15.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2)),
-        "mtma_reversed": 10.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2)),
+        "mtma_single_timescale": -30.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2)),
+        "mtma_reversed": -40.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2)),
     }
-    claims = restate_claims(matrices, reps=500)
-    by_text = {claim.claim: claim for claim in claims}
-    siloed = by_text[
-        "Coordination pays: MTMA beats the siloed heuristic (departments with their own targets)"
-    ]
-    assert siloed.verdict == SUPPORTED and siloed.evidence.startswith("MTMA's IQM normalized")
+    claims = restate_claims(matrices, tasks, reps=500)
+    siloed = _claim(claims, "Coordination pays: MTMA beats the siloed heuristic")
+    assert siloed.verdict == SUPPORTED
+    assert siloed.evidence.startswith("MTMA's IQM score = ") and "(5 runs per scenario)" in (
+        siloed.evidence
+    )
     pairwise = {c.evidence.split("`")[1]: c.verdict for c in claims if "P(MTMA >" in c.evidence}
-    assert pairwise["siloed_rl"] == SUPPORTED
-    assert pairwise["ippo"] == INCONCLUSIVE
-    assert pairwise["centralized"] == CONTRADICTED
-    assert "shared_ppo" not in pairwise  # no runs, no claim
-    better = probability_of_improvement(mtma, matrices["centralized"])
+    assert pairwise == {
+        "siloed_rl": SUPPORTED,
+        "ippo": INCONCLUSIVE,
+        "centralized": CONTRADICTED,
+        "mtma_single_timescale": SUPPORTED,
+        "mtma_reversed": SUPPORTED,
+    }  # shared_ppo has no runs: no claim
     centralized = next(c for c in claims if "`centralized`" in c.evidence)
+    better = probability_of_improvement(mtma, matrices["centralized"])
     assert centralized.evidence.startswith(f"P(MTMA > `centralized`) = {better:.2f} [")
-    # ten times the spread of both ablations: the stability claim holds
-    stable = by_text["The timescales make learning stable across seeds"]
+    on_a = probability_of_improvement(mtma[:, [0]], matrices["centralized"][:, [0]])
+    assert f"a: {on_a:.2f} [" in centralized.evidence
+    # a tenth of both ablations' spread: the stability claim holds
+    stable = _claim(claims, "The timescales make learning stable")
     assert stable.verdict == SUPPORTED
-    ratio, p = pooled_spread_test(mtma, matrices["mtma_single_timescale"])
+    ratio, p = spread_ratio_test(mtma, matrices["mtma_single_timescale"])
     assert ratio < 0.3 and p < 0.05
-    assert f"{ratio:.2f} times `mtma_single_timescale`'s (F-test p = {p:.2f})" in stable.evidence
+    assert f"{ratio:,.1f} times `mtma_single_timescale`'s (F-test p = {p:.2f}" in stable.evidence
     # MTMA the unsteady one: contradicted
     swapped = {**matrices, "mtma": 20.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2))}
     swapped["mtma_single_timescale"] = swapped["mtma_reversed"] = 20.0 + rng.normal(0, 1, (5, 2))
-    unsteady = {c.claim: c for c in restate_claims(swapped, reps=200)}
-    assert unsteady["The timescales make learning stable across seeds"].verdict == CONTRADICTED
-    # no MTMA runs: no claims at all
-    assert restate_claims({"ippo": mtma}, reps=50) == []
+    unsteady = restate_claims(swapped, tasks, reps=200)
+    assert _claim(unsteady, "The timescales make learning stable").verdict == CONTRADICTED
+    # no MTMA runs and no convergence runs: no claims at all
+    assert restate_claims({"ippo": mtma}, tasks, reps=50) == []
 
 
-def test_the_convergence_claim_follows_the_final_gap(tmp_path):
-    matrices = {"mtma": np.array([[1.0], [2.0], [3.0]])}
-    for gap_mtma, verdict in ((0.0, SUPPORTED), (90.0, CONTRADICTED)):
+def test_a_split_between_scenarios_is_mixed_not_hidden_by_pooling():
+    """MTMA far above on one scenario and far below on the other: pooled, P = 0.5 and the IQM
+    well above 0; per scenario, the verdicts disagree, and the table says so."""
+    mtma = np.column_stack([np.linspace(30, 34, 5), np.linspace(-8, -4, 5)])
+    claims = restate_claims({"mtma": mtma, "ippo": np.zeros((5, 2))}, ["default", "x"], reps=300)
+    siloed = _claim(claims, "Coordination pays: MTMA beats the siloed heuristic")
+    assert siloed.verdict == "mixed (supported on default, contradicted on x)"
+    ippo = _claim(claims, "MTMA beats independent learners")
+    assert ippo.verdict == "mixed (supported on default, contradicted on x)"
+    assert ippo.evidence.startswith("P(MTMA > `ippo`) = 0.50 [")
+
+
+def test_one_run_per_scenario_gives_no_verdict():
+    one = {"mtma": np.array([[10.0, 3.0]]), "ippo": np.array([[0.0, 1.0]])}
+    one["mtma_single_timescale"] = np.array([[1.0, 2.0]])
+    claims = restate_claims(one, ["a", "b"], reps=50)
+    assert {c.verdict for c in claims} == {
+        "no verdict (fewer than 2 runs per scenario)",
+        "no verdict (fewer than 2 runs per scenario, or no spread)",
+    }
+    stable = _claim(claims, "The timescales make learning stable")
+    assert "n/a times" in stable.evidence and "p = n/a" in stable.evidence
+    assert "nan" not in stable.evidence
+
+
+def test_the_spread_test_is_the_f_test_of_the_centred_runs():
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    ours, theirs = rng.normal(0, 1, (6, 2)), rng.normal(5, 3, (4, 2))
+    ratio, p = spread_ratio_test(ours, theirs)
+    var_ours = ((ours - ours.mean(axis=0)) ** 2).sum() / (12 - 2)
+    var_theirs = ((theirs - theirs.mean(axis=0)) ** 2).sum() / (8 - 2)
+    tail = stats.f.cdf(var_ours / var_theirs, 10, 6)
+    assert ratio == pytest.approx(np.sqrt(var_ours / var_theirs), rel=1e-12)
+    assert p == pytest.approx(2 * min(tail, 1 - tail), rel=1e-12)
+    # one column is scipy's two-sample F-test on the plain sample variances
+    x, y = ours[:, 0], theirs[:, 0]
+    tail = stats.f.cdf(x.var(ddof=1) / y.var(ddof=1), 5, 3)
+    assert spread_ratio_test(x, y)[1] == pytest.approx(2 * min(tail, 1 - tail), rel=1e-12)
+    # undefined: one run, or no spread to compare with
+    assert all(np.isnan(spread_ratio_test(ours[:1], theirs)))
+    assert all(np.isnan(spread_ratio_test(ours, np.ones((4, 2)))))
+    with pytest.raises(ValueError, match="ours has 2 tasks and theirs 1"):
+        spread_ratio_test(ours, theirs[:, :1])
+    with pytest.raises(ValueError, match="theirs must be finite"):
+        spread_ratio_test(ours, np.full((3, 2), np.nan))
+
+
+def test_every_learned_baseline_but_mtma_has_a_pairwise_claim():
+    from baselines.protocol_report import FOCUS, PAIRWISE_CLAIMS
+    from baselines.rl.names import RL_BASELINES
+
+    assert sorted(name for name, _ in PAIRWISE_CLAIMS) == sorted(set(RL_BASELINES) - {FOCUS})
+
+
+def test_the_convergence_claim_follows_the_final_gap():
+    for gap_mtma, verdict in ((0.0, SUPPORTED), (90.0, "not reached within 400,000 steps")):
         data = _synthetic(gap_mtma, 40.0)
         gaps = final_gaps(data)
         spreads = {name: seed_spread(runs) for name, runs in gap_curves(data).items()}
-        claims = restate_claims(matrices, gaps, spreads, reps=50)
-        converges = claims[-1]
+        # no headline runs at all: the convergence claim still stands on its own
+        (converges,) = restate_claims({}, [], (gaps, spreads, 400_000), reps=50)
         assert converges.claim.startswith("MTMA converges to the optimum")
         assert converges.verdict == verdict
         gap = gaps["mtma"]
-        assert f"{gap['mean']:,.1f} [{gap['ci_low']:,.1f}, {gap['ci_high']:,.1f}]" in (
-            converges.evidence
+        assert (
+            f"after 400,000 steps: {gap['mean']:,.1f} [{gap['ci_low']:,.1f}, {gap['ci_high']:,.1f}]"
+            in converges.evidence
         )
 
 
-def test_the_claims_section_is_a_table_of_every_claim(tmp_path):
+def test_the_claims_section_is_a_table_of_every_claim():
     curves = {
         "a": {"mtma": _curves([150, 180, 120, 190]), "ippo": _curves([100, 110, 160, 90])},
-        "b": {"mtma": _curves([500, 100, 900, 700]), "ippo": _curves([0, 50, 200, 300])},
+        "b": {"mtma": _curves([500, 100, 900, 700]), "ippo": _curves([0, 50, 200])},
     }
     data = _synthetic(90.0, 2.0)
     lines = claims_section(curves, REFERENCES, convergence=data, reps=200, effort="Same effort.")
     assert lines[0] == "## The paper's claims, re-stated with the evidence"
-    assert lines[2].startswith("Same effort. The scores are the training runs' on `a`, `b`")
+    assert lines[2].startswith("Same effort. The scores are the final held-out scores of the")
     rows = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
     matrices, _ = score_matrices(curves, REFERENCES)
     gaps = final_gaps(data)
-    claims = restate_claims(matrices, gaps, {}, reps=200)
+    spreads = {name: seed_spread(runs) for name, runs in gap_curves(data).items()}
+    claims = restate_claims(matrices, ["a", "b"], (gaps, spreads, 400_000), reps=200)
     assert len(rows) == len(claims) == 3  # siloed heuristic, ippo, convergence
     for row, claim in zip(rows, claims, strict=True):
         assert row == f"| {claim.claim} | {claim.evidence} | **{claim.verdict}** |"
+    # the runs that did not count are said
+    assert "- `ippo`: unequal runs per scenario: the first 3 of each count." in lines
     empty = claims_section({"a": {"ippo": _curves([1.0])}}, REFERENCES, convergence=data, effort="")
-    assert "No MTMA runs reached the budget on every scenario: no verdicts." in empty
+    assert "not reached within 400,000 steps" in "\n".join(empty)
 
 
 def test_the_effort_is_called_equal_only_when_it_is(tmp_path):
@@ -356,8 +424,9 @@ def test_the_effort_is_called_equal_only_when_it_is(tmp_path):
 
     said = protocol_effort(["default", "multiscale"])
     assert said == (
-        "Every learned baseline had the same effort: a tuning study of 8 trials of 100,000 "
-        "steps on the validation seeds, then 5 training seeds of 200,000 steps."
+        "The settings give every learned baseline the same effort: a tuning study of 8 trials "
+        "of up to 100,000 steps on the validation seeds, then 5 training seeds of 200,000 steps "
+        "(3 to 8 trials complete per study, the rest stopped early by the pruner)."
     )
     # one baseline with twice the budget on one scenario: named, and equality not claimed
     document = json.loads(TRAINING_SETTINGS.read_text())
@@ -365,12 +434,19 @@ def test_the_effort_is_called_equal_only_when_it_is(tmp_path):
     path = tmp_path / "training.json"
     path.write_text(json.dumps(document))
     unequal = protocol_effort(["default", "multiscale"], training_settings(path))
-    assert unequal.startswith("The effort was not equal: ")
+    assert unequal.startswith("The settings do not give equal effort: ")
     assert "5 training seeds of 400,000 steps for ippo/multiscale." in unequal
     # a baseline without a study is named too
     studies = json.loads(TUNED_SETTINGS.read_text())
     del studies["settings"]["mtma/default"]
     tuned = tmp_path / "tuned.json"
     tuned.write_text(json.dumps(studies))
+    studies["settings"]["ippo/default"]["study"]["trials"].pop()
+    tuned.write_text(json.dumps(studies))
+    fewer = protocol_effort(["default"], tuned=tuned)
+    assert "a tuning study of 7 trials of up to 100,000 steps on the validation seeds, then 5 " in (
+        fewer
+    )
+    assert fewer.startswith("The settings do not give equal effort: ")
     untuned = protocol_effort(["default"], tuned=tuned)
     assert "no tuning study, then 5 training seeds of 200,000 steps for mtma/default" in untuned

@@ -9,7 +9,6 @@ names the file and the field. docs/training.md, "The committed checkpoints" and 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ __all__ = [
     "SettingsError",
     "TrainingSettings",
     "load_tuned_settings",
+    "load_tuned_studies",
+    "run_options",
     "training_settings",
 ]
 
@@ -60,14 +61,15 @@ class RunBudget:
     rollout : str
         ``"defaults"`` (the trainer's rollout), ``"throughput"`` (the wide throughput rollout) or
         ``"tuned"`` (the rollout of the tuned settings).
-    options : mapping
-        Trainer options fixed for the run that change its speed, not its algorithm (for
-        ``shared_ppo``, ``{"vec_env": "batched"}``); empty by default.
+    options : tuple of (str, str)
+        Trainer options fixed for the run, as ``(field, value)`` pairs, from
+        :func:`run_options`: they change how it collects experience, not its hyperparameters
+        (``shared_ppo``'s ``vec_env``); empty by default.
     """
 
     steps: int
     rollout: str
-    options: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,36 @@ def _seeds(value: Any, path: Path, field: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def run_options() -> dict[str, dict[str, tuple[str, ...]]]:
+    """The trainer options a run may fix, per RL baseline: ``{baseline: {field: allowed}}``.
+
+    Examples
+    --------
+    >>> run_options()["shared_ppo"]["vec_env"]
+    ('supersuit', 'batched')
+    """
+    from baselines.rl.sb3.config import SHARED_VEC_ENVS
+
+    return {"shared_ppo": {"vec_env": SHARED_VEC_ENVS}}
+
+
+def _options(value: Any, path: Path, field: str, name: str) -> tuple[tuple[str, str], ...]:
+    allowed = run_options().get(name, {})
+    if not isinstance(value, dict):
+        raise _fail(path, field, f"must be an object; got {value!r}")
+    for key, option in value.items():
+        if key not in allowed:
+            names = ", ".join(allowed) or "none"
+            raise _fail(path, f"{field}.{key}", f"is not an option of {name}; allowed: {names}")
+        if option not in allowed[key]:
+            raise _fail(
+                path,
+                f"{field}.{key}",
+                f"must be one of {', '.join(allowed[key])}; got {option!r}",
+            )
+    return tuple(value.items())
+
+
 def _runs(
     value: Any, path: Path, scenarios: list[str], baselines: tuple[str, ...]
 ) -> Mapping[str, Mapping[str, RunBudget]]:
@@ -208,10 +240,8 @@ def _runs(
                     f"must be one of {', '.join(ROLLOUTS)}; got {entry['rollout']!r}",
                 )
             steps = _positive_int(entry["steps"], path, f"{field}.{name}.steps")
-            options = entry.get("options", {})
-            if not isinstance(options, dict):
-                raise _fail(path, f"{field}.{name}.options", f"must be an object; got {options!r}")
-            row[name] = RunBudget(steps, entry["rollout"], MappingProxyType(dict(options)))
+            options = _options(entry.get("options", {}), path, f"{field}.{name}.options", name)
+            row[name] = RunBudget(steps, entry["rollout"], options)
         table[scenario] = MappingProxyType(row)
     return MappingProxyType(table)
 
@@ -321,3 +351,44 @@ def load_tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str],
             raise _fail(path, f"settings.{key}.config", f"must be an object; got {config!r}")
         out[name, scenario] = dict(config)
     return out
+
+
+def load_tuned_studies(path: str | Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The study records of a tuned settings file (default: the package's ``tuned.json``), for
+    the entries that ``coord-bench tune`` wrote (hand-set entries have none).
+
+    Parameters
+    ----------
+    path : path, optional
+
+    Returns
+    -------
+    dict
+        ``{(baseline, scenario): study}``; a study holds ``trials`` (each with its ``state``),
+        ``trial_steps``, ``seed`` and ``compute_seconds``.
+
+    Raises
+    ------
+    SettingsError
+        What :func:`load_tuned_settings` refuses, or a study without a list of ``trials`` or a
+        positive integer ``trial_steps``; the message names the entry.
+
+    Examples
+    --------
+    >>> study = load_tuned_studies()["mtma", "default"]
+    >>> len(study["trials"]), study["trial_steps"]
+    (8, 100000)
+    """
+    path = TUNED_SETTINGS if path is None else Path(path)
+    load_tuned_settings(path)  # the entries' names and configs
+    studies: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, entry in _read(path)["settings"].items():
+        study = entry.get("study")
+        if study is None:
+            continue
+        if not isinstance(study, dict) or not isinstance(study.get("trials"), list):
+            raise _fail(path, f"settings.{key}.study", "must be an object with a list of trials")
+        _positive_int(study.get("trial_steps"), path, f"settings.{key}.study.trial_steps")
+        name, _, scenario = key.partition("/")
+        studies[name, scenario] = study
+    return studies

@@ -17,6 +17,7 @@ __all__ = [
     "performance_profile",
     "probability_of_improvement",
     "relative_change",
+    "spread_ratio_test",
     "summarize",
 ]
 
@@ -97,6 +98,57 @@ def _matrix(scores: np.ndarray, label: str = "scores") -> np.ndarray:
     if not np.all(np.isfinite(matrix)):
         raise ValueError(f"{label} must be finite; it holds NaN or infinity")
     return matrix
+
+
+def spread_ratio_test(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float]:
+    """The ratio of two samples' standard deviations, and the two-sided F-test of their
+    variances.
+
+    A matrix of runs x tasks is centred on each task's mean first (a pooled within-task
+    variance with ``runs x tasks - tasks`` degrees of freedom), so that the tasks' different
+    levels do not count as spread; a vector is one task.
+
+    Parameters
+    ----------
+    ours, theirs : array of shape (runs,) or (runs, tasks)
+        Finite scores, with the same number of tasks.
+
+    Returns
+    -------
+    (ratio, p_value)
+        ``ratio`` = sd(ours) / sd(theirs). Both are NaN where the test is undefined: fewer than
+        two runs on a side, or no spread in ``theirs``.
+
+    Raises
+    ------
+    ValueError
+        A sample that is not a finite vector or matrix, or samples with different tasks.
+
+    Examples
+    --------
+    >>> a = np.array([[0.0, 10.0], [2.0, 12.0], [1.0, 11.0]])
+    >>> ratio, p = spread_ratio_test(a, 2 * a)
+    >>> round(ratio, 2), round(p, 2)
+    (0.5, 0.21)
+    """
+    samples = []
+    for label, sample in (("ours", ours), ("theirs", theirs)):
+        sample = np.asarray(sample, dtype=float)
+        samples.append(_matrix(sample[:, None] if sample.ndim == 1 else sample, label))
+    (x, y) = samples
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"ours has {x.shape[1]} tasks and theirs {y.shape[1]}; they must match")
+
+    def variance(matrix: np.ndarray) -> tuple[float, int]:
+        dof = matrix.size - matrix.shape[1]
+        residuals = matrix - matrix.mean(axis=0)
+        return (float((residuals**2).sum() / dof) if dof > 0 else float("nan")), dof
+
+    (var_x, dof_x), (var_y, dof_y) = variance(x), variance(y)
+    if min(dof_x, dof_y) < 1 or var_y == 0.0:
+        return float("nan"), float("nan")
+    tail = float(stats.f.cdf(var_x / var_y, dof_x, dof_y))
+    return float(np.sqrt(var_x / var_y)), float(2 * min(tail, 1 - tail))
 
 
 def aggregate_iqm(scores: np.ndarray) -> float:
