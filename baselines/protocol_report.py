@@ -812,6 +812,7 @@ def converges(gap: Mapping[str, float]) -> bool:
 
 
 def _p_value(p: float) -> str:
+    """Two decimals (a p-value, a ratio), "n/a" for NaN."""
     return f"{p:.2f}" if np.isfinite(p) else "n/a"
 
 
@@ -913,7 +914,7 @@ def restate_claims(
             else:
                 verdict = INCONCLUSIVE
             evidence = "; ".join(
-                f"MTMA's seed spread is {_score(ratio)} times `{name}`'s "
+                f"MTMA's seed spread is {_p_value(ratio)} times `{name}`'s "
                 f"(F-test p = {_p_value(p)}; {ours.shape[0]} vs {matrices[name].shape[0]} runs on each "
                 f"of {', '.join(tasks)})"
                 for name, (ratio, p) in tests.items()

@@ -313,7 +313,7 @@ def test_the_claims_are_judged_by_their_intervals():
     assert stable.verdict == SUPPORTED
     ratio, p = spread_ratio_test(mtma, matrices["mtma_single_timescale"])
     assert ratio < 0.3 and p < 0.05
-    assert f"{ratio:,.1f} times `mtma_single_timescale`'s (F-test p = {p:.2f}" in stable.evidence
+    assert f"{ratio:.2f} times `mtma_single_timescale`'s (F-test p = {p:.2f}" in stable.evidence
     # MTMA the unsteady one: contradicted
     swapped = {**matrices, "mtma": 20.0 + 10.0 * rng.normal(0.0, 1.0, (5, 2))}
     swapped["mtma_single_timescale"] = swapped["mtma_reversed"] = 20.0 + rng.normal(0, 1, (5, 2))
