@@ -701,7 +701,6 @@ def convergence_section(
         {"optimum (gap 0)": 0.0},
         title="coord/tiny-v0: gap to the exact optimum while training (band: min-max over seeds)",
         y_label="optimum - held-out profit",
-        legend_outside=True,
     )
     lines = [
         *head,

@@ -151,10 +151,10 @@ def plot_learning_curves(
     title: str = "",
     x_label: str = "environment steps",
     y_label: str = "held-out episode profit",
-    legend_outside: bool = False,
 ) -> Path:
     """Held-out profit against training steps (or time): per baseline the mean over training
-    seeds and a band from the lowest to the highest seed, with horizontal reference lines.
+    seeds and a band from the lowest to the highest seed, with horizontal reference lines; the
+    legend sits right of the axes, where it cannot cover a curve.
 
     Parameters
     ----------
@@ -170,14 +170,12 @@ def plot_learning_curves(
         The x axis's label, e.g. "wall-clock minutes" for curves against time.
     y_label : str
         The y axis's label, e.g. "gap to the optimum" for curves of a gap rather than a profit.
-    legend_outside : bool
-        Put the legend right of the axes, where it cannot cover a curve.
 
     Returns
     -------
     Path of the written file.
     """
-    figure = _figure(9.0 if legend_outside else 7.2, 4.2)
+    figure = _figure(9.0, 4.2)
     axes = figure.add_subplot()
     for index, (name, runs) in enumerate(curves.items()):
         length = min(len(steps) for steps, _ in runs)
@@ -196,10 +194,7 @@ def plot_learning_curves(
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
     axes.set_title(title, fontsize="medium")
-    if legend_outside:
-        axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0)
-    else:
-        axes.legend(loc="best", fontsize="small")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0)
     figure.tight_layout()
     _save(figure, path)
     return Path(path)
