@@ -828,13 +828,14 @@ def _judged(
     threshold: float,
     label: str,
     reps: int,
+    digits: int = 1,
 ) -> tuple[str, str]:
     """(evidence, verdict) of a statistic of runs x tasks matrices against ``threshold``: pooled
-    over the tasks and per task, the verdict per task combined (:func:`combined_verdict`)."""
+    over the tasks and per task, the verdict per task combined (:func:`combined_verdict`); the
+    values with ``digits`` decimals (1 for scores, 2 for probabilities)."""
     runs = min(matrix.shape[0] for matrix in matrices)
     sizes = " vs ".join(f"{m.shape[0]} runs" for m in matrices)
     pooled = interval_estimate(statistic, *matrices, reps=reps)
-    digits = 2 if threshold == 0.5 else 1
     per_task = {
         task: interval_estimate(statistic, *(m[:, [t]] for m in matrices), reps=reps)
         for t, task in enumerate(tasks)
@@ -898,7 +899,7 @@ def restate_claims(
                 label = f"P(MTMA > `{name}`)"
                 pair = [ours, matrices[name]]
                 evidence, verdict = _judged(
-                    probability_of_improvement, pair, tasks, 0.5, label, reps
+                    probability_of_improvement, pair, tasks, 0.5, label, reps, digits=2
                 )
                 claims.append(Claim(claim, evidence, verdict))
         ablations = [name for name in CONVERGENCE_BASELINES[1:] if name in matrices]
