@@ -178,8 +178,11 @@ def test_the_settings_file_written_is_what_retrain_reads(serial, monkeypatch):
     # another baseline's settings are untouched; the package's file is unchanged by the study
     assert training_config("ippo", tiny, settings=path) == training_config("ippo", tiny)
     assert ("mtma", "tiny") not in tuned_settings(TUNED_SETTINGS)
+    package = tuned_settings(TUNED_SETTINGS)["ippo", "multiscale"]
     assert training_command("ippo", coord_env.load_scenario("multiscale"), 0).endswith(
-        "learning_rate=0.0001 lr_decay_steps=1000000"
+        " --config "
+        + " ".join(f"{key}={value}" for key, value in package.items())
+        + " lr_decay_steps=200000"
     )
     # retrain (training_config and training_command without a path) reads the package's file
     monkeypatch.setattr("baselines.reproduce.TUNED_SETTINGS", path)

@@ -327,10 +327,16 @@ def load_tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str],
     >>> load_tuned_settings()["ippo", "multiscale"]["n_envs"]
     64
     """
+    path = TUNED_SETTINGS if path is None else Path(path)
+    return {pair: dict(entry["config"]) for pair, entry in _tuned_entries(path).items()}
+
+
+def _tuned_entries(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The entries of a tuned settings file by ``(baseline, scenario)``, each with its ``config``
+    checked (read once for both :func:`load_tuned_settings` and :func:`load_tuned_studies`)."""
     from baselines.rl.names import RL_BASELINES
     from coord_env.scenarios import list_scenarios
 
-    path = TUNED_SETTINGS if path is None else Path(path)
     document = _read(path)
     entries = document.get("settings") if isinstance(document, dict) else None
     if not isinstance(entries, dict):
@@ -349,7 +355,7 @@ def load_tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str],
         config = entry.get("config") if isinstance(entry, dict) else None
         if not isinstance(config, dict):
             raise _fail(path, f"settings.{key}.config", f"must be an object; got {config!r}")
-        out[name, scenario] = dict(config)
+        out[name, scenario] = entry
     return out
 
 
@@ -380,15 +386,13 @@ def load_tuned_studies(path: str | Path | None = None) -> dict[tuple[str, str], 
     (8, 100000)
     """
     path = TUNED_SETTINGS if path is None else Path(path)
-    load_tuned_settings(path)  # the entries' names and configs
     studies: dict[tuple[str, str], dict[str, Any]] = {}
-    for key, entry in _read(path)["settings"].items():
-        study = entry.get("study")
+    for (name, scenario), entry in _tuned_entries(path).items():
+        study, key = entry.get("study"), f"{name}/{scenario}"
         if study is None:
             continue
         if not isinstance(study, dict) or not isinstance(study.get("trials"), list):
             raise _fail(path, f"settings.{key}.study", "must be an object with a list of trials")
         _positive_int(study.get("trial_steps"), path, f"settings.{key}.study.trial_steps")
-        name, _, scenario = key.partition("/")
         studies[name, scenario] = study
     return studies
