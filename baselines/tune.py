@@ -606,24 +606,19 @@ def describe_studies(path: str | Path) -> str:
     >>> describe_studies(TUNED_SETTINGS).splitlines()[0].startswith("| baseline | scenario |")
     True
     """
-    from baselines.settings import load_tuned_settings
+    from baselines.settings import load_tuned_entries
 
-    load_tuned_settings(path)  # validates the file
-    entries = json.loads(Path(path).read_text(encoding="utf-8"))["settings"]
+    entries = load_tuned_entries(path)
     lines = [
         "| baseline | scenario | trials (complete / pruned / failed) | steps per trial | best trial "
         "| validation profit | compute (s) | best parameters |",
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
-    for key in sorted(
-        entries, key=lambda k: (k.split("/")[1], RL_BASELINES.index(k.split("/")[0]))
-    ):
-        name, scenario = key.split("/")
-        study = entries[key].get("study")
+    for name, scenario in sorted(entries, key=lambda p: (p[1], RL_BASELINES.index(p[0]))):
+        entry = entries[name, scenario]
+        study = entry.get("study")
         if study is None:
-            lines.append(
-                f"| {name} | {scenario} | {entries[key].get('source', 'by hand')} | | | | | |"
-            )
+            lines.append(f"| {name} | {scenario} | {entry.get('source', 'by hand')} | | | | | |")
             continue
         states = [trial["state"] for trial in study["trials"]]
         counts = " / ".join(str(states.count(state)) for state in ("complete", "pruned", "fail"))

@@ -23,6 +23,7 @@ __all__ = [
     "RunBudget",
     "SettingsError",
     "TrainingSettings",
+    "load_tuned_entries",
     "load_tuned_settings",
     "load_tuned_studies",
     "run_options",
@@ -327,16 +328,31 @@ def load_tuned_settings(path: str | Path | None = None) -> dict[tuple[str, str],
     >>> load_tuned_settings()["ippo", "multiscale"]["n_envs"]
     64
     """
-    path = TUNED_SETTINGS if path is None else Path(path)
-    return {pair: dict(entry["config"]) for pair, entry in _tuned_entries(path).items()}
+    return {pair: dict(entry["config"]) for pair, entry in load_tuned_entries(path).items()}
 
 
-def _tuned_entries(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """The entries of a tuned settings file by ``(baseline, scenario)``, each with its ``config``
-    checked (read once for both :func:`load_tuned_settings` and :func:`load_tuned_studies`)."""
+def load_tuned_entries(path: str | Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The entries of a tuned settings file (default: the package's ``tuned.json``) by
+    ``(baseline, scenario)``, as written: ``config``, ``source`` and, for those that
+    ``coord-bench tune`` wrote, ``study``. The one reader of the file: :func:`load_tuned_settings`
+    and :func:`load_tuned_studies` select from it, and ``coord-bench tune --summary`` prints it.
+
+    Raises
+    ------
+    SettingsError
+        No ``settings`` object, a key that is not ``BASELINE/SCENARIO`` of an RL baseline and a
+        catalog scenario, an entry without a ``config`` object, or a study without a list of
+        ``trials`` or a positive integer ``trial_steps``; the message names the entry.
+
+    Examples
+    --------
+    >>> sorted(load_tuned_entries()["mtma", "default"])
+    ['config', 'source', 'study']
+    """
     from baselines.rl.names import RL_BASELINES
     from coord_env.scenarios import list_scenarios
 
+    path = TUNED_SETTINGS if path is None else Path(path)
     document = _read(path)
     entries = document.get("settings") if isinstance(document, dict) else None
     if not isinstance(entries, dict):
@@ -355,6 +371,13 @@ def _tuned_entries(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
         config = entry.get("config") if isinstance(entry, dict) else None
         if not isinstance(config, dict):
             raise _fail(path, f"settings.{key}.config", f"must be an object; got {config!r}")
+        study = entry.get("study")
+        if study is not None:
+            if not isinstance(study, dict) or not isinstance(study.get("trials"), list):
+                raise _fail(
+                    path, f"settings.{key}.study", "must be an object with a list of trials"
+                )
+            _positive_int(study.get("trial_steps"), path, f"settings.{key}.study.trial_steps")
         out[name, scenario] = entry
     return out
 
@@ -385,14 +408,5 @@ def load_tuned_studies(path: str | Path | None = None) -> dict[tuple[str, str], 
     >>> len(study["trials"]), study["trial_steps"]
     (8, 100000)
     """
-    path = TUNED_SETTINGS if path is None else Path(path)
-    studies: dict[tuple[str, str], dict[str, Any]] = {}
-    for (name, scenario), entry in _tuned_entries(path).items():
-        study, key = entry.get("study"), f"{name}/{scenario}"
-        if study is None:
-            continue
-        if not isinstance(study, dict) or not isinstance(study.get("trials"), list):
-            raise _fail(path, f"settings.{key}.study", "must be an object with a list of trials")
-        _positive_int(study.get("trial_steps"), path, f"settings.{key}.study.trial_steps")
-        studies[name, scenario] = study
-    return studies
+    entries = load_tuned_entries(path)
+    return {pair: entry["study"] for pair, entry in entries.items() if "study" in entry}
